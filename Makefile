@@ -1,0 +1,32 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+# Both create .venv, install the project into it (once; later calls are fast) and then
+# run the default episode or the test suite.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup clean sysdeps
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile scripts/sysdeps.sh
+	@bash scripts/sysdeps.sh
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+sysdeps:
+	@bash scripts/sysdeps.sh
+
+run: $(STAMP)
+	$(BIN)/tamp run --task place-in-bowl --seed 0 --out runs/demo --gif
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

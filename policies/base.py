@@ -1,0 +1,53 @@
+"""The policy interface and its registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from scenes.env import TabletopEnv
+
+
+@dataclass
+class EpisodeOutcome:
+    """What a policy reports for one episode."""
+
+    success: bool
+    plan: list[dict[str, Any]] = field(default_factory=list)  #: [{"name", "args"}, ...]
+    planning_time_s: float = 0.0
+    execution_time_s: float = 0.0
+    failure_reason: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Policy:
+    """Solves one episode of an already reset environment."""
+
+    name: str = ""
+
+    def run(self, env: TabletopEnv, on_step: Callable[[TabletopEnv], None] | None = None
+            ) -> EpisodeOutcome:
+        raise NotImplementedError
+
+
+_POLICIES: dict[str, Callable[..., Policy]] = {}
+
+
+def register_policy(name: str):
+    def decorate(cls):
+        if name in _POLICIES:
+            raise ValueError(f"policy '{name}' is registered twice")
+        cls.name = name
+        _POLICIES[name] = cls
+        return cls
+    return decorate
+
+
+def policy_names() -> list[str]:
+    return sorted(_POLICIES)
+
+
+def make_policy(name: str, **kwargs) -> Policy:
+    if name not in _POLICIES:
+        raise KeyError(f"unknown method '{name}'; known methods: {', '.join(policy_names())}")
+    return _POLICIES[name](**kwargs)

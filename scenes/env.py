@@ -1,0 +1,121 @@
+"""Gymnasium environment for every registered tabletop task.
+
+Action: 7 arm joint position targets (rad) and the gripper opening (m), held for one
+control period (1/40 s, 6 physics steps). Observation: the robot's joint positions and
+gripper opening, and per object its pose, size and colour (zero-padded to
+``MAX_OBJECTS``). Reward 1 and ``terminated`` when the task's goal holds in ground truth.
+
+``gymnasium.make("tamp/PlaceInBowl-v0")`` works once ``scenes`` is imported (or use the id
+``"scenes:tamp/PlaceInBowl-v0"``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+
+import robots
+from scenes.camera import Camera, CameraConfig, CameraFrame
+from scenes.sim import COLORS, Simulation, SimConfig
+from scenes.tasks.registry import make_task
+from tamp.geometry.transforms import to_pos_quat
+from tamp.world import WorldModel
+
+MAX_OBJECTS = 16
+OBJECT_FEATURES = 13  # position (3), quaternion xyzw (4), size (3), rgb (3)
+RESTING_SPEED = 0.05  #: m/s below which an object counts as at rest
+
+
+class TabletopEnv(gymnasium.Env):
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+
+    def __init__(self, task: str = "place-in-bowl", render_mode: str | None = None,
+                 gui: bool = False, robot: str = "panda_2f85",
+                 camera: CameraConfig = CameraConfig(), sim: SimConfig = SimConfig(),
+                 substeps: int = 6):
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
+        self.task = make_task(task)
+        self.render_mode = render_mode
+        self.robot = robots.load(robot)
+        self.sim = Simulation(self.robot, gui=gui, config=sim)
+        self.camera = Camera(camera)
+        self.substeps = substeps
+        self.control_dt = substeps * sim.timestep
+        r = self.robot
+        self.action_space = spaces.Box(
+            low=np.append(r.lower, 0.0).astype(np.float32),
+            high=np.append(r.upper, r.gripper.stroke).astype(np.float32), dtype=np.float32)
+        self.observation_space = spaces.Dict({
+            "robot": spaces.Box(np.append(r.lower, 0.0).astype(np.float32),
+                                np.append(r.upper, r.gripper.stroke).astype(np.float32),
+                                dtype=np.float32),
+            "objects": spaces.Box(-10.0, 10.0, (MAX_OBJECTS, OBJECT_FEATURES), np.float32),
+            "object_mask": spaces.MultiBinary(MAX_OBJECTS),
+        })
+        self.instance = None
+
+    # -- gymnasium API ------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self.sim.reset()
+        self.instance = self.task.sample(self.np_random)
+        if len(self.instance.objects) > MAX_OBJECTS:
+            raise ValueError(f"task made {len(self.instance.objects)} objects; "
+                             f"at most {MAX_OBJECTS} fit the observation")
+        for obj in self.instance.objects:
+            self.sim.add_object(obj)
+        self.sim.step(60)  # let everything settle on the table
+        return self._observation(), self._info()
+
+    def step(self, action):
+        action = np.asarray(action, np.float64)
+        q = np.clip(action[:7], self.robot.lower, self.robot.upper)
+        width = float(np.clip(action[7], 0.0, self.robot.gripper.stroke))
+        self.sim.command(q, width)
+        self.sim.step(self.substeps)
+        info = self._info()
+        success = info["success"]
+        return self._observation(), float(success), success, False, info
+
+    def render(self):
+        if self.render_mode == "rgb_array":
+            return self.capture().rgb
+        return None
+
+    def close(self):
+        self.sim.close()
+
+    # -- beyond the gymnasium API -------------------------------------------------------
+    def capture(self) -> CameraFrame:
+        """RGB, depth and instance masks from the scene camera."""
+        return self.camera.capture(self.sim.client, self.sim.bodies)
+
+    def oracle_world(self) -> WorldModel:
+        """The simulator's ground truth as a planner world model (``oracle`` mode)."""
+        return self.sim.world_model()
+
+    def resting(self) -> dict[str, bool]:
+        return {n: self.sim.object_speed(n) < RESTING_SPEED and not self.sim.touching_robot(n)
+                for n in self.sim.bodies}
+
+    def _info(self) -> dict[str, Any]:
+        report = self.task.success(self.instance, self.oracle_world(), self.resting())
+        return {"success": report.success, "goal": report.details,
+                "description": self.instance.description}
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        lo, hi = self.observation_space["robot"].low, self.observation_space["robot"].high
+        robot = np.clip(np.append(self.sim.arm_positions(), self.sim.gripper_width()), lo, hi)
+        objects = np.zeros((MAX_OBJECTS, OBJECT_FEATURES), np.float32)
+        mask = np.zeros(MAX_OBJECTS, np.int8)
+        for k, (name, obj) in enumerate(self.sim.objects.items()):
+            pos, quat = to_pos_quat(self.sim.object_pose(name))
+            objects[k] = np.concatenate([pos, quat, obj.shape.size,
+                                         COLORS.get(obj.color, (0.5, 0.5, 0.5))])
+            mask[k] = 1
+        return {"robot": robot.astype(np.float32), "objects": np.clip(objects, -10, 10),
+                "object_mask": mask}

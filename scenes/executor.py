@@ -1,0 +1,116 @@
+"""Execute a :class:`tamp.execution.plan.Plan` in a :class:`scenes.env.TabletopEnv`.
+
+Motion segments are followed sample by sample through ``env.step`` (joint position
+targets at the control rate); gripper segments run until the fingers stop. The object is
+held by friction between the pads only. After each grasp and each transfer the executor
+checks that the object is where the plan expects, and stops with a reason if not.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from scenes.env import TabletopEnv
+from tamp.execution.plan import Plan, Segment
+
+GRIPPER_TIMEOUT = 1.5  #: s for the fingers to stop
+SETTLE_TIME = 0.25  #: s holding the last target after each motion
+HOLD_TOLERANCE = 0.012  #: m, pad opening vs object width after closing
+
+
+@dataclass
+class ExecutionResult:
+    success: bool  #: the task's goal holds at the end
+    failure_reason: str = ""
+    steps: int = 0  #: control steps taken
+    sim_time: float = 0.0  #: s of simulated time
+    wall_time: float = 0.0  #: s
+    info: dict = field(default_factory=dict)
+
+
+class Executor:
+    def __init__(self, env: TabletopEnv, on_step: Callable[[TabletopEnv], None] | None = None):
+        self.env = env
+        self.on_step = on_step
+        self.q_cmd = env.sim.arm_positions()
+        self.width_cmd = env.sim.gripper_width()
+        self.steps = 0
+        self.info: dict = {}
+
+    def _step(self) -> None:
+        _, _, _, _, self.info = self.env.step(np.append(self.q_cmd, self.width_cmd))
+        self.steps += 1
+        if self.on_step is not None:
+            self.on_step(self.env)
+
+    def _settle(self, seconds: float) -> None:
+        for _ in range(max(1, int(round(seconds / self.env.control_dt)))):
+            self._step()
+
+    def _move(self, seg: Segment) -> None:
+        traj = seg.trajectory
+        # resample the trajectory at the control period
+        dt = self.env.control_dt
+        ts = np.arange(0.0, traj.duration + 1e-9, dt)
+        for t in ts:
+            self.q_cmd = np.array([np.interp(t, traj.times, traj.positions[:, j])
+                                   for j in range(traj.positions.shape[1])])
+            self._step()
+        self.q_cmd = traj.positions[-1]
+        self._settle(SETTLE_TIME)
+
+    def _gripper(self, seg: Segment) -> None:
+        self.width_cmd = float(seg.width)
+        sim = self.env.sim
+        last = sim.gripper_width()
+        for k in range(int(GRIPPER_TIMEOUT / self.env.control_dt)):
+            self._step()
+            now = sim.gripper_width()
+            if k > 4 and abs(now - last) < 2e-4:
+                break
+            last = now
+
+    def run(self, plan: Plan) -> ExecutionResult:
+        t0 = time.perf_counter()
+        sim = self.env.sim
+        reason = ""
+        for action in plan.actions:
+            for seg in action.segments:
+                if seg.kind == "move":
+                    self._move(seg)
+                else:
+                    self._gripper(seg)
+                reason = self._check(seg)
+                if reason:
+                    break
+            if reason:
+                break
+        if not reason:
+            self._settle(0.5)
+        success = bool(self.info.get("success", False))
+        if not success and not reason:
+            failed = [k for k, v in self.info.get("goal", {}).items() if not v]
+            reason = "goal not reached: " + ", ".join(failed) if failed else "goal not reached"
+        return ExecutionResult(success, "" if success else reason, self.steps,
+                               self.steps * self.env.control_dt, time.perf_counter() - t0,
+                               self.info)
+
+    def _check(self, seg: Segment) -> str:
+        """Monitor: does the world agree with what this segment was meant to do?"""
+        sim = self.env.sim
+        if seg.kind == "gripper" and seg.label == "close" and seg.holding:
+            width = sim.gripper_width()
+            size = sim.objects[seg.holding].shape.size
+            if width < 0.002 or width > max(size[:2]) + HOLD_TOLERANCE:
+                return f"grasp of {seg.holding} failed (pads {width * 1000:.0f} mm apart)"
+        if seg.kind == "move" and seg.holding:
+            tcp = sim.tcp_pose()
+            obj = sim.object_pose(seg.holding)
+            if not sim.touching_robot(seg.holding) or \
+                    np.linalg.norm(obj[:3, 3] - tcp[:3, 3]) > 0.08:
+                return f"{seg.holding} slipped out of the gripper during {seg.label}"
+        return ""

@@ -1,0 +1,177 @@
+"""A PyBullet world: the robot on a table, and objects built from primitive shapes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pybullet as p
+
+from tamp.geometry.shapes import primitives
+from tamp.geometry.transforms import pose, to_pos_quat, translation
+from tamp.robot import RobotSpec
+from tamp.world import WorldModel, WorldObject
+
+COLORS: dict[str, tuple[float, float, float]] = {
+    "red": (0.85, 0.15, 0.15), "green": (0.2, 0.7, 0.25), "blue": (0.2, 0.35, 0.85),
+    "yellow": (0.95, 0.8, 0.15), "purple": (0.55, 0.25, 0.7), "orange": (0.95, 0.5, 0.1),
+    "cyan": (0.2, 0.75, 0.8), "white": (0.92, 0.92, 0.92), "grey": (0.5, 0.5, 0.5),
+}
+TABLE_EXTENT = (-0.3, 0.9, -0.6, 0.6)  #: x_min, x_max, y_min, y_max of the table top, m
+TABLE_THICKNESS = 0.05
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    timestep: float = 1.0 / 240.0  #: s per physics step
+    solver_iterations: int = 150
+    object_friction: float = 1.0
+    table_friction: float = 0.8
+    grip_force: float = 100.0  #: N per finger (the 2F-85 grips with 20-235 N)
+    finger_speed: float = 0.075  #: m/s per finger (150 mm/s closing speed at most)
+
+
+class Simulation:
+    """One PyBullet client (DIRECT unless ``gui``) holding the robot, table and objects."""
+
+    def __init__(self, robot: RobotSpec, gui: bool = False, config: SimConfig = SimConfig()):
+        self.robot = robot
+        self.config = config
+        self.client = p.connect(p.GUI if gui else p.DIRECT)
+        self.objects: dict[str, WorldObject] = {}
+        self.bodies: dict[str, int] = {}
+        self._com: dict[str, np.ndarray] = {}  # shape frame -> body (centre of mass) frame
+        self.reset()
+
+    # -- set-up -------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Empty world: table and robot at its home configuration."""
+        cid = self.client
+        p.resetSimulation(physicsClientId=cid)
+        p.setGravity(0, 0, -9.81, physicsClientId=cid)
+        p.setTimeStep(self.config.timestep, physicsClientId=cid)
+        p.setPhysicsEngineParameter(numSolverIterations=self.config.solver_iterations,
+                                    deterministicOverlappingPairs=1, physicsClientId=cid)
+        self.objects, self.bodies, self._com = {}, {}, {}
+        x0, x1, y0, y1 = TABLE_EXTENT
+        half = ((x1 - x0) / 2, (y1 - y0) / 2, TABLE_THICKNESS / 2)
+        col = p.createCollisionShape(p.GEOM_BOX, halfExtents=half, physicsClientId=cid)
+        vis = p.createVisualShape(p.GEOM_BOX, halfExtents=half,
+                                  rgbaColor=(0.78, 0.68, 0.55, 1), physicsClientId=cid)
+        self.table = p.createMultiBody(0, col, vis, ((x0 + x1) / 2, (y0 + y1) / 2,
+                                                     -TABLE_THICKNESS / 2), physicsClientId=cid)
+        p.changeDynamics(self.table, -1, lateralFriction=self.config.table_friction,
+                         physicsClientId=cid)
+        self.robot_id = p.loadURDF(str(self.robot.urdf), useFixedBase=True,
+                                   flags=p.URDF_USE_INERTIA_FROM_FILE, physicsClientId=cid)
+        names = {p.getJointInfo(self.robot_id, j, physicsClientId=cid)[1].decode(): j
+                 for j in range(p.getNumJoints(self.robot_id, physicsClientId=cid))}
+        self.link_index = {p.getJointInfo(self.robot_id, j, physicsClientId=cid)[12].decode(): j
+                           for j in names.values()}
+        self.arm_joints = [names[n] for n in self.robot.arm_joints]
+        g = self.robot.gripper
+        self.finger_joints = [names[g.joint]] + [names[n] for n in g.mimic_joints]
+        self.tcp_link = self.link_index[self.robot.tcp_frame]
+        for j in self.finger_joints:
+            p.changeDynamics(self.robot_id, j, lateralFriction=1.5, spinningFriction=0.002,
+                             frictionAnchor=1, physicsClientId=cid)
+        self.set_arm(self.robot.home)
+        self.set_gripper_width(g.stroke)
+        self.command(self.robot.home, g.stroke)
+
+    def add_object(self, obj: WorldObject, mass: float | None = None) -> int:
+        """Create ``obj`` as a rigid body from the same primitives the planner uses."""
+        cid = self.client
+        prims = primitives(obj.shape)
+        com = np.array([0.0, 0.0, min(obj.shape.height / 2, 0.02)
+                        if obj.shape.kind == "bowl" else obj.shape.height / 2])
+        kinds = {"box": p.GEOM_BOX, "cylinder": p.GEOM_CYLINDER}
+        args = dict(shapeTypes=[kinds[q.kind] for q in prims],
+                    halfExtents=[q.half for q in prims],
+                    radii=[q.half[0] for q in prims],
+                    lengths=[2 * q.half[2] for q in prims])
+        frames = [translation(-com) @ q.local for q in prims]
+        positions = [to_pos_quat(f)[0] for f in frames]
+        orientations = [to_pos_quat(f)[1] for f in frames]
+        col = p.createCollisionShapeArray(collisionFramePositions=positions,
+                                          collisionFrameOrientations=orientations,
+                                          physicsClientId=cid, **args)
+        vis = p.createVisualShapeArray(visualFramePositions=positions,
+                                       visualFrameOrientations=orientations,
+                                       physicsClientId=cid, **args)
+        if mass is None:
+            mass = 0.3 if obj.shape.kind == "bowl" else 0.1
+        body_pose = obj.pose @ translation(com)
+        pos, quat = to_pos_quat(body_pose)
+        body = p.createMultiBody(mass, col, vis, pos, quat, physicsClientId=cid)
+        p.changeVisualShape(body, -1, rgbaColor=(*COLORS.get(obj.color, (0.5, 0.5, 0.5)), 1),
+                            physicsClientId=cid)
+        p.changeDynamics(body, -1, lateralFriction=self.config.object_friction,
+                         spinningFriction=0.002, rollingFriction=0.0, physicsClientId=cid)
+        self.objects[obj.name] = obj
+        self.bodies[obj.name] = body
+        self._com[obj.name] = com
+        return body
+
+    # -- state --------------------------------------------------------------------------
+    def set_arm(self, q: np.ndarray) -> None:
+        for j, v in zip(self.arm_joints, q):
+            p.resetJointState(self.robot_id, j, float(v), physicsClientId=self.client)
+
+    def set_gripper_width(self, width: float) -> None:
+        value = self.robot.gripper.joint_for_width(width)
+        for j in self.finger_joints:
+            p.resetJointState(self.robot_id, j, value, physicsClientId=self.client)
+
+    def arm_positions(self) -> np.ndarray:
+        states = p.getJointStates(self.robot_id, self.arm_joints, physicsClientId=self.client)
+        return np.array([s[0] for s in states])
+
+    def gripper_width(self) -> float:
+        states = p.getJointStates(self.robot_id, self.finger_joints, physicsClientId=self.client)
+        return self.robot.gripper.width_for_joint(float(np.mean([s[0] for s in states])))
+
+    def tcp_pose(self) -> np.ndarray:
+        s = p.getLinkState(self.robot_id, self.tcp_link, computeForwardKinematics=True,
+                           physicsClientId=self.client)
+        return pose(s[4], s[5])
+
+    def object_pose(self, name: str) -> np.ndarray:
+        """Pose (4x4) of the object's shape frame (bottom centre)."""
+        pos, quat = p.getBasePositionAndOrientation(self.bodies[name], physicsClientId=self.client)
+        return pose(pos, quat) @ translation(-self._com[name])
+
+    def object_speed(self, name: str) -> float:
+        lin, _ = p.getBaseVelocity(self.bodies[name], physicsClientId=self.client)
+        return float(np.linalg.norm(lin))
+
+    def touching_robot(self, name: str) -> bool:
+        return bool(p.getContactPoints(self.bodies[name], self.robot_id,
+                                       physicsClientId=self.client))
+
+    def world_model(self) -> WorldModel:
+        """Ground truth as the planner's world model (the ``oracle`` observation)."""
+        return WorldModel({n: o.moved(self.object_pose(n)) for n, o in self.objects.items()},
+                          TABLE_EXTENT, 0.0)
+
+    # -- control ------------------------------------------------------------------------
+    def command(self, q_arm: np.ndarray, width: float) -> None:
+        """Position targets for the arm joints (rad) and the gripper opening (m)."""
+        cid, robot = self.client, self.robot
+        p.setJointMotorControlArray(self.robot_id, self.arm_joints, p.POSITION_CONTROL,
+                                    targetPositions=[float(v) for v in q_arm],
+                                    forces=[float(f) for f in robot.max_effort], positionGains=[0.3] * robot.dof,
+                                    physicsClientId=cid)
+        target = robot.gripper.joint_for_width(width)
+        for j in self.finger_joints:
+            p.setJointMotorControl2(self.robot_id, j, p.POSITION_CONTROL, targetPosition=target,
+                                    force=self.config.grip_force,
+                                    maxVelocity=self.config.finger_speed, physicsClientId=cid)
+
+    def step(self, n: int = 1) -> None:
+        for _ in range(n):
+            p.stepSimulation(physicsClientId=self.client)
+
+    def close(self) -> None:
+        if p.isConnected(self.client):
+            p.disconnect(self.client)

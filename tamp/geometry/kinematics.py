@@ -1,0 +1,96 @@
+"""Forward and inverse kinematics with pinocchio."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pinocchio as pin
+
+from tamp.robot import RobotSpec
+
+
+@dataclass(frozen=True)
+class IKConfig:
+    max_iterations: int = 200
+    damping: float = 1e-4  #: damped least squares regulariser
+    step: float = 1.0  #: fraction of the Gauss-Newton step taken per iteration
+    position_tolerance: float = 1e-4  #: m
+    orientation_tolerance: float = 1e-3  #: rad
+    n_random_seeds: int = 8  #: random restarts after the given seeds
+
+
+@dataclass(frozen=True)
+class IKResult:
+    """Outcome of an IK solve; ``q`` is the best configuration found even on failure."""
+
+    q: np.ndarray  #: arm joint positions, shape (n_arm,), rad
+    success: bool
+    position_error: float  #: m
+    orientation_error: float  #: rad
+    reason: str = ""
+
+
+class Kinematics:
+    """Pinocchio model of the robot; arm configurations are ``(n_arm,)`` arrays in rad."""
+
+    def __init__(self, robot: RobotSpec):
+        self.robot = robot
+        self.model = pin.buildModelFromUrdf(str(robot.urdf))
+        self.data = self.model.createData()
+        self.arm_q_index = np.array(
+            [self.model.joints[self.model.getJointId(n)].idx_q for n in robot.arm_joints])
+        self.gripper_q_index = np.array(
+            [self.model.joints[self.model.getJointId(n)].idx_q
+             for n in (robot.gripper.joint, *robot.gripper.mimic_joints)])
+        self.tcp_id = self.model.getFrameId(robot.tcp_frame)
+        self._q = pin.neutral(self.model)
+
+    def full_q(self, q_arm: np.ndarray, gripper: float = 0.0) -> np.ndarray:
+        """The model's configuration vector with the gripper joints at ``gripper`` (m)."""
+        q = self._q.copy()
+        q[self.arm_q_index] = q_arm
+        q[self.gripper_q_index] = gripper
+        return q
+
+    def tcp_pose(self, q_arm: np.ndarray) -> np.ndarray:
+        """World pose (4x4) of the tool centre point."""
+        pin.forwardKinematics(self.model, self.data, self.full_q(q_arm))
+        return pin.updateFramePlacement(self.model, self.data, self.tcp_id).homogeneous
+
+    def frame_pose(self, q_arm: np.ndarray, frame: str, gripper: float = 0.0) -> np.ndarray:
+        pin.forwardKinematics(self.model, self.data, self.full_q(q_arm, gripper))
+        fid = self.model.getFrameId(frame)
+        return pin.updateFramePlacement(self.model, self.data, fid).homogeneous
+
+    def ik(self, target: np.ndarray, seeds: list[np.ndarray] | np.ndarray,
+           rng: np.random.Generator, config: IKConfig = IKConfig()) -> IKResult:
+        """Joint positions that put the TCP at ``target`` (4x4), within the joint limits.
+
+        Tries each seed, then ``config.n_random_seeds`` random ones; returns the first
+        solution within tolerance, else the best attempt with ``success=False``.
+        """
+        robot = self.robot
+        oMdes = pin.SE3(target[:3, :3], target[:3, 3])
+        starts = [np.asarray(s, float) for s in seeds]
+        starts += [rng.uniform(robot.lower, robot.upper) for _ in range(config.n_random_seeds)]
+        best: IKResult | None = None
+        idx = self.arm_q_index
+        for start in starts:
+            q = np.clip(start, robot.lower, robot.upper)
+            for _ in range(config.max_iterations):
+                pin.forwardKinematics(self.model, self.data, self.full_q(q))
+                oMf = pin.updateFramePlacement(self.model, self.data, self.tcp_id)
+                err = pin.log6(oMf.actInv(oMdes)).vector  # in the TCP frame
+                pos_err = float(np.linalg.norm(oMf.translation - oMdes.translation))
+                rot_err = float(np.linalg.norm(err[3:]))
+                if pos_err < config.position_tolerance and rot_err < config.orientation_tolerance:
+                    return IKResult(q, True, pos_err, rot_err)
+                jac = pin.computeFrameJacobian(self.model, self.data, self.full_q(q),
+                                               self.tcp_id, pin.LOCAL)[:, idx]
+                jjt = jac @ jac.T + config.damping * np.eye(6)
+                dq = jac.T @ np.linalg.solve(jjt, err)
+                q = np.clip(q + config.step * dq, robot.lower, robot.upper)
+            if best is None or pos_err + 0.1 * rot_err < best.position_error + 0.1 * best.orientation_error:
+                best = IKResult(q, False, pos_err, rot_err, "did not converge within tolerance")
+        return best

@@ -1,0 +1,84 @@
+"""Decompose object shapes into collision primitives (boxes and cylinders).
+
+The planner's collision world and the simulator's bodies are both built from this one
+decomposition, so what the planner avoids is exactly what the simulator collides with.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from tamp.geometry.transforms import rpy_pose, translation
+from tamp.world import Shape
+
+BOWL_SEGMENTS = 16
+
+
+@dataclass(frozen=True)
+class Primitive:
+    """A convex solid: ``box`` (half extents) or ``cylinder`` (radius, radius, half height)."""
+
+    kind: str
+    #: box: half extents (x, y, z); cylinder: (radius, radius, half height), m
+    half: tuple[float, float, float]
+    #: pose of the primitive's centre, relative to the shape frame (4x4)
+    local: np.ndarray
+    #: which part of the shape it is ("" for a one-piece shape, "bottom"/"wall" for a bowl)
+    part: str = ""
+
+    def placed(self, frame: np.ndarray) -> "Primitive":
+        return Primitive(self.kind, self.half, frame @ self.local, self.part)
+
+
+def primitives(shape: Shape) -> list[Primitive]:
+    """Convex pieces of ``shape`` in its own frame (origin at the bottom centre)."""
+    sx, sy, sz = shape.size
+    if shape.kind == "box":
+        return [Primitive("box", (sx / 2, sy / 2, sz / 2), translation((0, 0, sz / 2)))]
+    if shape.kind == "cylinder":
+        return [Primitive("cylinder", (sx, sx, sz / 2), translation((0, 0, sz / 2)))]
+    if shape.kind == "bowl":
+        return _bowl(top_radius=sx, bottom_radius=sy, height=sz, wall=shape.wall)
+    raise ValueError(f"unknown shape kind '{shape.kind}'")
+
+
+def _bowl(top_radius: float, bottom_radius: float, height: float, wall: float):
+    """A flat disk and a ring of sloped wall plates.
+
+    The inner face of each plate runs from the bottom edge (``bottom_radius``, ``wall``) to
+    the rim (``top_radius - wall``, ``height``).
+    """
+    parts = [Primitive("cylinder", (bottom_radius + wall, bottom_radius + wall, wall / 2),
+                       translation((0, 0, wall / 2)), "bottom")]
+    r0, z0 = bottom_radius, wall
+    r1, z1 = top_radius - wall, height
+    tilt = math.atan2(r1 - r0, z1 - z0)  # from vertical, outward
+    length = math.hypot(r1 - r0, z1 - z0)
+    # outward normal of the inner face in the (r, z) plane
+    nr, nz = math.cos(tilt), -math.sin(tilt)
+    rc = (r0 + r1) / 2 + nr * wall / 2
+    zc = (z0 + z1) / 2 + nz * wall / 2
+    # plates overlap a little so that no gap opens between neighbours
+    width = 2 * (rc + wall / 2) * math.tan(math.pi / BOWL_SEGMENTS) * 1.1
+    for k in range(BOWL_SEGMENTS):
+        yaw = 2 * math.pi * k / BOWL_SEGMENTS
+        local = rpy_pose((rc * math.cos(yaw), rc * math.sin(yaw), zc), (0.0, tilt, yaw))
+        # rpy_pose applies roll, then pitch (tilt about y), then yaw about z
+        parts.append(Primitive("box", (wall / 2, width / 2, length / 2), local, "wall"))
+    return parts
+
+
+def bowl_inner_radius(shape: Shape) -> float:
+    """Radius of the flat inner bottom of a bowl, m."""
+    return float(shape.size[1])
+
+
+def footprint_radius(shape: Shape) -> float:
+    """Radius of a circle that contains the shape's footprint, m."""
+    sx, sy, _ = shape.size
+    if shape.kind == "box":
+        return float(np.hypot(sx, sy) / 2)
+    return float(sx)
