@@ -1,6 +1,7 @@
 """Every method behind one interface; the TAMP agent is one policy among them."""
 
-from policies.base import EpisodeOutcome, Policy, make_policy, policy_names, register_policy
+from policies.base import (EpisodeOutcome, Monitor, Policy, make_policy, policy_names,
+                           register_policy)
 from policies import tamp_agent  # noqa: F401  (registers "tamp")
 
-__all__ = ["EpisodeOutcome", "Policy", "make_policy", "policy_names", "register_policy"]
+__all__ = ["EpisodeOutcome", "Monitor", "Policy", "make_policy", "policy_names", "register_policy"]

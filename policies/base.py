@@ -20,13 +20,25 @@ class EpisodeOutcome:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class Monitor:
+    """Hears about an episode's progress; the default hears nothing."""
+
+    def stage(self, message: str) -> None:
+        """A new phase began (e.g. "planning")."""
+
+    def expect_steps(self, n: int) -> None:
+        """About ``n`` control steps of execution lie ahead."""
+
+    def step(self, env: TabletopEnv) -> None:
+        """One control step was taken."""
+
+
 class Policy:
     """Solves one episode of an already reset environment."""
 
     name: str = ""
 
-    def run(self, env: TabletopEnv, on_step: Callable[[TabletopEnv], None] | None = None
-            ) -> EpisodeOutcome:
+    def run(self, env: TabletopEnv, monitor: Monitor | None = None) -> EpisodeOutcome:
         raise NotImplementedError
 
 

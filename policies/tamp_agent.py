@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
-
-from policies.base import EpisodeOutcome, Policy, register_policy
+from policies.base import EpisodeOutcome, Monitor, Policy, register_policy
 from scenes.env import TabletopEnv
 from scenes.executor import Executor
 from tamp.planner import Planner, PlannerConfig
@@ -21,8 +19,9 @@ class TampPolicy(Policy):
         self.config = config or PlannerConfig()
         self.perception = perception
 
-    def run(self, env: TabletopEnv, on_step: Callable[[TabletopEnv], None] | None = None
-            ) -> EpisodeOutcome:
+    def run(self, env: TabletopEnv, monitor: Monitor | None = None) -> EpisodeOutcome:
+        monitor = monitor or Monitor()
+        monitor.stage(f"planning ({self.perception} state): {env.instance.description}")
         planner = Planner(env.robot, self.config)
         world = env.oracle_world()
         plan = planner.plan(world, env.instance.goal, env.sim.arm_positions())
@@ -30,7 +29,10 @@ class TampPolicy(Policy):
         if not plan.success:
             return EpisodeOutcome(False, steps, plan.planning_time, 0.0,
                                   f"planning failed: {plan.reason}")
-        result = Executor(env, on_step).run(plan)
+        monitor.stage(f"planned {len(plan.actions)} actions in {plan.planning_time:.2f} s; "
+                      "executing")
+        monitor.expect_steps(int(plan.duration / env.control_dt))
+        result = Executor(env, monitor.step).run(plan)
         return EpisodeOutcome(result.success, steps, plan.planning_time, result.wall_time,
                               result.failure_reason,
                               {"sim_time_s": result.sim_time, "control_steps": result.steps,

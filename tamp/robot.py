@@ -24,6 +24,7 @@ class GripperSpec:
     speed_range: tuple[float, float]  #: m/s
     #: contact area of one pad: width across, length along the approach axis, m
     pad_size: tuple[float, float]
+    mass: float  #: kg
 
     def joint_for_width(self, width: float) -> float:
         """Actuated joint value (m) that leaves ``width`` (m) between the pads."""
@@ -84,7 +85,7 @@ class RobotSpec:
                 model=g["model"], joint=g["joint"], mimic_joints=tuple(g["mimic_joints"]),
                 joint_range=tuple(g["joint_range"]), stroke=float(g["stroke"]),
                 force_range=tuple(g["force_range"]), speed_range=tuple(g["speed_range"]),
-                pad_size=tuple(g["pad_size"])),
+                pad_size=tuple(g["pad_size"]), mass=float(g["mass"])),
             disabled_collisions=tuple(tuple(p) for p in data.get("disabled_collisions", [])),
         )
         n = spec.dof

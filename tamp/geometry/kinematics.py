@@ -12,12 +12,12 @@ from tamp.robot import RobotSpec
 
 @dataclass(frozen=True)
 class IKConfig:
-    max_iterations: int = 200
-    damping: float = 1e-4  #: damped least squares regulariser
+    max_iterations: int = 100
+    damping: float = 1e-3  #: damped least squares regulariser
     step: float = 1.0  #: fraction of the Gauss-Newton step taken per iteration
     position_tolerance: float = 1e-4  #: m
     orientation_tolerance: float = 1e-3  #: rad
-    n_random_seeds: int = 8  #: random restarts after the given seeds
+    n_random_seeds: int = 20  #: random restarts after the given seeds
 
 
 @dataclass(frozen=True)

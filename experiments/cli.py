@@ -1,0 +1,149 @@
+"""``tamp``: the command line.
+
+Exit codes: 0 success, 1 the task failed, 2 bad input (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of usage + message
+        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def _progress():
+    """A monitor that prints stages and an execution progress bar on stderr."""
+    from tqdm import tqdm
+
+    from policies import Monitor
+
+    class TqdmMonitor(Monitor):
+        def __init__(self):
+            self.bar = None
+
+        def stage(self, message: str) -> None:
+            self.close()
+            print(f"[tamp] {message}", file=sys.stderr, flush=True)
+
+        def expect_steps(self, n: int) -> None:
+            self.close()
+            self.bar = tqdm(total=n, unit="step", desc="executing", file=sys.stderr,
+                            leave=False, dynamic_ncols=True)
+
+        def step(self, env) -> None:
+            if self.bar is not None and self.bar.n < self.bar.total:
+                self.bar.update(1)
+
+        def close(self) -> None:
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+
+    return TqdmMonitor()
+
+
+def _cmd_tasks(args) -> int:
+    from scenes.tasks import task_class, task_names
+
+    for name in task_names():
+        cls = task_class(name)
+        doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()
+        summary = doc[0].split(":", 1)[-1].strip() if doc else ""
+        print(f"{name:<20} {cls.gym_id:<28} {summary}")
+    return EXIT_OK
+
+
+def _cmd_run(args) -> int:
+    from policies import policy_names
+    from scenes.tasks import task_names
+
+    if args.task not in task_names():
+        raise UsageError(f"unknown task '{args.task}'; known tasks: {', '.join(task_names())}")
+    if args.method not in policy_names():
+        raise UsageError(f"unknown method '{args.method}'; known methods: "
+                         f"{', '.join(policy_names())}")
+    if args.perception != "oracle":
+        raise UsageError(f"perception '{args.perception}' is not available yet; "
+                         "use --perception oracle")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    if args.time_budget <= 0:
+        raise UsageError(f"--time-budget must be > 0 s, got {args.time_budget}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a directory")
+    if args.gui and not os.environ.get("DISPLAY"):
+        raise UsageError("--gui needs a display, and DISPLAY is not set")
+
+    from experiments.episode import EpisodeSpec, run_episode
+
+    monitor = _progress()
+    try:
+        result = run_episode(EpisodeSpec(args.task, args.seed, args.method, args.perception,
+                                         args.time_budget),
+                             out=out, gif=args.gif, gui=args.gui, monitor=monitor)
+    finally:
+        monitor.close()
+    verdict = "success" if result["success"] else f"FAILED: {result['failure_reason']}"
+    print(f"[tamp] {args.task} seed {args.seed}: {verdict} "
+          f"(planning {result['planning_time_s']:.2f} s, "
+          f"execution {result['execution_time_s']:.1f} s) -> {out / 'result.json'}",
+          file=sys.stderr)
+    return EXIT_OK if result["success"] else EXIT_FAILED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tamp", description=(
+        "Task-and-motion planning for tabletop manipulation with a Franka Panda and a "
+        "Robotiq 2F-85, simulated in PyBullet."),
+        epilog="Exit codes: 0 success, 1 the task failed, 2 bad input.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p_run = sub.add_parser("run", help="plan and execute one episode",
+                           description="Plan and execute one episode of a task and write "
+                                       "OUT/result.json (and OUT/episode.gif with --gif).")
+    p_run.add_argument("--task", default="place-in-bowl", help="task name (see 'tamp tasks')")
+    p_run.add_argument("--seed", type=int, default=0, help="randomises the scene (default 0)")
+    p_run.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
+    p_run.add_argument("--method", default="tamp", help="policy to run (default tamp)")
+    p_run.add_argument("--perception", default="oracle",
+                       help="where the state comes from: 'oracle' = simulator ground truth")
+    p_run.add_argument("--time-budget", type=float, default=60.0,
+                       help="planning time budget in seconds (default 60)")
+    p_run.add_argument("--gif", action="store_true", help="also write OUT/episode.gif")
+    p_run.add_argument("--gui", action="store_true", help="show the PyBullet GUI (needs a display)")
+    p_run.set_defaults(func=_cmd_run)
+
+    p_tasks = sub.add_parser("tasks", help="list the registered tasks",
+                             description="List the registered tasks and their gymnasium ids.")
+    p_tasks.set_defaults(func=_cmd_tasks)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return args.func(args)
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""The ``tamp`` command line: results, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from experiments.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the installed console script (as a user would) with a clean environment."""
+    exe = Path(sys.executable).with_name("tamp")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "experiments.cli"]
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=timeout,
+                          cwd=ROOT, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+def test_tasks_lists_registered_tasks(capsys):
+    assert main(["tasks"]) == 0
+    out = capsys.readouterr().out
+    assert "place-in-bowl" in out and "tamp/PlaceInBowl-v0" in out
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["run", "--task", "fly-to-moon"], "unknown task 'fly-to-moon'; known tasks: place-in-bowl"),
+    (["run", "--seed", "-3"], "--seed must be >= 0"),
+    (["run", "--seed", "abc"], "invalid int value: 'abc'"),
+    (["run", "--method", "magic"], "unknown method 'magic'; known methods: tamp"),
+    (["run", "--time-budget", "0"], "--time-budget must be > 0"),
+    (["run", "--perception", "learned"], "perception 'learned' is not available"),
+    (["dance"], "invalid choice: 'dance'"),
+    ([], "the following arguments are required: COMMAND"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(args, expected, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert expected in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_out_that_is_a_file_is_refused(tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("x")
+    assert main(["run", "--out", str(f)]) == 2
+    assert "is not a directory" in capsys.readouterr().err
+
+
+def test_console_script_reports_bad_input_without_traceback():
+    proc = run_cli("run", "--task", "nope")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: unknown task 'nope'; known tasks: place-in-bowl"]
+
+
+def test_failed_task_exits_1_with_a_reason(tmp_path):
+    # a 1 ms planning budget cannot be met: the episode fails cleanly
+    proc = run_cli("run", "--seed", "0", "--time-budget", "0.001", "--out", str(tmp_path))
+    assert proc.returncode == 1, proc.stderr
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["success"] is False
+    assert "budget" in result["failure_reason"]
+
+
+@pytest.mark.slow
+def test_run_writes_result_and_gif_and_is_deterministic(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    proc = run_cli("run", "--task", "place-in-bowl", "--seed", "3", "--out", str(a), "--gif")
+    assert proc.returncode == 0, proc.stderr
+    assert "planning" in proc.stderr  # progress is shown
+    result = json.loads((a / "result.json").read_text())
+    for key in ("task", "seed", "method", "success", "plan", "planning_time_s",
+                "execution_time_s", "failure_reason"):
+        assert key in result
+    assert result["success"] is True and result["failure_reason"] is None
+    assert result["task"] == "place-in-bowl" and result["seed"] == 3
+    assert result["method"] == "tamp"
+    assert result["plan"][0] == {"name": "pick", "args": ["red_block_0"]} or \
+        result["plan"][0]["name"] == "pick"
+    gif = (a / "episode.gif").read_bytes()
+    assert gif[:6] in (b"GIF87a", b"GIF89a") and len(gif) > 10_000
+    assert not list(a.glob(".*tmp*"))  # atomic writes leave nothing behind
+    proc = run_cli("run", "--task", "place-in-bowl", "--seed", "3", "--out", str(b))
+    assert proc.returncode == 0, proc.stderr
+    again = json.loads((b / "result.json").read_text())
+    assert again["plan"] == result["plan"]
+    assert again["success"] == result["success"]
+    assert again["control_steps"] == result["control_steps"]

@@ -1,0 +1,104 @@
+"""The robot description: URDF and YAML agree, pinocchio and PyBullet agree."""
+
+from __future__ import annotations
+
+import numpy as np
+import pinocchio as pin
+import pybullet as p
+import pytest
+
+import robots
+from robots.tools import build_panda_2f85
+
+
+def test_committed_urdf_matches_its_generator(robot):
+    assert robot.urdf.read_text() == build_panda_2f85.build()
+
+
+def test_unknown_robot_names_the_known_ones():
+    with pytest.raises(KeyError, match="panda_2f85"):
+        robots.load("ur5")
+
+
+def test_yaml_limits_match_urdf(robot, kinematics):
+    model = kinematics.model
+    for i, name in enumerate(robot.arm_joints):
+        jid = model.getJointId(name)
+        q = model.joints[jid].idx_q
+        assert model.lowerPositionLimit[q] == pytest.approx(robot.lower[i], abs=1e-6)
+        assert model.upperPositionLimit[q] == pytest.approx(robot.upper[i], abs=1e-6)
+        assert model.velocityLimit[model.joints[jid].idx_v] == pytest.approx(
+            robot.max_velocity[i], abs=1e-6)
+    g = robot.gripper
+    jid = model.getJointId(g.joint)
+    assert model.upperPositionLimit[model.joints[jid].idx_q] == pytest.approx(g.stroke / 2)
+
+
+def test_panda_published_dimensions(kinematics, robot):
+    # at q = 0 the flange is 0.088 m in front of the base axis and
+    # 0.333 + 0.316 + 0.384 - 0.107 = 0.926 m above the base (Franka's DH table)
+    flange = kinematics.frame_pose(np.zeros(7), robot.flange_link)
+    np.testing.assert_allclose(flange[:3, 3], [0.088, 0.0, 0.926], atol=1e-9)
+    np.testing.assert_allclose(flange[:3, 2], [0, 0, -1], atol=1e-9)
+
+
+def _pybullet_robot(robot):
+    cid = p.connect(p.DIRECT)
+    body = p.loadURDF(str(robot.urdf), useFixedBase=True, physicsClientId=cid)
+    index = {p.getJointInfo(body, j, physicsClientId=cid)[1].decode(): j
+             for j in range(p.getNumJoints(body, physicsClientId=cid))}
+    links = {p.getJointInfo(body, j, physicsClientId=cid)[12].decode(): j
+             for j in range(p.getNumJoints(body, physicsClientId=cid))}
+    return cid, body, index, links
+
+
+def test_pinocchio_and_pybullet_agree_on_tool_pose(robot, kinematics):
+    cid, body, index, links = _pybullet_robot(robot)
+    rng = np.random.default_rng(42)
+    try:
+        worst_p, worst_r = 0.0, 0.0
+        for _ in range(100):
+            q = rng.uniform(robot.lower, robot.upper)
+            grip = rng.uniform(*robot.gripper.joint_range)
+            for name, v in zip(robot.arm_joints, q):
+                p.resetJointState(body, index[name], v, physicsClientId=cid)
+            s = p.getLinkState(body, links[robot.tcp_frame], computeForwardKinematics=True,
+                               physicsClientId=cid)
+            bullet = np.eye(4)
+            bullet[:3, :3] = np.array(p.getMatrixFromQuaternion(s[5])).reshape(3, 3)
+            bullet[:3, 3] = s[4]
+            pino = kinematics.frame_pose(q, robot.tcp_frame, grip)
+            worst_p = max(worst_p, float(np.linalg.norm(bullet[:3, 3] - pino[:3, 3])))
+            worst_r = max(worst_r, float(np.abs(bullet[:3, :3] - pino[:3, :3]).max()))
+        assert worst_p < 1e-6
+        assert worst_r < 1e-6
+    finally:
+        p.disconnect(cid)
+
+
+def test_gripper_opens_85_mm_between_pads(robot):
+    cid, body, index, links = _pybullet_robot(robot)
+    try:
+        g = robot.gripper
+        for width in (0.085, 0.04, 0.0):
+            for j in (g.joint, *g.mimic_joints):
+                p.resetJointState(body, index[j], g.joint_for_width(width), physicsClientId=cid)
+            left = p.getLinkState(body, links["robotiq_left_finger"],
+                                  computeForwardKinematics=True, physicsClientId=cid)[4]
+            right = p.getLinkState(body, links["robotiq_right_finger"],
+                                   computeForwardKinematics=True, physicsClientId=cid)[4]
+            # finger frames sit on the pads' inner faces
+            assert np.linalg.norm(np.subtract(left, right)) == pytest.approx(width, abs=1e-6)
+    finally:
+        p.disconnect(cid)
+
+
+def test_gripper_mass_matches_datasheet(robot):
+    cid, body, index, links = _pybullet_robot(robot)
+    try:
+        names = ["robotiq_base", "robotiq_left_finger", "robotiq_right_finger"]
+        mass = sum(p.getDynamicsInfo(body, links[n], physicsClientId=cid)[0] for n in names)
+        assert mass == pytest.approx(robot.gripper.mass, abs=1e-6)
+        assert mass == pytest.approx(0.925, abs=1e-6)  # Robotiq 2F-85 datasheet
+    finally:
+        p.disconnect(cid)

@@ -1,0 +1,30 @@
+"""A planned episode, executed under physics with the block held by friction only."""
+
+from __future__ import annotations
+
+import pybullet as p
+import pytest
+
+from policies import make_policy
+from tamp.planner import PlannerConfig
+
+
+@pytest.mark.slow
+def test_planned_episode_succeeds_with_friction_grasps(env):
+    env.reset(seed=0)
+    outcome = make_policy("tamp", config=PlannerConfig(seed=0)).run(env)
+    assert outcome.success, outcome.failure_reason
+    assert [a["name"] for a in outcome.plan][:2] == ["pick", "place-in"]
+    # nothing attached the block to the gripper: no constraint exists in the world
+    assert p.getNumConstraints(physicsClientId=env.sim.client) == 0
+    assert all(outcome.extra["goal"].values())
+
+
+@pytest.mark.slow
+def test_executor_reports_a_dropped_block(env):
+    """Closed-loop monitoring: weaken the grip so the block slips, and the executor says so."""
+    env.reset(seed=1)
+    env.sim.config = type(env.sim.config)(grip_force=0.3)
+    outcome = make_policy("tamp", config=PlannerConfig(seed=1)).run(env)
+    assert not outcome.success
+    assert "slipped" in outcome.failure_reason or "grasp" in outcome.failure_reason

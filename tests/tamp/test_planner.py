@@ -1,0 +1,95 @@
+"""The pick-and-place planner on hand-built worlds (no simulator)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from tamp.geometry.collision import CollisionChecker
+from tamp.planner import Planner, PlannerConfig
+from tamp.world import Shape, WorldModel, WorldObject
+
+BOWL = Shape("bowl", (0.13, 0.09, 0.05))
+
+
+def _at(x, y, yaw=0.0):
+    t = np.eye(4)
+    t[:2, :2] = [[np.cos(yaw), -np.sin(yaw)], [np.sin(yaw), np.cos(yaw)]]
+    t[:2, 3] = (x, y)
+    return t
+
+
+def _world(block_xy=(0.55, 0.2), bowl_xy=(0.5, -0.2)):
+    return WorldModel({
+        "red_block_0": WorldObject("red_block_0", "block", "red", Shape("box", (0.045,) * 3),
+                                   _at(*block_xy, 0.3)),
+        "blue_block_0": WorldObject("blue_block_0", "block", "blue", Shape("box", (0.045,) * 3),
+                                    _at(0.45, 0.05)),
+        "green_bowl": WorldObject("green_bowl", "bowl", "green", BOWL, _at(*bowl_xy)),
+    })
+
+
+GOAL = frozenset({("in", "red_block_0", "green_bowl")})
+
+
+def test_plan_is_pick_then_place_and_collision_free(robot):
+    planner = Planner(robot, PlannerConfig(seed=0))
+    plan = planner.plan(_world(), GOAL, robot.home)
+    assert plan.success, plan.reason
+    assert [(a.name, a.args) for a in plan.actions] == [
+        ("pick", ("red_block_0",)), ("place-in", ("red_block_0", "green_bowl"))]
+    labels = [s.label for a in plan.actions for s in a.segments]
+    assert labels == ["open", "transit", "approach", "close", "lift", "transfer", "lower",
+                      "release", "retreat"]
+    # the transit path avoids every object (gripper open at the approach width)
+    checker = CollisionChecker(planner.kin, _world())
+    transit = plan.actions[0].segments[1].trajectory
+    checker.gripper = robot.gripper.joint_for_width(plan.actions[0].segments[0].width)
+    assert all(checker.is_free(q) for q in transit.positions)
+    # the grasp puts the TCP at the block, pointing down
+    q_grasp = plan.actions[0].segments[2].trajectory.positions[-1]
+    tcp = planner.kin.tcp_pose(q_grasp)
+    np.testing.assert_allclose(tcp[:2, 3], (0.55, 0.2), atol=1e-3)
+    np.testing.assert_allclose(tcp[:3, 2], (0, 0, -1), atol=1e-3)
+    # the block ends inside the bowl: the TCP at release is over the bowl's flat bottom
+    q_release = plan.actions[1].segments[1].trajectory.positions[-1]
+    assert np.linalg.norm(planner.kin.tcp_pose(q_release)[:2, 3] - (0.5, -0.2)) < 0.09
+
+
+def test_trajectories_respect_velocity_limits(robot):
+    cfg = PlannerConfig(seed=1)
+    plan = Planner(robot, cfg).plan(_world(), GOAL, robot.home)
+    assert plan.success, plan.reason
+    for action in plan.actions:
+        for seg in action.segments:
+            if seg.trajectory is None:
+                continue
+            t, q = seg.trajectory.times, seg.trajectory.positions
+            v = np.abs(np.diff(q, axis=0)) / np.diff(t)[:, None]
+            assert np.all(v <= robot.max_velocity * cfg.speed_scale * 1.01)
+
+
+def test_same_seed_same_plan(robot):
+    a = Planner(robot, PlannerConfig(seed=5)).plan(_world(), GOAL, robot.home)
+    b = Planner(robot, PlannerConfig(seed=5)).plan(_world(), GOAL, robot.home)
+    assert a.success and b.success
+    for sa, sb in zip([s for x in a.actions for s in x.segments],
+                      [s for x in b.actions for s in x.segments]):
+        if sa.trajectory is not None:
+            np.testing.assert_array_equal(sa.trajectory.positions, sb.trajectory.positions)
+
+
+def test_unreachable_object_fails_with_a_reason_within_budget(robot):
+    world = _world(block_xy=(1.6, 0.0))  # far beyond the arm's reach
+    t0 = time.perf_counter()
+    plan = Planner(robot, PlannerConfig(time_budget=10.0)).plan(world, GOAL, robot.home)
+    assert not plan.success
+    assert "red_block_0" in plan.reason and "IK" in plan.reason
+    assert time.perf_counter() - t0 < 15.0
+
+
+def test_unknown_goal_object_is_reported(robot):
+    plan = Planner(robot).plan(_world(), frozenset({("in", "purple_block", "green_bowl")}),
+                               robot.home)
+    assert not plan.success and "purple_block" in plan.reason
