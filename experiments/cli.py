@@ -12,6 +12,10 @@ from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
+#: modules that add subcommands: each defines ``add_commands(subparsers)`` and keeps its
+#: heavy imports inside the command functions so that ``tamp --help`` stays fast
+COMMAND_MODULES: list[str] = []
+
 
 class UsageError(Exception):
     """Bad input from the user: reported as one line, exit code 2."""
@@ -129,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_tasks = sub.add_parser("tasks", help="list the registered tasks",
                              description="List the registered tasks and their gymnasium ids.")
     p_tasks.set_defaults(func=_cmd_tasks)
+
+    import importlib
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_commands(sub)
     return parser
 
 
