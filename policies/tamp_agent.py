@@ -37,4 +37,4 @@ class TampPolicy(Policy):
                               result.failure_reason,
                               {"sim_time_s": result.sim_time, "control_steps": result.steps,
                                "planned_motion_s": plan.duration,
-                               "goal": result.info.get("goal", {})})
+                               "goal_status": result.info.get("goal", {})})

@@ -17,7 +17,7 @@ def test_planned_episode_succeeds_with_friction_grasps(env):
     assert [a["name"] for a in outcome.plan][:2] == ["pick", "place-in"]
     # nothing attached the block to the gripper: no constraint exists in the world
     assert p.getNumConstraints(physicsClientId=env.sim.client) == 0
-    assert all(outcome.extra["goal"].values())
+    assert all(outcome.extra["goal_status"].values())
 
 
 @pytest.mark.slow
