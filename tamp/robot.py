@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from tamp.geometry.spheres import load_spheres
+
 
 @dataclass(frozen=True)
 class GripperSpec:
@@ -56,6 +58,8 @@ class RobotSpec:
     tcp_to_fingertip: float
     gripper: GripperSpec
     disabled_collisions: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    #: spheres covering each link's collision geometry (stored beside the YAML)
+    collision_spheres: dict = field(default_factory=dict)
 
     @property
     def dof(self) -> int:
@@ -87,6 +91,8 @@ class RobotSpec:
                 force_range=tuple(g["force_range"]), speed_range=tuple(g["speed_range"]),
                 pad_size=tuple(g["pad_size"]), mass=float(g["mass"])),
             disabled_collisions=tuple(tuple(p) for p in data.get("disabled_collisions", [])),
+            collision_spheres=(load_spheres(path.parent / data["collision_spheres"])
+                               if "collision_spheres" in data else {}),
         )
         n = spec.dof
         for name in ("lower", "upper", "max_velocity", "max_acceleration", "max_effort", "home"):
