@@ -13,6 +13,7 @@ status while the link is otherwise idle.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -128,6 +129,7 @@ class RobotiqGripper:
                  on_link_lost: Callable[[LinkHealth], None] | None = None):
         self.transport = transport
         self.config = config or GripperConfig()
+        #: called from the watchdog thread once per loss of the link; keep it short
         self.on_link_lost = on_link_lost
         self._lock = threading.RLock()
         self._connected = False
@@ -282,7 +284,10 @@ class RobotiqGripper:
                 self._lost = True
                 self._lost_events += 1
                 if self.on_link_lost is not None:
-                    self.on_link_lost(self.link_health())
+                    try:
+                        self.on_link_lost(self.link_health())
+                    except Exception:  # a broken callback must not end the watchdog
+                        logging.getLogger(__name__).exception("on_link_lost callback failed")
 
     # --- internals --------------------------------------------------------------------
 

@@ -98,6 +98,10 @@ class CollisionChecker:
         self.kin = kin
         self.config = config
         self.model = SphereModel.build(kin, spheres or robot_spheres(kin), config.padding)
+        self._template = np.zeros((1, self.model.nq))
+        idx = self.model.arm_q_index
+        contiguous = np.array_equal(idx, np.arange(idx[0], idx[0] + len(idx)))
+        self._arm = slice(int(idx[0]), int(idx[0]) + len(idx)) if contiguous else idx
         self.gripper = 0.0  #: actuated gripper joint value used for the finger spheres, m
         self.attachment: Attachment | None = None
         self._no_load = (np.zeros((0, 3)), np.zeros(0))
@@ -134,11 +138,25 @@ class CollisionChecker:
         self.ignore()
 
     # -- queries ------------------------------------------------------------------------
+    @property
+    def gripper(self) -> float:
+        """Actuated gripper joint value (m) that places the finger spheres."""
+        return self._gripper
+
+    @gripper.setter
+    def gripper(self, value: float) -> None:
+        self._gripper = float(value)
+        self._template[0, self.model.gripper_q_index] = self._gripper
+
     def _full(self, qs: np.ndarray) -> np.ndarray:
-        qs = np.atleast_2d(np.asarray(qs, float))
-        full = np.zeros((len(qs), self.model.nq))
-        full[:, self.model.arm_q_index] = qs
-        full[:, self.model.gripper_q_index] = self.gripper
+        """Full pinocchio configurations (B, nq) for arm configurations (B, n_arm)."""
+        qs = np.asarray(qs, float)
+        if qs.ndim == 1:
+            full = self._template.copy()
+            full[0, self._arm] = qs
+            return full
+        full = np.repeat(self._template, len(qs), axis=0)
+        full[:, self._arm] = qs
         return full
 
     def clearances(self, qs: np.ndarray, early_exit: bool = False, stop_batch: bool = False,

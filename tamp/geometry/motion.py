@@ -69,7 +69,7 @@ def plan_motion(checker: CollisionChecker, q_start: np.ndarray, q_goal: np.ndarr
     si = ob.SpaceInformation(space)
 
     def as_array(state) -> np.ndarray:
-        return np.fromiter((state[i] for i in range(n)), float, n)
+        return np.array([state[i] for i in range(n)])
 
     si.setStateValidityChecker(lambda s: checker.is_free(as_array(s)))
 

@@ -151,7 +151,7 @@ def _allowed_link_pairs(model, names, link_joint, disabled) -> set[tuple[int, in
     out = set()
     for a in range(len(names)):
         for b in range(a + 1, len(names)):
-            ja, jb = link_joint[a], link_joint[b]
+            ja, jb = int(link_joint[a]), int(link_joint[b])
             if ja == jb or model.parents[ja] == jb or model.parents[jb] == ja:
                 continue
             if frozenset((names[a], names[b])) in disabled:
