@@ -185,11 +185,12 @@ def bench_collision(robot: RobotSpec, cfg: GeometryBenchConfig, progress) -> dic
         false_alarm = int(np.sum(~said_free & ~exact))
         progress("timing")
         rows = []
-        pb_rate = _rate(lambda: [base.in_contact(q) for q in qs[:2000]], 2000)
-        torch_checker = BatchCollisionChecker(kin, world, device="cpu")
+        torch_checker = BatchCollisionChecker(kin, world, device="cpu", backend="torch")
         for b in cfg.batch_sizes:
+            # the baseline is timed next to each row: the machine's load drifts
+            pb_rate = _rate(lambda: [base.in_contact(q) for q in qs[:2000]], 2000)
             batch = qs[np.arange(b) % len(qs)]
-            if b == 1:
+            if b == 1:  # one configuration per call, as a motion planner asks
                 kernel = _rate(lambda: [ours.is_free(q) for q in qs[:2000]], 2000)
                 torch_rate = _rate(lambda: [torch_checker.check(q[None]) for q in qs[:200]], 200)
             else:

@@ -14,7 +14,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 #: modules that add subcommands: each defines ``add_commands(subparsers)`` and keeps its
 #: heavy imports inside the command functions so that ``tamp --help`` stays fast
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["experiments.bench_cli", "experiments.pddl_cli", "experiments.gripper_cli",
+                              "experiments.deploy_cli"]
 
 
 class UsageError(Exception):
@@ -155,4 +156,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run through the package module so that command modules share its UsageError class
+    from experiments.cli import main as _main
+
+    sys.exit(_main())

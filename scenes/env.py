@@ -20,6 +20,7 @@ from gymnasium import spaces
 import robots
 from scenes.camera import Camera, CameraConfig, CameraFrame
 from scenes.sim import COLORS, Simulation, SimConfig
+from scenes.tasks.base import ObjectTruth
 from scenes.tasks.registry import make_task
 from tamp.geometry.transforms import to_pos_quat
 from tamp.world import WorldModel
@@ -98,12 +99,17 @@ class TabletopEnv(gymnasium.Env):
         """The simulator's ground truth as a planner world model (``oracle`` mode)."""
         return self.sim.world_model()
 
-    def resting(self) -> dict[str, bool]:
-        return {n: self.sim.object_speed(n) < RESTING_SPEED and not self.sim.touching_robot(n)
-                for n in self.sim.bodies}
+    def object_truth(self) -> ObjectTruth:
+        sim = self.sim
+        robot = {n: sim.touching_robot(n) for n in sim.bodies}
+        return ObjectTruth(
+            resting={n: sim.object_speed(n) < RESTING_SPEED and not robot[n]
+                     for n in sim.bodies},
+            touching_robot=robot,
+            touching_table={n: sim.touching_table(n) for n in sim.bodies})
 
     def _info(self) -> dict[str, Any]:
-        report = self.task.success(self.instance, self.oracle_world(), self.resting())
+        report = self.task.success(self.instance, self.oracle_world(), self.object_truth())
         return {"success": report.success, "goal": report.details,
                 "description": self.instance.description}
 

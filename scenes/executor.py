@@ -16,6 +16,7 @@ import numpy as np
 
 from scenes.env import TabletopEnv
 from tamp.execution.plan import Plan, Segment
+from tamp.geometry.shapes import max_extent
 
 GRIPPER_TIMEOUT = 1.5  #: s for the fingers to stop
 SETTLE_TIME = 0.25  #: s holding the last target after each motion
@@ -104,8 +105,7 @@ class Executor:
         sim = self.env.sim
         if seg.kind == "gripper" and seg.label == "close" and seg.holding:
             width = sim.gripper_width()
-            size = sim.objects[seg.holding].shape.size
-            if width < 0.002 or width > max(size[:2]) + HOLD_TOLERANCE:
+            if width < 0.002 or width > max_extent(sim.objects[seg.holding].shape) + HOLD_TOLERANCE:
                 return f"grasp of {seg.holding} failed (pads {width * 1000:.0f} mm apart)"
         if seg.kind == "move" and seg.holding:
             tcp = sim.tcp_pose()

@@ -149,6 +149,10 @@ class Simulation:
         return bool(p.getContactPoints(self.bodies[name], self.robot_id,
                                        physicsClientId=self.client))
 
+    def touching_table(self, name: str) -> bool:
+        return bool(p.getContactPoints(self.bodies[name], self.table,
+                                       physicsClientId=self.client))
+
     def world_model(self) -> WorldModel:
         """Ground truth as the planner's world model (the ``oracle`` observation)."""
         return WorldModel({n: o.moved(self.object_pose(n)) for n, o in self.objects.items()},

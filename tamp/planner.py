@@ -36,6 +36,11 @@ class PlannerConfig:
     speed_scale: float = 0.5  #: fraction of the joint velocity/acceleration limits
     dt: float = 1.0 / 40.0  #: s between trajectory samples
     max_placements: int = 8  #: placements tried per grasp
+    max_grasps: int = 12  #: grasps tried per pick
+    #: "top" (read off a box or cylinder), "antipodal" (searched on the object's points),
+    #: or "auto" (top where it applies, antipodal otherwise)
+    grasp_source: str = "auto"
+    estimate_normals: bool = True  #: antipodal: normals from open3d rather than the model
     seed: int = 0
     collision: CollisionConfig = field(default_factory=CollisionConfig)
     motion: MotionConfig = field(default_factory=MotionConfig)
@@ -52,7 +57,7 @@ def symbolic_state(world: WorldModel) -> frozenset[Atom]:
     """Facts that hold in ``world``: where each block is, and an empty hand."""
     facts: set[Atom] = {("handempty",)}
     bowls = world.of_category("bowl")
-    for obj in world.of_category("block"):
+    for obj in (o for o in world.objects.values() if o.movable and o.category != "bowl"):
         container = next((b for b in bowls if is_in_bowl(obj, b)), None)
         facts.add(("in", obj.name, container.name) if container else ("on-table", obj.name))
     return frozenset(facts)
@@ -76,8 +81,9 @@ class Planner:
     def plan(self, world: WorldModel, goal: frozenset[Atom], q_start: np.ndarray) -> Plan:
         t0 = time.perf_counter()
         cfg = self.config
-        objects = {o.name: o.category for o in world.objects.values()
-                   if o.category in ("block", "bowl")}
+        # every movable object can be picked; bowls are also containers
+        objects = {o.name: frozenset({o.category} | ({"movable"} if o.movable else set()))
+                   for o in world.objects.values()}
         for atom in goal:
             for name in atom[1:]:
                 if name not in objects:
@@ -90,14 +96,51 @@ class Planner:
         refiner = _Refiner(self, world, np.asarray(q_start, float), t0)
         actions: list[Action] = []
         try:
-            for k in range(0, len(skeleton), 2):
-                pick, place = skeleton[k], skeleton[k + 1]
-                if pick.name != "pick" or place.name != "place-in":
-                    raise RefinementError(f"unexpected action order {pick.name}, {place.name}")
-                actions += refiner.pick_place(pick.args[0], place.args[1], rng_seed=cfg.seed + k)
+            k = 0
+            while k < len(skeleton):
+                act = skeleton[k]
+                nxt = skeleton[k + 1] if k + 1 < len(skeleton) else None
+                if act.name == "pick" and nxt is not None and nxt.name == "place-in":
+                    actions += refiner.pick_place(act.args[0], nxt.args[1], rng_seed=cfg.seed + k)
+                    k += 2
+                elif act.name == "pick" and nxt is None:  # the goal is to hold it
+                    actions.append(refiner.pick_only(act.args[0], cfg.seed + k))
+                    k += 1
+                else:
+                    raise RefinementError(f"cannot refine '{act.name}' here")
         except RefinementError as err:
             return Plan(False, actions, time.perf_counter() - t0, str(err))
         return Plan(True, actions, time.perf_counter() - t0)
+
+    def plan_pick(self, world: WorldModel, obj_name: str, q_start: np.ndarray) -> Plan:
+        """Pick ``obj_name`` and lift it (the ``pick`` action alone)."""
+        t0 = time.perf_counter()
+        if obj_name not in world.objects:
+            return Plan(False, reason=f"unknown object '{obj_name}'")
+        refiner = _Refiner(self, world, np.asarray(q_start, float), t0)
+        try:
+            return Plan(True, [refiner.pick_only(obj_name, self.config.seed)],
+                        time.perf_counter() - t0)
+        except RefinementError as err:
+            return Plan(False, [], time.perf_counter() - t0, str(err))
+
+
+def pick_grasps(obj: WorldObject, robot: RobotSpec, config: PlannerConfig,
+                rng: np.random.Generator):
+    """Grasp candidates for ``obj`` from the configured source: ``"top"`` reads them off
+    the shape; ``"antipodal"`` searches the object's points (sampled from its shape here;
+    from the camera once perception provides them)."""
+    source = config.grasp_source
+    if source not in ("top", "antipodal", "auto"):
+        raise ValueError(f"unknown grasp source '{source}'")
+    if source == "top" or (source == "auto" and obj.shape.kind in ("box", "cylinder")
+                           and obj.category != "disk"):
+        return top_grasps(obj, robot, config.grasp)
+    from tamp.geometry.antipodal import antipodal_grasps, surface_points
+
+    points, normals = surface_points(obj.shape, obj.pose, 3000, rng)
+    return antipodal_grasps(obj.name, points, robot, rng, obj_pose=obj.pose,
+                            normals=None if config.estimate_normals else normals)
 
 
 class _Refiner:
@@ -172,16 +215,14 @@ class _Refiner:
         rng = np.random.default_rng(rng_seed)
         obj = self.world.objects[obj_name]
         bowl = self.world.objects[bowl_name]
-        cands = top_grasps(obj, self.p.robot, self.cfg.grasp)
-        if not cands.grasps:
-            raise RefinementError(f"no grasp for {obj_name}: {cands.reason}")
+        cands = self._grasps(obj, rng)
         occupants = [o for o in self.world.objects.values()
                      if o.name != obj_name and o.category != "bowl" and is_in_bowl(o, bowl)]
         places = in_bowl(obj, bowl, occupants, rng, self.cfg.placement)
         if not places.poses:
             raise RefinementError(places.reason)
         reasons = []
-        for grasp in cands.grasps:
+        for grasp in cands[:self.cfg.max_grasps]:
             try:
                 picked = self._pick(obj, grasp, rng)
             except RefinementError as err:
@@ -196,6 +237,45 @@ class _Refiner:
         summary = "; ".join(dict.fromkeys(reasons)) or "no candidate worked"
         raise RefinementError(f"could not pick {obj_name} and place it in {bowl_name}: "
                               f"{summary}")
+
+    def _grasps(self, obj: WorldObject, rng) -> list[Grasp]:
+        """Grasp candidates for ``obj``, those whose open gripper would hit something
+        dropped in one batch before any IK is tried."""
+        from tamp.geometry.antipodal import gripper_collision_filter
+
+        cands = pick_grasps(obj, self.p.robot, self.cfg, rng)
+        if not cands.grasps:
+            raise RefinementError(f"no grasp for {obj.name}: {cands.reason}")
+        open_joint = self.p.robot.gripper.joint_for_width(cands.grasps[0].open_width)
+        kept, dropped = gripper_collision_filter(cands.grasps, obj.pose, self.checker,
+                                                 open_joint)
+        if not kept:
+            raise RefinementError(f"no grasp for {obj.name}: all {dropped} candidates put "
+                                  "the open gripper in collision")
+        return kept
+
+    def pick_only(self, obj_name: str, rng_seed: int) -> Action:
+        rng = np.random.default_rng(rng_seed)
+        obj = self.world.objects[obj_name]
+        cands = self._grasps(obj, rng)
+        reasons = []
+        for grasp in cands[:self.cfg.max_grasps]:
+            try:
+                transit, descend, lift = self._pick(obj, grasp, rng)
+            except RefinementError as err:
+                reasons.append(str(err))
+                continue
+            return self._pick_action(obj, grasp, transit, descend, lift)
+        raise RefinementError(f"could not pick {obj_name}: " + "; ".join(dict.fromkeys(reasons)))
+
+    def _pick_action(self, obj: WorldObject, grasp: Grasp, transit, descend, lift) -> Action:
+        return Action("pick", (obj.name,), (
+            Segment("gripper", "open", width=grasp.open_width),
+            self._move(transit, "transit"),
+            self._move(descend, "approach"),
+            Segment("gripper", "close", width=0.0, holding=obj.name),
+            self._move(lift, "lift", holding=obj.name),
+        ))
 
     def _pick(self, obj: WorldObject, grasp: Grasp, rng):
         """Transit above the object, descend, close, lift. Leaves the object attached."""
@@ -262,13 +342,7 @@ class _Refiner:
             raise RefinementError(f"no straight retreat from {bowl.name}")
         self.world = placed_world
         self.q = retreat[-1]
-        pick = Action("pick", (obj.name,), (
-            Segment("gripper", "open", width=grasp.open_width),
-            self._move(transit, "transit"),
-            self._move(descend, "approach"),
-            Segment("gripper", "close", width=0.0, holding=obj.name),
-            self._move(lift, "lift", holding=obj.name),
-        ))
+        pick = self._pick_action(obj, grasp, transit, descend, lift)
         place = Action("place-in", (obj.name, bowl.name), (
             self._move(transfer, "transfer", holding=obj.name),
             self._move(lower, "lower", holding=obj.name),

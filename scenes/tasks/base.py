@@ -18,6 +18,15 @@ class TaskInstance:
 
 
 @dataclass(frozen=True)
+class ObjectTruth:
+    """Ground truth about each object beyond its pose, from the simulator."""
+
+    resting: dict[str, bool]  #: moving slower than 5 cm/s and not touching the robot
+    touching_robot: dict[str, bool]
+    touching_table: dict[str, bool]
+
+
+@dataclass(frozen=True)
 class SuccessReport:
     success: bool
     details: dict[str, bool]  #: per goal fact
@@ -32,11 +41,11 @@ class Task:
     def sample(self, rng: np.random.Generator) -> TaskInstance:
         raise NotImplementedError
 
-    def holds(self, fact: Atom, world: WorldModel, resting: dict[str, bool]) -> bool:
+    def holds(self, fact: Atom, world: WorldModel, truth: ObjectTruth) -> bool:
         """Whether ``fact`` is true in the simulator's ground truth."""
         raise NotImplementedError
 
     def success(self, instance: TaskInstance, world: WorldModel,
-                resting: dict[str, bool]) -> SuccessReport:
-        details = {" ".join(f): self.holds(f, world, resting) for f in sorted(instance.goal)}
+                truth: ObjectTruth) -> SuccessReport:
+        details = {" ".join(f): self.holds(f, world, truth) for f in sorted(instance.goal)}
         return SuccessReport(all(details.values()), details)

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from scenes.tasks.base import Task, TaskInstance
+from scenes.tasks.base import ObjectTruth, Task, TaskInstance
 from scenes.tasks.registry import register_task
 from tamp.geometry.shapes import footprint_radius
 from tamp.planner import is_in_bowl
@@ -81,8 +81,8 @@ class PlaceInBowl(Task):
     def _block(rng: np.random.Generator) -> Shape:
         return Shape("box", tuple(float(v) for v in rng.uniform(0.04, 0.05, 3)))
 
-    def holds(self, fact: Atom, world: WorldModel, resting: dict[str, bool]) -> bool:
+    def holds(self, fact: Atom, world: WorldModel, truth: ObjectTruth) -> bool:
         if fact[0] != "in":
             raise ValueError(f"place-in-bowl has no predicate '{fact[0]}'")
         obj, bowl = world.objects[fact[1]], world.objects[fact[2]]
-        return is_in_bowl(obj, bowl, tolerance=0.01) and resting[obj.name]
+        return is_in_bowl(obj, bowl, tolerance=0.01) and truth.resting[obj.name]

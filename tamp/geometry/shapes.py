@@ -82,3 +82,11 @@ def footprint_radius(shape: Shape) -> float:
     if shape.kind == "box":
         return float(np.hypot(sx, sy) / 2)
     return float(sx)
+
+
+def max_extent(shape: Shape) -> float:
+    """The largest width of the shape in any direction (bounding-box diagonal free), m."""
+    sx, sy, sz = shape.size
+    if shape.kind == "box":
+        return float(max(sx, sy, sz))
+    return float(max(2 * sx, sz))

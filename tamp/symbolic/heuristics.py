@@ -53,6 +53,9 @@ class RelaxedHeuristic:
             for f in pre:
                 self.users[f].append(i)
         self.no_pre = [i for i, n in enumerate(self.n_pre) if n == 0]
+        self.is_goal = [False] * n_facts
+        for g in task.goal:
+            self.is_goal[g] = True
         self.deleters: dict[int, list[int]] = {f: [] for f in task.goal_neg}
         for i, a in enumerate(task.actions):
             for f in a.delete:
@@ -82,43 +85,46 @@ class RelaxedHeuristic:
     def _explore(self, state: State) -> tuple[list[float], list[int]]:
         """Relaxed cost of every fact from ``state`` (h_add or h_max combination) and the
         action that achieves it most cheaply (-1 for facts true in the state)."""
-        use_max = self.kind == "max"
+        # the hot loop of the whole planner: locals and inlined pushes on purpose
         cost: list[float] = [INF] * self.n_facts
         supporter = [-1] * self.n_facts
-        heap: list[tuple[float, int]] = []
-        for f in state_facts(state):
+        true = state_facts(state)
+        heap: list[tuple[float, int]] = [(0, f) for f in true]  # ascending: already a heap
+        for f in true:
             cost[f] = 0
-            heap.append((0, f))
-        remaining = [0] * len(self.pre)  # filled lazily: 0 also means "not yet touched"
-        touched = [False] * len(self.pre)
-        acc = [0.0] * len(self.pre)
+        remaining = self.n_pre[:]
+        acc = [0] * len(remaining)
+        add, users, is_goal = self.add, self.users, self.is_goal
+        push, pop = heapq.heappush, heapq.heappop
         for a in self.no_pre:
-            self._fire(a, 1.0, cost, supporter, heap)
+            for g in add[a]:
+                if 1 < cost[g]:
+                    cost[g], supporter[g] = 1, a
+                    push(heap, (1, g))
         # stop once every goal fact is final: the rest cannot change the goal costs
-        goals_left = {g for g in self.task.goal if cost[g] != 0}
-        pre_count, users = self.n_pre, self.users
+        goals_left = sum(1 for g in self.task.goal if cost[g] != 0)
+        use_max = self.kind == "max"
         while heap and goals_left:
-            c, f = heapq.heappop(heap)
+            c, f = pop(heap)
             if c > cost[f]:
-                continue
-            goals_left.discard(f)
+                continue  # stale: f was reached more cheaply since
+            if c and is_goal[f]:
+                goals_left -= 1
             for a in users[f]:
-                if not touched[a]:
-                    touched[a] = True
-                    remaining[a] = pre_count[a]
-                remaining[a] -= 1
-                acc[a] = max(acc[a], c) if use_max else acc[a] + c
-                if remaining[a] == 0:
-                    self._fire(a, acc[a] + 1, cost, supporter, heap)
+                r = remaining[a] - 1
+                remaining[a] = r
+                if use_max:
+                    if c > acc[a]:
+                        acc[a] = c
+                else:
+                    acc[a] += c
+                if r == 0:
+                    ac = acc[a] + 1
+                    for g in add[a]:
+                        if ac < cost[g]:
+                            cost[g], supporter[g] = ac, a
+                            push(heap, (ac, g))
         return cost, supporter
-
-    def _fire(self, a: int, c: float, cost: list[float], supporter: list[int],
-              heap: list[tuple[float, int]]) -> None:
-        for g in self.add[a]:
-            if c < cost[g]:
-                cost[g] = c
-                supporter[g] = a
-                heapq.heappush(heap, (c, g))
 
     def _relaxed_plan(self, cost: list[float], supporter: list[int]) -> list[int]:
         """Actions of a relaxed plan for the goal, following best supporters backwards."""

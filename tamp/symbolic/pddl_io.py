@@ -148,6 +148,10 @@ def _parse(path: Path, kind: str):
         if req is not None and str(req.value) not in SUPPORTED_REQUIREMENTS:
             raise PDDLError(f"{path}: uses a construct of unsupported requirement :{req.value}"
                             f" ({_supported()})") from err
+        if req is not None and kind == "problem":
+            # pddl 0.5.1 parses a goal with no requirements at all, declared or not
+            raise PDDLError(f"{path}: the pddl library cannot parse :{req.value} in a "
+                            "problem's :goal") from err
         if req is not None:
             raise PDDLError(f"{path}: uses :{req.value} without declaring it in "
                             ":requirements") from err
@@ -188,6 +192,10 @@ def _term(term) -> str:
 
     name = str(term.name).lower()
     return "?" + name if isinstance(term, Variable) else name
+
+
+def _key(item) -> str:
+    return str(item.name).lower()
 
 
 def _type_tags(term) -> tuple[str, ...]:
@@ -267,13 +275,14 @@ def load_domain(path: str | Path) -> Domain:
              for t, p in d.types.items() if str(t).lower() != OBJECT}
     for parent in set(types.values()) - set(types) - {OBJECT}:
         types[parent] = OBJECT  # a supertype only named after '-' is a root type
-    constants = {str(c.name).lower(): _type_tags(c)[0] for c in d.constants}
+    # the library keeps these in sets: sort, so that error messages are reproducible
+    constants = {str(c.name).lower(): _type_tags(c)[0] for c in sorted(d.constants, key=_key)}
     predicates = {str(p.name).lower(): tuple(Parameter(_term(t), _type_tags(t)) for t in p.terms)
-                  for p in d.predicates}
+                  for p in sorted(d.predicates, key=_key)}
     used = [(t, f"constant '{c}'") for c, t in constants.items()]
     used += [(t, f"predicate '{p}'") for p, ps in predicates.items() for q in ps for t in q.types]
     actions = []
-    for a in sorted(d.actions, key=lambda a: str(a.name).lower()):
+    for a in sorted(d.actions, key=_key):
         name = str(a.name).lower()
         where = f"action '{name}'"
         params = tuple(Parameter(_term(v), _type_tags(v)) for v in a.parameters)
@@ -309,7 +318,7 @@ def load_problem(path: str | Path, domain: Domain) -> Problem:
     if p.metric is not None:
         raise PDDLError(f"{path}: :metric is not supported (plans are unit cost)")
     objects = dict(domain.constants)
-    for o in p.objects:
+    for o in sorted(p.objects, key=_key):
         name, typ = str(o.name).lower(), _type_tags(o)[0]
         if objects.get(name, typ) != typ:
             raise PDDLError(f"{path}: object '{name}' is declared as '{typ}' and as "

@@ -229,7 +229,7 @@ def _astar(task, config, heuristic, h0, t0, result) -> SearchResult:
             if child is None:
                 h = heuristic(succ).h
                 child = nodes.add(succ, node, a, g + 1, h)
-            elif False:
+            elif g + 1 < nodes.g[child]:
                 # reopen: an inadmissible or inconsistent h can close a state too early
                 nodes.g[child], nodes.parent[child], nodes.action[child] = g + 1, node, a
                 closed.discard(child)

@@ -41,11 +41,15 @@ class GroundAction:
         return (state - self.delete) | self.add
 
 
-def ground(operators: list[Operator], objects: dict[str, str]) -> list[GroundAction]:
-    """All groundings of ``operators`` over ``objects`` (name -> type), distinct args."""
+def ground(operators: list[Operator], objects: dict[str, str | frozenset[str]]
+           ) -> list[GroundAction]:
+    """All groundings of ``operators`` over ``objects`` (name -> type, or the set of types
+    the object has), with distinct arguments."""
+    types = {o: frozenset([t]) if isinstance(t, str) else frozenset(t)
+             for o, t in objects.items()}
     out = []
     for op in operators:
-        domains = [[o for o, t in objects.items() if t == typ] for _, typ in op.params]
+        domains = [[o for o, ts in types.items() if typ in ts] for _, typ in op.params]
         for args in itertools.product(*domains):
             if len(set(args)) != len(args):
                 continue
@@ -86,10 +90,10 @@ def search(init: frozenset[Atom], goal: frozenset[Atom], actions: list[GroundAct
 
 
 PICK_PLACE = [
-    Operator("pick", (("?o", "block"),),
+    Operator("pick", (("?o", "movable"),),
              pre=(("handempty",),), pre_not=(),
              add=(("holding", "?o"),), delete=(("handempty",), ("on-table", "?o"))),
-    Operator("place-in", (("?o", "block"), ("?b", "bowl")),
+    Operator("place-in", (("?o", "movable"), ("?b", "bowl")),
              pre=(("holding", "?o"),), pre_not=(),
              add=(("in", "?o", "?b"), ("handempty",)), delete=(("holding", "?o"),)),
 ]

@@ -30,7 +30,7 @@ def test_tasks_lists_registered_tasks(capsys):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["run", "--task", "fly-to-moon"], "unknown task 'fly-to-moon'; known tasks: place-in-bowl"),
+    (["run", "--task", "fly-to-moon"], "unknown task 'fly-to-moon'; known tasks: lift, place-in-bowl"),
     (["run", "--seed", "-3"], "--seed must be >= 0"),
     (["run", "--seed", "abc"], "invalid int value: 'abc'"),
     (["run", "--method", "magic"], "unknown method 'magic'; known methods: tamp"),
@@ -58,7 +58,7 @@ def test_console_script_reports_bad_input_without_traceback():
     proc = run_cli("run", "--task", "nope")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "error: unknown task 'nope'; known tasks: place-in-bowl"]
+        "error: unknown task 'nope'; known tasks: lift, place-in-bowl"]
 
 
 def test_failed_task_exits_1_with_a_reason(tmp_path):

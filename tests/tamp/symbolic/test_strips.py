@@ -6,7 +6,7 @@ from tamp.symbolic.strips import PICK_PLACE, ground, search
 
 
 def test_pick_place_plan_for_two_blocks():
-    objects = {"a": "block", "b": "block", "bowl": "bowl"}
+    objects = {"a": "movable", "b": "movable", "bowl": "bowl"}
     init = frozenset({("handempty",), ("on-table", "a"), ("on-table", "b")})
     goal = frozenset({("in", "a", "bowl"), ("in", "b", "bowl")})
     plan = search(init, goal, ground(PICK_PLACE, objects))
@@ -21,12 +21,21 @@ def test_pick_place_plan_for_two_blocks():
 def test_goal_already_true_needs_no_action():
     init = frozenset({("handempty",), ("in", "a", "bowl")})
     plan = search(init, frozenset({("in", "a", "bowl")}),
-                  ground(PICK_PLACE, {"a": "block", "bowl": "bowl"}))
+                  ground(PICK_PLACE, {"a": "movable", "bowl": "bowl"}))
     assert plan == []
 
 
 def test_unreachable_goal_returns_none():
-    # a block cannot go into another block: no operator adds ("in", a, b) for two blocks
+    # an object cannot go into another that is not a bowl
     plan = search(frozenset({("handempty",)}), frozenset({("in", "a", "b")}),
-                  ground(PICK_PLACE, {"a": "block", "b": "block"}))
+                  ground(PICK_PLACE, {"a": "movable", "b": "movable"}))
     assert plan is None
+
+
+def test_objects_can_have_several_types():
+    # a bowl that is also movable can be picked and placed into another bowl
+    objects = {"small": frozenset({"bowl", "movable"}), "big": "bowl"}
+    plan = search(frozenset({("handempty",)}), frozenset({("in", "small", "big")}),
+                  ground(PICK_PLACE, objects))
+    assert [(a.name, a.args) for a in plan] == [("pick", ("small",)),
+                                               ("place-in", ("small", "big"))]

@@ -1,0 +1,247 @@
+"""Antipodal grasps for a parallel gripper from an object's point cloud.
+
+Normals come from open3d (or from the caller); pairs of points whose normals both lie
+inside the friction cone of the line joining them become candidates; candidates are
+turned into TCP poses (approach as close to straight down as the pair allows, plus tilted
+variants), filtered in one batch for the stroke and for collisions of the open gripper
+with the world, and ranked.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from tamp.geometry.grasps import Grasp, GraspCandidates
+from tamp.geometry.shapes import primitives
+from tamp.geometry.transforms import invert
+from tamp.robot import RobotSpec
+from tamp.world import Shape
+
+
+@dataclass(frozen=True)
+class AntipodalConfig:
+    n_samples: int = 400  #: first contact points drawn per query
+    friction: float = 0.5  #: Coulomb coefficient: friction cone half-angle atan(mu)
+    line_tolerance: float = 0.003  #: m: how close a point must be to the grasp line
+    voxel: float = 0.004  #: m, down-sampling before the search
+    normal_radius: float = 0.012  #: m, neighbourhood for normal estimation
+    min_width: float = 0.004  #: m, thinner pairs are noise
+    width_margin: float = 0.01  #: m kept between object width and the stroke
+    tilts: tuple[float, ...] = (0.0, 0.35, -0.35)  #: rad of approach tilt from vertical
+    max_candidates: int = 64
+    #: m the fingertips keep above the lowest point of the object (its support)
+    fingertip_clearance: float = 0.012
+
+
+def surface_points(shape: Shape, pose: np.ndarray, n: int, rng: np.random.Generator
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Points (n, 3) and outward normals (n, 3) sampled on a shape's surface (world).
+
+    Stands in for a camera's view of the object in tests and benchmarks.
+    """
+    pts, nrm = [], []
+    prims = primitives(shape)
+    areas = []
+    for p in prims:
+        hx, hy, hz = p.half
+        areas.append(8 * (hx * hy + hy * hz + hx * hz) if p.kind == "box"
+                     else 2 * math.pi * hx * (hx + 2 * hz))
+    counts = rng.multinomial(n, np.array(areas) / sum(areas))
+    for p, k in zip(prims, counts):
+        hx, hy, hz = p.half
+        if p.kind == "box":
+            face = rng.integers(0, 6, k)
+            axis, sign = face // 2, np.where(face % 2 == 0, 1.0, -1.0)
+            local = rng.uniform(-1, 1, (k, 3)) * (hx, hy, hz)
+            local[np.arange(k), axis] = sign * np.array((hx, hy, hz))[axis]
+            normal = np.zeros((k, 3))
+            normal[np.arange(k), axis] = sign
+        else:
+            side = rng.uniform(0, 1, k) < hz / (hx / 2 + hz)
+            a = rng.uniform(0, 2 * math.pi, k)
+            r = np.where(side, hx, hx * np.sqrt(rng.uniform(0, 1, k)))
+            z = np.where(side, rng.uniform(-hz, hz, k), np.where(rng.uniform(0, 1, k) < 0.5,
+                                                                  hz, -hz))
+            local = np.column_stack([r * np.cos(a), r * np.sin(a), z])
+            normal = np.where(side[:, None], np.column_stack([np.cos(a), np.sin(a), 0 * a]),
+                              np.column_stack([0 * a, 0 * a, np.sign(z)]))
+        t = pose @ p.local
+        pts.append(local @ t[:3, :3].T + t[:3, 3])
+        nrm.append(normal @ t[:3, :3].T)
+    return np.concatenate(pts), np.concatenate(nrm)
+
+
+def estimate_normals(points: np.ndarray, radius: float) -> np.ndarray:
+    """Unit normals (unsigned) of a point cloud with open3d."""
+    import open3d as o3d
+
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
+    cloud.estimate_normals(o3d.geometry.KDTreeSearchParamHybrid(radius=radius, max_nn=30))
+    return np.asarray(cloud.normals)
+
+
+def _downsample(points: np.ndarray, normals: np.ndarray, voxel: float):
+    keys = np.floor(points / voxel).astype(np.int64)
+    _, first = np.unique(keys, axis=0, return_index=True)
+    first.sort()
+    return points[first], normals[first]
+
+
+def antipodal_grasps(obj_name: str, points: np.ndarray, robot: RobotSpec,
+                     rng: np.random.Generator, obj_pose: np.ndarray | None = None,
+                     normals: np.ndarray | None = None,
+                     config: AntipodalConfig = AntipodalConfig(),
+                     device: str | torch.device = "cpu") -> GraspCandidates:
+    """Ranked antipodal grasps on ``points`` (N, 3, world frame).
+
+    ``obj_pose`` is the frame the returned grasps are expressed in (default: a frame at
+    the cloud's centroid aligned with the world). The pair search runs as one batch on
+    ``device``.
+    """
+    device = torch.device(device)
+    points = np.asarray(points, float)
+    if len(points) < 10:
+        return GraspCandidates([], f"too few points ({len(points)}) on {obj_name}")
+    if normals is None:
+        normals = estimate_normals(points, config.normal_radius)
+    pts_np, nrm_np = _downsample(points, np.asarray(normals, float), config.voxel)
+    pts = torch.as_tensor(pts_np, dtype=torch.float32, device=device)
+    nrm = torch.nn.functional.normalize(torch.as_tensor(nrm_np, dtype=torch.float32,
+                                                        device=device), dim=-1)
+    g = robot.gripper
+    max_width = g.stroke - config.width_margin
+    cos_cone = math.cos(math.atan(config.friction))
+    pick = torch.as_tensor(rng.choice(len(pts), min(config.n_samples, len(pts)),
+                                      replace=False), device=device)
+    p1, n1 = pts[pick], nrm[pick]  # (S, 3)
+    # every point's offset from each sampled contact, along and across its normal line
+    rel = pts[None] - p1[:, None]  # (S, N, 3)
+    along = (rel * n1[:, None]).sum(-1)  # (S, N), signed
+    across = (rel - along[..., None] * n1[:, None]).norm(dim=-1)
+    on_line = (across < config.line_tolerance) & (along.abs() > config.min_width) & \
+        (along.abs() < max_width)
+    # the opposite contact: the farthest point on the line whose normal is also in the cone
+    cos2 = (nrm[None] * n1[:, None]).sum(-1).abs()
+    ok = on_line & (cos2 >= cos_cone)
+    score = torch.where(ok, along.abs(), torch.full_like(along, -1.0))
+    best, j = score.max(dim=1)
+    keep = best > 0
+    if not bool(keep.any()):
+        return GraspCandidates([], f"no antipodal pair on {obj_name} fits the "
+                                   f"{g.stroke * 1000:.0f} mm stroke")
+    a, b = p1[keep], pts[j[keep]]
+    width = (b - a).norm(dim=-1)
+    axis = (b - a) / width[:, None]
+    centre = (a + b) / 2
+    grasps = _poses(axis.cpu().numpy().astype(float), centre.cpu().numpy().astype(float),
+                    width.cpu().numpy().astype(float), config, robot,
+                    support_z=float(points[:, 2].min()))
+    if not grasps:
+        return GraspCandidates([], f"every antipodal pair on {obj_name} is vertical")
+    frame = obj_pose if obj_pose is not None else _centroid_frame(points)
+    inv = invert(frame)
+    centroid = points.mean(axis=0)
+    support, top = float(points[:, 2].min()), float(points[:, 2].max())
+    # the TCP height at which the pads cover the most of the object: the upper pad edge
+    # at the top, unless that puts the fingertips too low
+    ideal_z = max(support + config.fingertip_clearance + robot.tcp_to_fingertip,
+                  top - g.pad_size[1] / 2)
+    ranked = sorted(grasps, key=lambda gr: _rank(gr, centroid, ideal_z))
+    out = [Grasp(obj_name, inv @ t, w, min(w + 0.02, g.stroke))
+           for t, w, _ in ranked[:config.max_candidates]]
+    return GraspCandidates(out)
+
+
+def _centroid_frame(points: np.ndarray) -> np.ndarray:
+    t = np.eye(4)
+    t[:3, 3] = points.mean(axis=0)
+    return t
+
+
+def _poses(axis, centre, width, config: AntipodalConfig, robot: RobotSpec,
+           support_z: float):
+    """TCP poses (world) for each contact pair: closing axis = pair axis, approach as
+    vertical as possible, then tilted about the closing axis. A TCP whose fingertips
+    would reach below the support + clearance is raised along the approach axis, as long
+    as the contacts stay on the pads."""
+    out = []
+    pad_half = robot.gripper.pad_size[1] / 2
+    down = np.array([0.0, 0.0, -1.0])
+    for y, c, w in zip(axis, centre, width):
+        z = down - (down @ y) * y
+        if np.linalg.norm(z) < 0.3:  # pair nearly vertical: no top approach
+            continue
+        z /= np.linalg.norm(z)
+        for tilt in config.tilts:
+            zt = math.cos(tilt) * z + math.sin(tilt) * np.cross(y, z)
+            t = np.eye(4)
+            t[:3, :3] = np.column_stack([np.cross(y, zt), y, zt])
+            # the pad centre sits between the contacts; the TCP is the pad centre
+            t[:3, 3] = c
+            down_reach = -zt[2] * robot.tcp_to_fingertip  # fingertip below the TCP, m
+            short = support_z + config.fingertip_clearance - (c[2] - down_reach)
+            if short > 0:
+                if -zt[2] < 1e-6 or short / -zt[2] > pad_half:
+                    continue
+                t[:3, 3] = c - zt * (short / -zt[2])
+            out.append((t, float(w), abs(tilt)))
+    return out
+
+
+def _rank(grasp, centroid: np.ndarray, ideal_z: float) -> float:
+    t, w, tilt = grasp
+    # prefer vertical approaches, contacts over the centre of mass, and pads that cover
+    # the object well
+    return tilt + 2.0 * float(np.linalg.norm(t[:2, 3] - centroid[:2])) \
+        + 5.0 * abs(float(t[2, 3]) - ideal_z)
+
+
+def gripper_collision_filter(grasps: list[Grasp], obj_pose: np.ndarray, checker,
+                             open_joint: float) -> tuple[list[Grasp], int]:
+    """Keep the grasps whose open gripper, floating at the grasp pose, is clear of the
+    world: fingers against everything but the grasped object (they are meant to touch
+    it), the gripper's body against everything. One vectorised test for all grasps.
+
+    ``checker`` is a :class:`tamp.geometry.collision.CollisionChecker` holding the world.
+    Returns the kept grasps and how many were dropped.
+    """
+    if not grasps:
+        return [], 0
+    kin, m = checker.kin, checker.model
+    # gripper spheres in the TCP frame, at the open width, read off one forward pass
+    saved = checker.gripper
+    checker.gripper = open_joint
+    home = kin.robot.home
+    world_pts = checker.sphere_positions(home)
+    checker.gripper = saved
+    tcp = kin.tcp_pose(home)
+    on_gripper = m.sphere_joint >= m.tcp_joint
+    local = (world_pts[on_gripper] - tcp[:3, 3]) @ tcp[:3, :3]
+    radii = m.radii[on_gripper]
+    finger = m.sphere_joint[on_gripper] > m.tcp_joint
+    poses = np.array([obj_pose @ g.obj_T_tcp for g in grasps])  # (K, 4, 4)
+    pts = np.einsum("kij,gj->kgi", poses[:, :3, :3], local) + poses[:, None, :3, 3]
+    obs = checker.obstacles
+    obj_name = grasps[0].obj
+    keep_obs = np.array([o.split("/")[0] != obj_name for o in obs.owner])
+    clear = np.ones(len(grasps), bool)
+    for o in range(len(obs.owner)):
+        local_o = np.einsum("ij,kgj->kgi", obs.rot[o], pts) + obs.trans[o]
+        d = _np_primitive_distance(local_o, obs.half[o], bool(obs.is_box[o])) - radii
+        relevant = np.ones_like(finger) if keep_obs[o] else ~finger
+        clear &= ~np.any((d < 0) & relevant[None], axis=1)
+    kept = [g for g, c in zip(grasps, clear) if c]
+    return kept, len(grasps) - len(kept)
+
+
+def _np_primitive_distance(local: np.ndarray, half: np.ndarray, is_box: bool) -> np.ndarray:
+    if is_box:
+        q = np.abs(local) - half
+        return np.linalg.norm(np.maximum(q, 0), axis=-1) + np.minimum(q.max(axis=-1), 0)
+    d = np.stack([np.linalg.norm(local[..., :2], axis=-1) - half[0],
+                  np.abs(local[..., 2]) - half[2]], axis=-1)
+    return np.linalg.norm(np.maximum(d, 0), axis=-1) + np.minimum(d.max(axis=-1), 0)
