@@ -46,7 +46,7 @@ def _cmd_geometry(args) -> int:
     cfg = bg.GeometryBenchConfig(seed=args.seed)
     if args.quick:
         cfg = bg.GeometryBenchConfig(n_configs=500, batch_sizes=(1, 64, 1024), n_ik=50,
-                                     n_motion=3, seed=args.seed)
+                                     n_motion=3, n_grasp_trials=1, seed=args.seed)
 
     def progress(msg: str) -> None:
         print(f"[bench] {msg}", file=sys.stderr, flush=True)
@@ -54,7 +54,8 @@ def _cmd_geometry(args) -> int:
     robot = robots.load()
     results = {"collision": bg.bench_collision(robot, cfg, progress),
                "ik": bg.bench_ik(robot, cfg, progress),
-               "motion": bg.bench_motion(robot, cfg, progress)}
+               "motion": bg.bench_motion(robot, cfg, progress),
+               "grasps": bg.bench_grasps(robot, cfg, progress)}
     command = "tamp bench geometry" + (" --quick" if args.quick else "") + \
         (f" --seed {args.seed}" if args.seed else "")
     text = bg.report(results, command)

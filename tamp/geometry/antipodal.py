@@ -134,12 +134,14 @@ def antipodal_grasps(obj_name: str, points: np.ndarray, robot: RobotSpec,
         return GraspCandidates([], f"no antipodal pair on {obj_name} fits the "
                                    f"{g.stroke * 1000:.0f} mm stroke")
     a, b = p1[keep], pts[j[keep]]
+    normals_ab = torch.stack([n1[keep], nrm[j[keep]]], dim=1)  # (K, 2, 3)
     width = (b - a).norm(dim=-1)
     axis = (b - a) / width[:, None]
     centre = (a + b) / 2
     grasps = _poses(axis.cpu().numpy().astype(float), centre.cpu().numpy().astype(float),
                     width.cpu().numpy().astype(float), config, robot,
-                    support_z=float(points[:, 2].min()))
+                    support_z=float(points[:, 2].min()),
+                    contact_normals=normals_ab.cpu().numpy().astype(float))
     if not grasps:
         return GraspCandidates([], f"every antipodal pair on {obj_name} is vertical")
     frame = obj_pose if obj_pose is not None else _centroid_frame(points)
@@ -163,15 +165,16 @@ def _centroid_frame(points: np.ndarray) -> np.ndarray:
 
 
 def _poses(axis, centre, width, config: AntipodalConfig, robot: RobotSpec,
-           support_z: float):
+           support_z: float, contact_normals: np.ndarray):
     """TCP poses (world) for each contact pair: closing axis = pair axis, approach as
     vertical as possible, then tilted about the closing axis. A TCP whose fingertips
     would reach below the support + clearance is raised along the approach axis, as long
-    as the contacts stay on the pads."""
+    as the contacts stay on the pads and the surfaces run along the approach (so that the
+    pads still touch them higher up)."""
     out = []
     pad_half = robot.gripper.pad_size[1] / 2
     down = np.array([0.0, 0.0, -1.0])
-    for y, c, w in zip(axis, centre, width):
+    for y, c, w, normals in zip(axis, centre, width, contact_normals):
         z = down - (down @ y) * y
         if np.linalg.norm(z) < 0.3:  # pair nearly vertical: no top approach
             continue
@@ -185,7 +188,8 @@ def _poses(axis, centre, width, config: AntipodalConfig, robot: RobotSpec,
             down_reach = -zt[2] * robot.tcp_to_fingertip  # fingertip below the TCP, m
             short = support_z + config.fingertip_clearance - (c[2] - down_reach)
             if short > 0:
-                if -zt[2] < 1e-6 or short / -zt[2] > pad_half:
+                along_approach = np.abs(normals @ zt).max() < 0.2
+                if not along_approach or -zt[2] < 1e-6 or short / -zt[2] > pad_half:
                     continue
                 t[:3, 3] = c - zt * (short / -zt[2])
             out.append((t, float(w), abs(tilt)))
