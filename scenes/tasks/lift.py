@@ -30,8 +30,8 @@ def sample_shape(kind: str, rng: np.random.Generator) -> Shape:
     if kind == "cylinder":
         r = u(0.02, 0.03)
         return Shape("cylinder", (r, r, u(0.06, 0.10)))
-    if kind == "disk":
-        r = u(0.03, 0.04)
+    if kind == "disk":  # at most 7 cm across: the 85 mm stroke less a 1 cm margin
+        r = u(0.025, 0.035)
         return Shape("cylinder", (r, r, u(0.018, 0.025)))
     if kind == "bowl":
         return Shape("bowl", (u(0.10, 0.12), u(0.07, 0.08), u(0.04, 0.05)))

@@ -28,7 +28,7 @@ class AntipodalConfig:
     friction: float = 0.5  #: Coulomb coefficient: friction cone half-angle atan(mu)
     line_tolerance: float = 0.003  #: m: how close a point must be to the grasp line
     voxel: float = 0.004  #: m, down-sampling before the search
-    normal_radius: float = 0.012  #: m, neighbourhood for normal estimation
+    normal_radius: float = 0.007  #: m, neighbourhood for normal estimation
     min_width: float = 0.004  #: m, thinner pairs are noise
     width_margin: float = 0.01  #: m kept between object width and the stroke
     tilts: tuple[float, ...] = (0.0, 0.35, -0.35)  #: rad of approach tilt from vertical
@@ -69,9 +69,19 @@ def surface_points(shape: Shape, pose: np.ndarray, n: int, rng: np.random.Genera
             local = np.column_stack([r * np.cos(a), r * np.sin(a), z])
             normal = np.where(side[:, None], np.column_stack([np.cos(a), np.sin(a), 0 * a]),
                               np.column_stack([0 * a, 0 * a, np.sign(z)]))
+        # keep only the outer surface: faces buried in a neighbouring piece of the same
+        # shape (where a bowl's plates overlap) are not visible and not graspable
+        inside = np.zeros(len(local), bool)
+        for other in prims:
+            if other is p:
+                continue
+            rel = np.linalg.inv(other.local) @ p.local
+            in_other = local @ rel[:3, :3].T + rel[:3, 3]
+            inside |= _np_primitive_distance(in_other, np.asarray(other.half),
+                                             other.kind == "box") < -1e-4
         t = pose @ p.local
-        pts.append(local @ t[:3, :3].T + t[:3, 3])
-        nrm.append(normal @ t[:3, :3].T)
+        pts.append(local[~inside] @ t[:3, :3].T + t[:3, 3])
+        nrm.append(normal[~inside] @ t[:3, :3].T)
     return np.concatenate(pts), np.concatenate(nrm)
 
 
@@ -143,7 +153,8 @@ def antipodal_grasps(obj_name: str, points: np.ndarray, robot: RobotSpec,
                     support_z=float(points[:, 2].min()),
                     contact_normals=normals_ab.cpu().numpy().astype(float))
     if not grasps:
-        return GraspCandidates([], f"every antipodal pair on {obj_name} is vertical")
+        return GraspCandidates([], f"no antipodal pair on {obj_name} allows an approach from "
+                                   "above with the fingertips clear of its support")
     frame = obj_pose if obj_pose is not None else _centroid_frame(points)
     inv = invert(frame)
     centroid = points.mean(axis=0)
@@ -188,7 +199,7 @@ def _poses(axis, centre, width, config: AntipodalConfig, robot: RobotSpec,
             down_reach = -zt[2] * robot.tcp_to_fingertip  # fingertip below the TCP, m
             short = support_z + config.fingertip_clearance - (c[2] - down_reach)
             if short > 0:
-                along_approach = np.abs(normals @ zt).max() < 0.2
+                along_approach = np.abs(normals @ zt).max() < 0.35  # within ~20 deg
                 if not along_approach or -zt[2] < 1e-6 or short / -zt[2] > pad_half:
                     continue
                 t[:3, 3] = c - zt * (short / -zt[2])
