@@ -26,6 +26,7 @@ class SimConfig:
     timestep: float = 1.0 / 240.0  #: s per physics step
     solver_iterations: int = 150
     object_friction: float = 1.0
+    spinning_friction: float = 0.1  #: per body; see the note in Simulation.reset
     table_friction: float = 0.8
     grip_force: float = 100.0  #: N per finger (the 2F-85 grips with 20-235 N)
     finger_speed: float = 0.075  #: m/s per finger (150 mm/s closing speed at most)
@@ -73,7 +74,11 @@ class Simulation:
         self.finger_joints = [names[g.joint]] + [names[n] for n in g.mimic_joints]
         self.tcp_link = self.link_index[self.robot.tcp_frame]
         for j in self.finger_joints:
-            p.changeDynamics(self.robot_id, j, lateralFriction=1.5, spinningFriction=0.002,
+            # PyBullet's point contacts have no torsional friction of their own; a 22 x 40 mm
+            # pad resists twisting roughly like a friction patch of ~1 cm radius. Bullet
+            # multiplies the two bodies' coefficients: 0.1 x 0.1 = 0.01 m.
+            p.changeDynamics(self.robot_id, j, lateralFriction=1.5,
+                             spinningFriction=self.config.spinning_friction,
                              frictionAnchor=1, physicsClientId=cid)
         self.set_arm(self.robot.home)
         self.set_gripper_width(g.stroke)
@@ -107,7 +112,8 @@ class Simulation:
         p.changeVisualShape(body, -1, rgbaColor=(*COLORS.get(obj.color, (0.5, 0.5, 0.5)), 1),
                             physicsClientId=cid)
         p.changeDynamics(body, -1, lateralFriction=self.config.object_friction,
-                         spinningFriction=0.002, rollingFriction=0.0, physicsClientId=cid)
+                         spinningFriction=self.config.spinning_friction, rollingFriction=0.0,
+                         physicsClientId=cid)
         self.objects[obj.name] = obj
         self.bodies[obj.name] = body
         self._com[obj.name] = com

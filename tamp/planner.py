@@ -294,8 +294,7 @@ class _Refiner:
             raise RefinementError(f"no straight descent onto {obj.name}")
         transit = self._transit(self.q, q_pre, f"to {obj.name}")
         # carry: the object leaves the world and moves with the tool
-        ch.set_world(WorldModel({k: v for k, v in self.world.objects.items() if k != obj.name},
-                                self.world.table_extent, self.world.table_height))
+        ch.set_world(self.world.without(obj.name))
         ch.gripper = g.joint_for_width(grasp.width)
         ch.attach(obj.name, obj.shape, grasp.tcp_T_obj)
         ch.ignore(load=("table",))
@@ -331,10 +330,19 @@ class _Refiner:
         placed_world = self.world.with_pose(obj.name, pose)
         ch.detach()
         ch.set_world(placed_world)
-        ch.gripper = g.joint_for_width(grasp.open_width)
-        ch.ignore(robot=(obj.name,))
-        retreat = self._straight(lower[-1], tcp_place, tcp_pre)
-        ch.ignore()
+        # release as wide as the surroundings allow: an object that turned a little in
+        # the grasp can wedge its diagonal between pads opened only slightly
+        retreat, release = None, grasp.open_width
+        for width in dict.fromkeys((g.stroke, (g.stroke + grasp.open_width) / 2,
+                                    grasp.open_width)):
+            ch.gripper = g.joint_for_width(width)
+            ch.ignore(robot=(obj.name,))
+            free_here = ch.is_free(lower[-1])
+            retreat = self._straight(lower[-1], tcp_place, tcp_pre) if free_here else None
+            ch.ignore()
+            if retreat is not None:
+                release = width
+                break
         if retreat is None:
             ch.set_world(self.world.with_pose(obj.name, obj.pose))
             ch.gripper = g.joint_for_width(grasp.width)
@@ -346,7 +354,7 @@ class _Refiner:
         place = Action("place-in", (obj.name, bowl.name), (
             self._move(transfer, "transfer", holding=obj.name),
             self._move(lower, "lower", holding=obj.name),
-            Segment("gripper", "release", width=grasp.open_width),
+            Segment("gripper", "release", width=release),
             self._move(retreat, "retreat"),
         ))
         return [pick, place]

@@ -61,6 +61,8 @@ class WorldModel:
     #: table top extents (x_min, x_max, y_min, y_max) in the robot base frame, m
     table_extent: tuple[float, float, float, float] = (-0.3, 0.9, -0.6, 0.6)
     table_height: float = 0.0  #: m, z of the table top in the robot base frame
+    #: obstacles known only as points (e.g. unsegmented clutter from a depth camera)
+    clouds: dict = field(default_factory=dict)
 
     def of_category(self, category: str) -> list[WorldObject]:
         return [o for o in self.objects.values() if o.category == category]
@@ -68,4 +70,8 @@ class WorldModel:
     def with_pose(self, name: str, pose: np.ndarray) -> "WorldModel":
         objects = dict(self.objects)
         objects[name] = objects[name].moved(pose)
-        return WorldModel(objects, self.table_extent, self.table_height)
+        return WorldModel(objects, self.table_extent, self.table_height, self.clouds)
+
+    def without(self, name: str) -> "WorldModel":
+        return WorldModel({k: v for k, v in self.objects.items() if k != name},
+                          self.table_extent, self.table_height, self.clouds)

@@ -74,6 +74,18 @@ def _joint_frames(q, parents, placements, axes, prismatic, q_index, rots, trans)
                                  + rots[par, r, 2] * local[2, c])
 
 
+@njit(cache=True, inline="always")
+def _grid_clearance(px, py, pz, values, origin, spacing, slack, outside):
+    """Lower bound of a point's clearance to the point cloud behind a distance grid."""
+    i = int(np.floor((px - origin[0]) / spacing + 0.5))
+    j = int(np.floor((py - origin[1]) / spacing + 0.5))
+    k = int(np.floor((pz - origin[2]) / spacing + 0.5))
+    if i < 0 or j < 0 or k < 0 or i >= values.shape[0] or j >= values.shape[1] \
+            or k >= values.shape[2]:
+        return outside
+    return values[i, j, k] - slack
+
+
 @njit(cache=True)
 def check_batch(qs, lower, upper, parents, placements, axes, prismatic, q_index,
                 sphere_joint, sphere_local, radii,
@@ -81,7 +93,8 @@ def check_batch(qs, lower, upper, parents, placements, axes, prismatic, q_index,
                 obs_rot, obs_trans, obs_half, obs_box, obs_centre, obs_radius, obs_mask,
                 cl_joint, cl_local, cl_radius, pair_a, pair_b, pair_first, pair_count,
                 pair_sa, pair_sb, load_local, load_radius, load_mask, tcp_joint, tcp_local,
-                arm_joint_limit, cap, early_exit, stop_batch):
+                arm_joint_limit, grid_values, grid_origin, grid_spacing, grid_slack,
+                grid_outside, cap, early_exit, stop_batch):
     """Clearance (m) of each configuration in ``qs`` (B, nq); capped at ``cap``.
 
     ``early_exit``: stop a configuration's test at its first collision (its clearance is
@@ -141,6 +154,24 @@ def check_batch(qs, lower, upper, parents, placements, axes, prismatic, q_index,
                 if early_exit and best < 0.0:
                     done = True
                     break
+        # point clouds: link bounding sphere, then its spheres, against the distance grid
+        if not done and grid_outside < 1e300:
+            for l in range(links.shape[0]):
+                if not world_link[l]:
+                    continue
+                if _grid_clearance(links[l, 0], links[l, 1], links[l, 2], grid_values,
+                                   grid_origin, grid_spacing, grid_slack, grid_outside) \
+                        - link_radius[l] >= best:
+                    continue
+                for s in range(link_first[l], link_first[l] + link_count[l]):
+                    d = _grid_clearance(pts[s, 0], pts[s, 1], pts[s, 2], grid_values,
+                                        grid_origin, grid_spacing, grid_slack,
+                                        grid_outside) - radii[s]
+                    if d < best:
+                        best = d
+                if early_exit and best < 0.0:
+                    done = True
+                    break
         # self: cluster pairs -> sphere pairs
         if not done:
             for p in range(pair_a.shape[0]):
@@ -190,6 +221,11 @@ def check_batch(qs, lower, upper, parents, placements, axes, prismatic, q_index,
                         continue
                     d = _primitive_distance(p[0], p[1], p[2], obs_rot[o], obs_trans[o],
                                             obs_half[o], obs_box[o]) - load_radius[s]
+                    if d < best:
+                        best = d
+                if grid_outside < 1e300:
+                    d = _grid_clearance(p[0], p[1], p[2], grid_values, grid_origin,
+                                        grid_spacing, grid_slack, grid_outside) - load_radius[s]
                     if d < best:
                         best = d
                 # the load against the arm (not the gripper holding it)

@@ -19,6 +19,7 @@ import torch
 
 from tamp.geometry.collision import CollisionConfig, ObstacleArrays, robot_spheres
 from tamp.geometry.kinematics import Kinematics
+from tamp.geometry.sdf import DistanceGrid
 from tamp.geometry.sphere_model import SphereModel
 from tamp.geometry.spheres import LinkSpheres
 from tamp.world import WorldModel
@@ -166,6 +167,8 @@ class BatchCollisionChecker:
         self.cluster_radius = torch.tensor(m.cluster_radius, **t)
         self.world_link = torch.tensor(m.world_link, **i)
         self.link_count = torch.tensor(m.link_count, **i)
+        self.sphere_link_index = torch.tensor(
+            np.repeat(np.arange(len(m.link_count)), m.link_count), **i)
         self.link_first = torch.tensor(m.link_first, **i)
         self.self_a = torch.tensor(m.pair_a, **i)
         self.self_b = torch.tensor(m.pair_b, **i)
@@ -190,6 +193,10 @@ class BatchCollisionChecker:
         if self._kernel is not None:
             self._kernel.set_world(world)
             self._kernel.ignore(robot=ignore)
+        grid = DistanceGrid.from_clouds([c for n, c in world.clouds.items() if n not in ignore])
+        self.grid = grid
+        self._grid_values = torch.as_tensor(grid.values, dtype=self.dtype, device=self.device)
+        self._grid_origin = torch.as_tensor(grid.origin, dtype=self.dtype, device=self.device)
         arrays = ObstacleArrays.from_world(world)
         self.obstacles = _Obstacles(arrays, self.device, self.dtype)
         self._mask = torch.tensor(arrays.mask(frozenset(ignore)), device=self.device)
@@ -229,6 +236,8 @@ class BatchCollisionChecker:
         cap = self.config.distance_cap
         dist = torch.minimum(self._world_distance(pts, centres, cap),
                              self._self_distance(pts, centres, cap))
+        if np.isfinite(self.grid.outside):
+            dist = torch.minimum(dist, self._grid_distance(pts))
         within = ((q >= lower - 1e-9) & (q <= upper + 1e-9)).all(dim=1)
         dist = torch.where(within, dist, torch.full_like(dist, -1.0))
         return CollisionResult(dist > 0, dist)
@@ -265,6 +274,18 @@ class BatchCollisionChecker:
         d = _primitive_distance(pts[bi[rows], sphere], obs.rot[o], obs.trans[o], obs.half[o],
                                 obs.kind_is_box[o]) - self.radii[sphere]
         return out.scatter_reduce(0, bi[rows], d, reduce="amin")
+
+    def _grid_distance(self, pts: torch.Tensor) -> torch.Tensor:
+        """Lower bound of the spheres' clearance to the point clouds, (B,)."""
+        world = self.world_link[self.sphere_link_index]  # spheres of links checked vs world
+        g = self.grid
+        idx = torch.round((pts[:, world] - self._grid_origin) / g.spacing).long()
+        dims = torch.tensor(g.values.shape, device=self.device)
+        inside = ((idx >= 0) & (idx < dims)).all(dim=-1)
+        idx = torch.minimum(idx.clamp(min=0), dims - 1)
+        value = self._grid_values[idx[..., 0], idx[..., 1], idx[..., 2]] - g.slack
+        value = torch.where(inside, value, torch.full_like(value, g.outside))
+        return (value - self.radii[world]).amin(dim=1)
 
     def _self_distance(self, pts, centres, cap) -> torch.Tensor:
         b = pts.shape[0]

@@ -15,6 +15,7 @@ import numpy as np
 
 from tamp.geometry import _kernels
 from tamp.geometry.kinematics import Kinematics
+from tamp.geometry.sdf import DistanceGrid
 from tamp.geometry.shapes import Primitive, primitives
 from tamp.geometry.sphere_model import SphereModel
 from tamp.geometry.spheres import LinkSpheres, box_spheres, spheres_from_urdf
@@ -112,13 +113,23 @@ class CollisionChecker:
     def set_world(self, world: WorldModel) -> None:
         self.world = world
         self.obstacles = ObstacleArrays.from_world(world)
+        self._grids: dict[frozenset[str], DistanceGrid] = {}
         self.ignore()
+
+    def _grid(self, ignore: frozenset[str]) -> DistanceGrid:
+        """The distance grid of the world's point clouds, less the ignored ones (cached)."""
+        key = frozenset(n for n in self.world.clouds if n in ignore)
+        if key not in self._grids:
+            self._grids[key] = DistanceGrid.from_clouds(
+                [c for n, c in self.world.clouds.items() if n not in key])
+        return self._grids[key]
 
     def ignore(self, robot: tuple[str, ...] = (), load: tuple[str, ...] = ()) -> None:
         """Obstacles (names or "name/part") whose contact is allowed: ``robot`` for the
         robot, and also ``load`` for the carried object (e.g. the bowl it is set into)."""
         ignore = frozenset(robot)
         self._mask = self.obstacles.mask(ignore)
+        self.grid = self._grid(ignore)
         held = {self.attachment.name} if self.attachment is not None else set()
         self._load_mask = self.obstacles.mask(ignore | frozenset(load) | held)
 
@@ -176,8 +187,10 @@ class CollisionChecker:
             m.link_local, m.link_radius, m.link_first, m.link_count, m.world_link, o.rot,
             o.trans, o.half, o.is_box, o.centre, o.radius, self._mask, m.cluster_joint,
             m.cluster_local, m.cluster_radius, *pairs, load[0], load[1], self._load_mask,
-            m.tcp_joint, m.tcp_local, m.arm_joint_limit, self.config.distance_cap,
-            early_exit, stop_batch)
+            m.tcp_joint, m.tcp_local, m.arm_joint_limit, self.grid.values, self.grid.origin,
+            self.grid.spacing, self.grid.slack,
+            self.grid.outside if np.isfinite(self.grid.outside) else 1e308,
+            self.config.distance_cap, early_exit, stop_batch)
 
     def distance(self, q_arm: np.ndarray) -> float:
         """Smallest signed clearance (m) of robot and load to the world and to itself."""
