@@ -75,11 +75,9 @@ class Executor:
                 break
             last = now
 
-    def run(self, plan: Plan) -> ExecutionResult:
-        t0 = time.perf_counter()
-        sim = self.env.sim
-        reason = ""
-        for action in plan.actions:
+    def run_actions(self, actions) -> str:
+        """Execute ``actions`` in order; the reason the monitor stopped them, or ""."""
+        for action in actions:
             for seg in action.segments:
                 if seg.kind == "move":
                     self._move(seg)
@@ -87,9 +85,17 @@ class Executor:
                     self._gripper(seg)
                 reason = self._check(seg)
                 if reason:
-                    break
-            if reason:
-                break
+                    return reason
+        return ""
+
+    def recover(self) -> None:
+        """After a failed action: let go of whatever is in the hand and wait for the
+        world to settle, so that it can be observed and planned from again."""
+        self.width_cmd = self.env.robot.gripper.stroke
+        self._settle(0.75)
+
+    def result(self, reason: str, t0: float) -> ExecutionResult:
+        """The episode's verdict from ground truth, with ``reason`` if it failed."""
         if not reason:
             self._settle(0.5)
         success = bool(self.info.get("success", False))
@@ -99,6 +105,10 @@ class Executor:
         return ExecutionResult(success, "" if success else reason, self.steps,
                                self.steps * self.env.control_dt, time.perf_counter() - t0,
                                self.info)
+
+    def run(self, plan: Plan) -> ExecutionResult:
+        t0 = time.perf_counter()
+        return self.result(self.run_actions(plan.actions), t0)
 
     def _check(self, seg: Segment) -> str:
         """Monitor: does the world agree with what this segment was meant to do?"""

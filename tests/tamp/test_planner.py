@@ -38,7 +38,7 @@ def test_plan_is_pick_then_place_and_collision_free(robot):
     plan = planner.plan(_world(), GOAL, robot.home)
     assert plan.success, plan.reason
     assert [(a.name, a.args) for a in plan.actions] == [
-        ("pick", ("red_block_0",)), ("place-in", ("red_block_0", "green_bowl"))]
+        ("pick", ("red_block_0", "table")), ("place-in", ("red_block_0", "green_bowl"))]
     labels = [s.label for a in plan.actions for s in a.segments]
     assert labels == ["open", "transit", "approach", "close", "lift", "transfer", "lower",
                       "release", "retreat"]

@@ -1,0 +1,358 @@
+"""Geometric refinement of symbolic actions: the streams of the TAMP planner.
+
+A pick-like action (``pick``, ``unstack``, ``take-out``) followed by a place-like one is
+refined together: a grasp, a placement from the place action's *placement stream*, inverse
+kinematics, straight approach/retreat moves and collision-free transit/transfer motion.
+Placement streams are registered per action name, so a domain with a new place action
+needs one decorated function here, not a change to the planner.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from tamp.execution.plan import Action, Segment
+from tamp.geometry.collision import CollisionChecker
+from tamp.geometry.grasps import Grasp, top_grasps
+from tamp.geometry.kinematics import IKConfig
+from tamp.geometry.motion import MotionConfig, plan_motion, time_parameterize
+from tamp.geometry import placements as pl
+from tamp.geometry.transforms import translation
+from tamp.robot import RobotSpec
+from tamp.world import WorldModel, WorldObject
+
+#: actions whose first argument leaves its support and ends in the hand
+PICK_ACTIONS = ("pick", "unstack", "take-out")
+
+#: the reachable part of the table where objects may be set down, m (x range, y range)
+TABLE_WORKSPACE = ((0.3, 0.72), (-0.4, 0.4))
+
+
+class RefinementError(Exception):
+    """A continuous parameter could not be found; the message says which and why."""
+
+    def __init__(self, message: str, blockers: tuple[str, ...] = ()):
+        super().__init__(message)
+        #: objects whose presence made a placement impossible (to be moved first)
+        self.blockers = blockers
+
+
+@dataclass(frozen=True)
+class PlacementStream:
+    """Where a place action may put the object, and what the load may touch then."""
+
+    placements: pl.Placements
+    #: obstacles (names or "name/part") the carried object may touch as it is set down
+    load_may_touch: tuple[str, ...]
+    #: objects already on the support, which may be what leaves no room
+    occupants: tuple[str, ...] = ()
+
+
+PlacementFn = Callable[[WorldModel, WorldObject, tuple[str, ...], np.random.Generator,
+                        "pl.PlacementConfig"], PlacementStream]
+PLACEMENT_STREAMS: dict[str, PlacementFn] = {}
+
+
+def placement_stream(action: str):
+    """Register the placement sampler of a place-like action, e.g. ``"place-in"``."""
+
+    def decorate(fn: PlacementFn) -> PlacementFn:
+        PLACEMENT_STREAMS[action] = fn
+        return fn
+
+    return decorate
+
+
+def resting_in(obj: WorldObject, bowl: WorldObject, tolerance: float = 0.01) -> bool:
+    """The object's centre is over the bowl's flat bottom and it rests inside the bowl."""
+    from tamp.geometry.shapes import bowl_inner_radius
+
+    d = float(np.linalg.norm(obj.position[:2] - bowl.position[:2]))
+    dz = float(obj.position[2] - bowl.position[2])
+    return d <= bowl_inner_radius(bowl.shape) + tolerance and -tolerance <= dz <= bowl.shape.height
+
+
+def resting_on(obj: WorldObject, lower: WorldObject, tolerance: float = 0.01) -> bool:
+    """The object's bottom lies on ``lower``'s top face, its centre over that face."""
+    top = lower.position[2] + lower.shape.height
+    if abs(obj.position[2] - top) > tolerance:
+        return False
+    local = np.linalg.inv(lower.pose) @ np.append(obj.position, 1.0)
+    sx, sy, _ = lower.shape.size
+    if lower.shape.kind == "box":
+        return abs(local[0]) <= sx / 2 and abs(local[1]) <= sy / 2
+    return float(np.hypot(local[0], local[1])) <= sx
+
+
+@placement_stream("place-in")
+def _into_bowl(world, obj, args, rng, config) -> PlacementStream:
+    bowl = world.objects[args[1]]
+    occupants = [o for o in world.objects.values()
+                 if o.name != obj.name and o.category != "bowl" and resting_in(o, bowl)]
+    return PlacementStream(pl.in_bowl(obj, bowl, occupants, rng, config),
+                           (f"{bowl.name}/bottom",), tuple(o.name for o in occupants))
+
+
+@placement_stream("stack")
+def _onto_block(world, obj, args, rng, config) -> PlacementStream:
+    lower = world.objects[args[1]]
+    return PlacementStream(pl.on_top_of(obj, lower, [], rng, config), (lower.name,))
+
+
+@placement_stream("place")
+def _onto_table(world, obj, args, rng, config) -> PlacementStream:
+    (x0, x1), (y0, y1) = TABLE_WORKSPACE
+    frame = np.eye(4)
+    frame[:3, 3] = ((x0 + x1) / 2, (y0 + y1) / 2, world.table_height)
+    region = pl.zone("table", frame, (x1 - x0, y1 - y0))
+    others = [o for o in world.objects.values() if o.name != obj.name]
+    return PlacementStream(pl.sample_placements(obj, region, others, rng, config), ("table",))
+
+
+def pick_grasps(obj: WorldObject, robot: RobotSpec, config, rng: np.random.Generator):
+    """Grasp candidates for ``obj`` from the configured source: ``"top"`` reads them off
+    the shape; ``"antipodal"`` searches the object's points (sampled from its shape here;
+    from the camera once perception provides them)."""
+    source = config.grasp_source
+    if source not in ("top", "antipodal", "auto"):
+        raise ValueError(f"unknown grasp source '{source}'")
+    if source == "top" or (source == "auto" and obj.shape.kind in ("box", "cylinder")
+                           and obj.category != "disk"):
+        return top_grasps(obj, robot, config.grasp)
+    from tamp.geometry.antipodal import antipodal_grasps, surface_points
+
+    points, normals = surface_points(obj.shape, obj.pose, 3000, rng)
+    return antipodal_grasps(obj.name, points, robot, rng, obj_pose=obj.pose,
+                            normals=None if config.estimate_normals else normals)
+
+
+class Refiner:
+    """Finds grasps, placements, IK solutions and motions for one plan skeleton."""
+
+    def __init__(self, planner, world: WorldModel, q: np.ndarray, t0: float):
+        self.p = planner
+        self.cfg = planner.config
+        self.kin = planner.kin
+        self.world = world
+        self.q = q
+        self.t0 = t0
+        self.checker = CollisionChecker(self.kin, world, self.cfg.collision)
+        self.query = 0
+
+    # -- helpers ------------------------------------------------------------------------
+    def _check_budget(self) -> None:
+        if time.perf_counter() - self.t0 > self.cfg.time_budget:
+            raise RefinementError(f"planning time budget of {self.cfg.time_budget:.0f} s "
+                                  "exhausted")
+
+    def _ik(self, target: np.ndarray, seeds: list[np.ndarray], rng) -> np.ndarray | None:
+        res = self.kin.ik(target, seeds, rng, self.cfg.ik)
+        if not res.success or not self.checker.is_free(res.q):
+            # try once more from other random seeds for a collision-free solution
+            res = self.kin.ik(target, [], rng, self.cfg.ik)
+            if not res.success or not self.checker.is_free(res.q):
+                return None
+        return res.q
+
+    def _straight(self, q0: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray | None:
+        """Joint waypoints moving the TCP in a straight line from pose ``start`` to ``end``
+        (same orientation), each checked for collision; None if that is impossible."""
+        dist = float(np.linalg.norm(end[:3, 3] - start[:3, 3]))
+        n = max(1, int(np.ceil(dist / self.cfg.cartesian_step)))
+        path, q = [q0], q0
+        ik = self.cfg.ik
+        for s in np.linspace(0, 1, n + 1)[1:]:
+            target = start.copy()
+            target[:3, 3] = start[:3, 3] + s * (end[:3, 3] - start[:3, 3])
+            res = self.kin.ik(target, [q], np.random.default_rng(0),
+                              IKConfig(ik.max_iterations, ik.damping, ik.step,
+                                       ik.position_tolerance, ik.orientation_tolerance, 0))
+            if not res.success or np.abs(res.q - q).max() > self.cfg.max_joint_jump:
+                return None
+            if not self.checker.edge_free(q, res.q):
+                return None
+            q = res.q
+            path.append(q)
+        return np.array(path)
+
+    def _move(self, path: np.ndarray, label: str, holding: str | None = None) -> Segment:
+        robot = self.p.robot
+        traj = time_parameterize(path, robot.max_velocity, robot.max_acceleration,
+                                 self.cfg.dt, self.cfg.speed_scale)
+        return Segment("move", label, trajectory=traj, holding=holding)
+
+    def _transit(self, q_from, q_to, what: str) -> np.ndarray:
+        self._check_budget()
+        self.query += 1
+        motion = self.cfg.motion
+        remaining = self.cfg.time_budget - (time.perf_counter() - self.t0)
+        config = MotionConfig(motion.planner, min(motion.time_limit, max(remaining, 0.1)),
+                              motion.shortcut_attempts, motion.seed)
+        plan = plan_motion(self.checker, q_from, q_to, self.cfg.seed * 1000 + self.query, config)
+        if not plan.success:
+            raise RefinementError(f"no collision-free motion {what}: {plan.reason}")
+        return plan.path
+
+    # -- one pick and place -------------------------------------------------------------
+    def pick_place(self, pick_action: tuple[str, ...], place_action: tuple[str, ...],
+                   rng_seed: int) -> list[Action]:
+        """Refine e.g. ``("pick", "b1", "table")`` then ``("stack", "b1", "b2")``."""
+        rng = np.random.default_rng(rng_seed)
+        obj_name = pick_action[1]
+        obj = self.world.objects[obj_name]
+        name, args = place_action[0], place_action[1:]
+        if name not in PLACEMENT_STREAMS:
+            raise RefinementError(f"no placement stream for action '{name}'")
+        cands = self._grasps(obj, rng)
+        stream = PLACEMENT_STREAMS[name](self.world, obj, args, rng, self.cfg.placement)
+        target = " ".join(args[1:]) or "the table"
+        if not stream.placements.poses:
+            raise RefinementError(stream.placements.reason, blockers=stream.occupants)
+        reasons = []
+        for grasp in cands[:self.cfg.max_grasps]:
+            try:
+                picked = self._pick(obj, grasp, rng)
+            except RefinementError as err:
+                reasons.append(str(err))
+                continue
+            for pose in stream.placements.poses[:self.cfg.max_placements]:
+                try:
+                    return self._place(obj, place_action, stream.load_may_touch, grasp, pose,
+                                       picked, rng, pick_action)
+                except RefinementError as err:
+                    reasons.append(str(err))
+            self._undo_pick(obj)
+        summary = "; ".join(dict.fromkeys(reasons)) or "no candidate worked"
+        raise RefinementError(f"could not move {obj_name} ({name} {target}): {summary}")
+
+    def _grasps(self, obj: WorldObject, rng) -> list[Grasp]:
+        """Grasp candidates for ``obj``, those whose open gripper would hit something
+        dropped in one batch before any IK is tried."""
+        from tamp.geometry.antipodal import gripper_collision_filter
+
+        cands = pick_grasps(obj, self.p.robot, self.cfg, rng)
+        if not cands.grasps:
+            raise RefinementError(f"no grasp for {obj.name}: {cands.reason}")
+        open_joint = self.p.robot.gripper.joint_for_width(cands.grasps[0].open_width)
+        kept, dropped = gripper_collision_filter(cands.grasps, obj.pose, self.checker,
+                                                 open_joint)
+        if not kept:
+            raise RefinementError(f"no grasp for {obj.name}: all {dropped} candidates put "
+                                  "the open gripper in collision")
+        return kept
+
+    def pick_only(self, obj_name: str, rng_seed: int,
+                  pick_action: tuple[str, ...] | None = None) -> Action:
+        rng = np.random.default_rng(rng_seed)
+        obj = self.world.objects[obj_name]
+        cands = self._grasps(obj, rng)
+        reasons = []
+        for grasp in cands[:self.cfg.max_grasps]:
+            try:
+                transit, descend, lift = self._pick(obj, grasp, rng)
+            except RefinementError as err:
+                reasons.append(str(err))
+                continue
+            return self._pick_action(obj, grasp, transit, descend, lift, pick_action)
+        raise RefinementError(f"could not pick {obj_name}: " + "; ".join(dict.fromkeys(reasons)))
+
+    def _pick_action(self, obj: WorldObject, grasp: Grasp, transit, descend, lift,
+                     pick_action: tuple[str, ...] | None = None) -> Action:
+        name, args = (pick_action[0], tuple(pick_action[1:])) if pick_action else \
+            ("pick", (obj.name,))
+        return Action(name, args, (
+            Segment("gripper", "open", width=grasp.open_width),
+            self._move(transit, "transit"),
+            self._move(descend, "approach"),
+            Segment("gripper", "close", width=0.0, holding=obj.name),
+            self._move(lift, "lift", holding=obj.name),
+        ))
+
+    def _pick(self, obj: WorldObject, grasp: Grasp, rng):
+        """Transit above the object, descend, close, lift. Leaves the object attached."""
+        self._check_budget()
+        ch, g = self.checker, self.p.robot.gripper
+        ch.gripper = g.joint_for_width(grasp.open_width)
+        tcp_grasp = grasp.tcp_pose(obj.pose)
+        tcp_pre = tcp_grasp @ translation((0, 0, -self.cfg.approach_distance))
+        q_pre = self._ik(tcp_pre, [self.q, self.p.robot.home], rng)
+        if q_pre is None:
+            raise RefinementError(f"no collision-free IK above {obj.name}")
+        ch.ignore(robot=(obj.name,))
+        descend = self._straight(q_pre, tcp_pre, tcp_grasp)
+        ch.ignore()
+        if descend is None:
+            raise RefinementError(f"no straight descent onto {obj.name}")
+        transit = self._transit(self.q, q_pre, f"to {obj.name}")
+        # carry: the object leaves the world and moves with the tool
+        ch.set_world(self.world.without(obj.name))
+        ch.gripper = g.joint_for_width(grasp.width)
+        ch.attach(obj.name, obj.shape, grasp.tcp_T_obj)
+        ch.ignore(load=("table",))
+        lift = self._straight(descend[-1], tcp_grasp, tcp_pre)
+        ch.ignore()
+        if lift is None:
+            self._undo_pick(obj)
+            raise RefinementError(f"cannot lift {obj.name} straight up")
+        return transit, descend, lift
+
+    def _undo_pick(self, obj: WorldObject) -> None:
+        self.checker.detach()
+        self.checker.set_world(self.world)
+
+    def _place(self, obj: WorldObject, place_action: tuple[str, ...],
+               load_may_touch: tuple[str, ...], grasp: Grasp, pose: np.ndarray, picked, rng,
+               pick_action: tuple[str, ...]) -> list[Action]:
+        self._check_budget()
+        ch, g = self.checker, self.p.robot.gripper
+        transit, descend, lift = picked
+        tcp_place = grasp.tcp_pose(pose)
+        tcp_pre = tcp_place @ translation((0, 0, -self.cfg.approach_distance))
+        q_pre = self._ik(tcp_pre, [lift[-1], self.p.robot.home], rng)
+        if q_pre is None:
+            raise RefinementError(f"no collision-free IK above the placement for "
+                                  f"{' '.join(place_action)}")
+        # the load may touch its support where it is released
+        ch.ignore(load=load_may_touch)
+        lower = self._straight(q_pre, tcp_pre, tcp_place)
+        ch.ignore()
+        if lower is None:
+            raise RefinementError(f"no straight move down for {' '.join(place_action)}")
+        transfer = self._transit(lift[-1], q_pre, f"carrying {obj.name}")
+        # release: the object joins the world at its placement
+        placed_world = self.world.with_pose(obj.name, pose)
+        ch.detach()
+        ch.set_world(placed_world)
+        # release as wide as the surroundings allow: an object that turned a little in
+        # the grasp can wedge its diagonal between pads opened only slightly
+        retreat, release = None, grasp.open_width
+        for width in dict.fromkeys((g.stroke, (g.stroke + grasp.open_width) / 2,
+                                    grasp.open_width)):
+            ch.gripper = g.joint_for_width(width)
+            ch.ignore(robot=(obj.name,))
+            free_here = ch.is_free(lower[-1])
+            retreat = self._straight(lower[-1], tcp_place, tcp_pre) if free_here else None
+            ch.ignore()
+            if retreat is not None:
+                release = width
+                break
+        if retreat is None:
+            ch.set_world(self.world.with_pose(obj.name, obj.pose))
+            ch.gripper = g.joint_for_width(grasp.width)
+            ch.attach(obj.name, obj.shape, grasp.tcp_T_obj)
+            raise RefinementError(f"no straight retreat after {' '.join(place_action)}")
+        self.world = placed_world
+        self.q = retreat[-1]
+        pick = self._pick_action(obj, grasp, transit, descend, lift, pick_action)
+        place = Action(place_action[0], tuple(place_action[1:]), (
+            self._move(transfer, "transfer", holding=obj.name),
+            self._move(lower, "lower", holding=obj.name),
+            Segment("gripper", "release", width=release),
+            self._move(retreat, "retreat"),
+        ))
+        return [pick, place]
