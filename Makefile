@@ -11,12 +11,16 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile scripts/sysdeps.sh
+$(STAMP): pyproject.toml Makefile scripts/sysdeps.sh robots/ros/rospath.py
 	@bash scripts/sysdeps.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@# Debian's rospy & co. become importable in the venv through links to those packages
+	@# only (not all of /usr/lib/python3/dist-packages, which would mix in Debian's numpy)
+	@$(BIN)/python -m robots.ros.rospath --link || \
+		echo "warning: ROS 1 not linked into $(VENV); the 'ros' tests will fail" >&2
 	@touch $(STAMP)
 
 sysdeps:

@@ -138,21 +138,33 @@ def _transport(args):
     from robots.ros.rosbridge import RosAuth, RosbridgeConfig, RosbridgeTransport
 
     auth = None
-    host = urlparse(args.ros).hostname
+    parsed = urlparse(args.ros)
     if args.rosauth_secret_file:
         try:
             with open(args.rosauth_secret_file) as f:
                 secret = f.read().strip()
         except OSError as err:
             raise UsageError(f"--rosauth-secret-file: {err}") from err
-        # on loopback the server sees us as 127.0.0.1; elsewhere ROS_IP-like knowledge
-        # would be needed, and rosauth only hashes the field, so name our own host
-        client = "127.0.0.1" if host in ("127.0.0.1", "localhost") else host
-        auth = RosAuth.from_secret(secret, client, host)
+        auth = RosAuth.from_secret(secret, _local_address(parsed.hostname, parsed.port or 9090),
+                                   parsed.hostname)
     return RosbridgeTransport(RosbridgeConfig(
         url=args.ros, ros_version=args.ros_version or 1, controller=args.controller,
         joint_states=args.joint_states, allow_remote=args.allow_remote, auth=auth,
         connect_timeout=args.timeout, state_timeout=args.timeout))
+
+
+def _local_address(host: str, port: int) -> str:
+    """Our address on the route to ``host`` (rosauth's "client" field). Connecting a UDP
+    socket sends nothing; it only makes the kernel pick the route."""
+    import socket
+
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            s.connect((host, port))
+            return s.getsockname()[0]
+    except OSError:
+        return "127.0.0.1" if host in ("127.0.0.1", "localhost") else host
 
 
 def _gripper(args):
@@ -204,11 +216,18 @@ def _cmd_deploy(args) -> int:
         env.reset(seed=args.seed)
         say(f"connecting: {transport.description}")
         transport.connect()
+        # plan from where the arm is; if that cannot be read or lies inside the safety
+        # margin, plan from the scene's start and let the start-state check judge
         q_start = env.sim.arm_positions()
+        margin = config.position_margin
         try:
             measured = transport.joint_state().positions_for(env.robot.arm_joints)
-            if np.all(measured >= env.robot.lower) and np.all(measured <= env.robot.upper):
+            if np.all(measured >= env.robot.lower + margin) and \
+                    np.all(measured <= env.robot.upper - margin):
                 q_start = measured
+            else:
+                say("planning from the scene's start configuration (the measured one is "
+                    "within the joint-limit margin)")
         except (TransportError, KeyError) as err:
             say(f"planning from the scene's start configuration ({err})")
         say(f"planning {args.task} seed {args.seed}: {env.instance.description}")
@@ -217,6 +236,13 @@ def _cmd_deploy(args) -> int:
             say(f"planning failed: {plan.reason}")
             return EXIT_FAILED
         steps = plan_steps(plan, env.robot.arm_joints)
+        if args.execute and gripper is not None:
+            say(f"activating the gripper at {args.gripper}")
+            try:
+                gripper.open()
+            except Exception as err:  # the driver's typed errors; none may go unreported
+                say(f"error: gripper {args.gripper}: {type(err).__name__}: {err}")
+                return EXIT_FAILED
         deployer = Deployer(transport, env.robot,
                             DeployConfig(safety=config, execute=args.execute, via=args.via),
                             gripper=gripper, log=lambda line: print(line, flush=True))

@@ -151,6 +151,8 @@ class Deployer:
     def run(self, steps: Sequence[Step]) -> DeployReport:
         joints = self.transport.controller_joints()
         state = self.transport.joint_state()
+        self.log(f"[check] controller joints: {', '.join(joints)}; joint state "
+                 f"{time.monotonic() - state.received:.2f} s old")
         checked = self._precheck(steps, joints, state)
         refused = [r for r in checked if r.step.kind == "move" and not r.prepared.report.ok]
         if refused or not self.config.execute:

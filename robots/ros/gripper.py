@@ -32,6 +32,10 @@ class RobotiqPort:
         self._make = lambda: RobotiqGripper(parse_spec(spec))
         self._gripper = None
 
+    def open(self) -> None:
+        """Connect and activate now (before the arm moves), raising on failure."""
+        self._ready()
+
     def _ready(self):
         if self._gripper is None:
             gripper = self._make()

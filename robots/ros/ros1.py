@@ -115,11 +115,15 @@ class Ros1Transport(Transport):
             os.environ["ROS_IP"] = "127.0.0.1"
             os.environ.pop("ROS_HOSTNAME", None)
         self._ping_master()
-        import actionlib
-        import rospy
-        from sensor_msgs.msg import JointState
-        from trajectory_msgs.msg import JointTrajectory
+        try:
+            import actionlib
+            import rospy
+            from sensor_msgs.msg import JointState
+            from trajectory_msgs.msg import JointTrajectory
+        except ImportError as err:
+            from robots.ros.rospath import INSTALL_HINT
 
+            raise TransportError(f"rospy is not importable ({err}); {INSTALL_HINT}") from err
         from robots.ros import ros1_msgs
 
         self._msgs = ros1_msgs.load()

@@ -125,9 +125,12 @@ class _Ros2Goal(GoalHandle):
                                       self._clock() - self._started))
 
     def _on_error(self, error) -> None:
-        values = error.get("values") if isinstance(error, dict) else error
-        code = int(values.get("error_code", 0)) if isinstance(values, dict) else 0
-        text = str(values.get("error_string", values)) if isinstance(values, dict) else str(values)
+        """rosbridge answers ``result: false`` with an error text or the result values."""
+        values = error.get("values", error) if isinstance(error, dict) else error
+        if isinstance(values, dict):
+            code, text = int(values.get("error_code", 0)), str(values.get("error_string", ""))
+        else:
+            code, text = 0, str(values)
         self._finish(ControllerResult(Outcome.REJECTED, code, text,
                                       self._clock() - self._started))
 
@@ -249,7 +252,8 @@ class RosbridgeTransport(Transport):
         if c.ros_version == 2:
             if not self._joints_event.wait(c.connect_timeout):
                 raise TransportError(f"no message on {c.controller}/controller_state within "
-                                     f"{c.connect_timeout} s: cannot verify the joint names")
+                                     f"{c.connect_timeout} s: cannot verify the joint names"
+                                     + self._auth_hint())
             return self._joints
         import roslibpy
 
@@ -267,7 +271,7 @@ class RosbridgeTransport(Transport):
         self._require_connected()
         if not self._state_event.wait(self.config.state_timeout):
             raise TransportError(f"no joint state on {self.config.joint_states} within "
-                                 f"{self.config.state_timeout} s")
+                                 f"{self.config.state_timeout} s" + self._auth_hint())
         with self._lock:
             return self._state
 
@@ -302,6 +306,11 @@ class RosbridgeTransport(Transport):
             # an empty trajectory makes a ros_control trajectory controller hold position
             self._command.publish(roslibpy.Message(
                 empty_trajectory_dict(self._joints, self.config.ros_version)))
+
+    def _auth_hint(self) -> str:
+        # a rosbridge server that rejects rosauth says nothing and ignores every request
+        return (" (with rosauth: a wrong secret or clock makes the server ignore us)"
+                if self.config.auth is not None else "")
 
     def _require_connected(self) -> None:
         if self.ros is None:

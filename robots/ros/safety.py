@@ -334,24 +334,26 @@ class SafetyChecker:
             ok = False
         return ok
 
-    def _per_joint(self, check, names, excess, values, limits, unit, what, out, offset=0):
-        """One violation per joint with any ``excess > 0`` (excess shape (n, j))."""
+    @staticmethod
+    def _per_joint(check, names, excess, values, limits, unit, what, out) -> None:
+        """One violation per joint with any ``excess > 0``; ``excess``, ``values`` and
+        ``limits`` broadcast to shape (rows, joints), a row being a sample (or, for
+        velocities, the interval after it)."""
+        limits = np.broadcast_to(limits, values.shape)
         for j in np.flatnonzero(np.any(excess > 0, axis=0)):
             rows = np.flatnonzero(excess[:, j] > 0)
             k = int(rows[np.argmax(excess[rows, j])])
             out.append(Violation(
-                check, f"{names[j]} {what} {values[k, j]:+.4f} {unit} at sample {k + offset} "
-                f"beyond {limits[k, j] if limits.ndim == 2 else limits[j]:+.4f} {unit} "
-                f"({rows.size} samples)", names[j], int(rows[0]) + offset, int(rows.size),
-                float(values[k, j]),
-                float(limits[k, j] if limits.ndim == 2 else limits[j])))
+                check, f"{names[j]} {what} {values[k, j]:+.4f} {unit} at sample {k} beyond "
+                f"{limits[k, j]:+.4f} {unit} ({rows.size} samples)", names[j], int(rows[0]),
+                int(rows.size), float(values[k, j]), float(limits[k, j])))
 
     def _check_positions(self, names, idx, q, out) -> None:
         m = self.config.position_margin
         lo, hi = self.robot.lower[idx] + m, self.robot.upper[idx] - m
         below, above = lo - q, q - hi
         excess = np.maximum(below, above)
-        limits = np.where(below > above, lo[None, :], hi[None, :]) * np.ones_like(q)
+        limits = np.where(below > above, lo[None, :], hi[None, :])
         self._per_joint(Check.POSITION, names, excess, q, limits, "rad",
                         f"position (limit with {m} rad margin)", out)
 

@@ -150,7 +150,7 @@ class SimController:
         from robots.ros import ros1_msgs
 
         self.msgs = ros1_msgs.load()
-        rospy.init_node("sim_arm_controller")
+        rospy.init_node("sim_arm_controller", anonymous=True)  # several may run
         c = self.config
         rospy.set_param(f"{c.controller}/joints", list(self.joints))
         self._publish_counts()
@@ -161,6 +161,7 @@ class SimController:
                                              self.msgs.FollowJointTrajectoryAction,
                                              self._on_goal, self._on_cancel, auto_start=False)
         self.server.start()
+        rospy.set_param(f"{c.controller}/sim/ready", True)
         rospy.loginfo("sim controller ready: joints %s, time scale %.2f, fault %s",
                       self.joints, c.time_scale, c.fault)
         period = 1.0 / c.rate
@@ -339,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     d = SimControllerConfig()
     p.add_argument("--robot", default=d.robot)
     p.add_argument("--controller", default=d.controller, help="controller namespace")
+    p.add_argument("--joint-states", default=d.joint_states, help="joint state topic")
     p.add_argument("--joint-names", default="",
                    help="comma-separated joints of the controller (default: the robot's arm)")
     p.add_argument("--time-scale", type=float, default=d.time_scale,
@@ -351,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.time_scale <= 0 or args.rate <= 0:
         p.error("--time-scale and --rate must be > 0")
     config = SimControllerConfig(
-        robot=args.robot, controller=args.controller,
+        robot=args.robot, controller=args.controller, joint_states=args.joint_states,
         joint_names=tuple(n for n in args.joint_names.split(",") if n),
         rate=args.rate, time_scale=args.time_scale, fault=args.fault,
         start=tuple(float(x) for x in args.start.split(",") if x))

@@ -10,6 +10,9 @@ from tamp.symbolic.strips import Atom
 from tamp.world import WorldModel, WorldObject
 
 
+HOLD_HEIGHT = 0.05  #: m above the table for an object to count as held up
+
+
 @dataclass(frozen=True)
 class TaskInstance:
     objects: list[WorldObject]
@@ -42,8 +45,24 @@ class Task:
         raise NotImplementedError
 
     def holds(self, fact: Atom, world: WorldModel, truth: ObjectTruth) -> bool:
-        """Whether ``fact`` is true in the simulator's ground truth."""
-        raise NotImplementedError
+        """Whether ``fact`` is true in the simulator's ground truth (with the stated
+        tolerances: 1 cm in position; "at rest" below 5 cm/s and not touching the robot;
+        "held" at least 5 cm above the table, touching the robot and not the table)."""
+        from tamp.refine import resting_in, resting_on
+
+        kind, args = fact[0], fact[1:]
+        objs = world.objects
+        if kind == "in":
+            return resting_in(objs[args[0]], objs[args[1]], 0.01) and truth.resting[args[0]]
+        if kind == "on" and args[1] == "table":
+            return objs[args[0]].position[2] <= world.table_height + 0.01 and \
+                truth.resting[args[0]] and truth.touching_table[args[0]]
+        if kind == "on":
+            return resting_on(objs[args[0]], objs[args[1]], 0.01) and truth.resting[args[0]]
+        if kind == "holding":
+            return objs[args[0]].position[2] >= world.table_height + HOLD_HEIGHT and \
+                truth.touching_robot[args[0]] and not truth.touching_table[args[0]]
+        raise ValueError(f"task '{self.name}' cannot judge the fact {fact}")
 
     def success(self, instance: TaskInstance, world: WorldModel,
                 truth: ObjectTruth) -> SuccessReport:

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from scenes.tasks.base import ObjectTruth, Task, TaskInstance
-from scenes.tasks.place_in_bowl import scatter
+from scenes.tasks.base import Task, TaskInstance
+from scenes.tasks.layout import scatter
 from scenes.tasks.registry import register_task
-from tamp.symbolic.strips import Atom
-from tamp.world import Shape, WorldModel, WorldObject
-
-LIFT_HEIGHT = 0.05  #: m above the table for "lifted"
+from tamp.world import Shape, WorldObject
 KINDS = ("block", "box", "cylinder", "disk", "bowl")
 
 
@@ -54,10 +51,3 @@ class Lift(Task):
                     for k, (s, p) in enumerate(zip(shapes[1:], poses[1:]))]
         return TaskInstance(objects, frozenset({("holding", f"red_{kind}")}),
                             f"pick up the red {kind}")
-
-    def holds(self, fact: Atom, world: WorldModel, truth: ObjectTruth) -> bool:
-        if fact[0] != "holding":
-            raise ValueError(f"lift has no predicate '{fact[0]}'")
-        name = fact[1]
-        lifted = world.objects[name].position[2] >= world.table_height + LIFT_HEIGHT
-        return bool(lifted and truth.touching_robot[name] and not truth.touching_table[name])
