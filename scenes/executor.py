@@ -65,15 +65,20 @@ class Executor:
         self._settle(SETTLE_TIME)
 
     def _gripper(self, seg: Segment) -> None:
+        """Drive the fingers to ``seg.width``: done when they get there, or when they have
+        stalled (on an object) for a while; never longer than GRIPPER_TIMEOUT."""
         self.width_cmd = float(seg.width)
         sim = self.env.sim
-        last = sim.gripper_width()
-        for k in range(int(GRIPPER_TIMEOUT / self.env.control_dt)):
+        history = [sim.gripper_width()]
+        stall_steps = max(6, int(0.2 / self.env.control_dt))
+        for _ in range(int(GRIPPER_TIMEOUT / self.env.control_dt)):
             self._step()
-            now = sim.gripper_width()
-            if k > 4 and abs(now - last) < 2e-4:
+            history.append(sim.gripper_width())
+            if abs(history[-1] - self.width_cmd) < 0.002:
                 break
-            last = now
+            recent = history[-stall_steps:]
+            if len(history) > 2 * stall_steps and max(recent) - min(recent) < 2e-4:
+                break
 
     def run_actions(self, actions) -> str:
         """Execute ``actions`` in order; the reason the monitor stopped them, or ""."""

@@ -80,6 +80,19 @@ class Simulation:
             p.changeDynamics(self.robot_id, j, lateralFriction=1.5,
                              spinningFriction=self.config.spinning_friction,
                              frictionAnchor=1, physicsClientId=cid)
+        # the 2F-85's linkage moves both fingers together: the mimic finger is geared to
+        # the actuated one (ratio -1 mirrors it) and has no motor of its own. Without the
+        # coupling, two equally strong fingers let a held object drift along the closing
+        # axis. This joins two links of the robot; nothing attaches an object.
+        self.finger_gear = p.createConstraint(
+            self.robot_id, self.finger_joints[0], self.robot_id, self.finger_joints[1],
+            jointType=p.JOINT_GEAR, jointAxis=(0, 1, 0), parentFramePosition=(0, 0, 0),
+            childFramePosition=(0, 0, 0), physicsClientId=cid)
+        p.changeConstraint(self.finger_gear, gearRatio=-1, maxForce=1000, erp=0.8,
+                           physicsClientId=cid)
+        for j in self.finger_joints[1:]:
+            p.setJointMotorControl2(self.robot_id, j, p.VELOCITY_CONTROL, force=0,
+                                    physicsClientId=cid)
         self.set_arm(self.robot.home)
         self.set_gripper_width(g.stroke)
         self.command(self.robot.home, g.stroke)
@@ -173,10 +186,10 @@ class Simulation:
                                     forces=[float(f) for f in robot.max_effort], positionGains=[0.3] * robot.dof,
                                     physicsClientId=cid)
         target = robot.gripper.joint_for_width(width)
-        for j in self.finger_joints:
-            p.setJointMotorControl2(self.robot_id, j, p.POSITION_CONTROL, targetPosition=target,
-                                    force=self.config.grip_force,
-                                    maxVelocity=self.config.finger_speed, physicsClientId=cid)
+        # only the actuated finger has a motor; the gear drives the other one
+        p.setJointMotorControl2(self.robot_id, self.finger_joints[0], p.POSITION_CONTROL,
+                                targetPosition=target, force=self.config.grip_force,
+                                maxVelocity=self.config.finger_speed, physicsClientId=cid)
 
     def step(self, n: int = 1) -> None:
         for _ in range(n):

@@ -119,6 +119,9 @@ class Planner:
         init = symbolic_state(world)
         forbidden: set[tuple[str, ...]] = set()
         must_clear: set[Fact] = set()  # negative subgoals: objects to move out first
+        stuck: set[str] = set()  # occupants that could not be taken out
+        blockers_of: dict[tuple[str, ...], tuple[str, ...]] = {}
+        last_blocked: tuple[str, ...] | None = None
         reasons: list[str] = []
         for attempt in range(cfg.max_skeletons):
             remaining = cfg.time_budget - (time.perf_counter() - t0)
@@ -135,12 +138,26 @@ class Planner:
             except RefinementError as err:
                 reasons.append(str(err))
                 failed = getattr(err, "action", None)
-                if failed is not None:
+                taken = getattr(err, "taken", None)
+                cleared = [f for f in must_clear if taken is not None and f[1] == taken]
+                if err.stage == "pick" and cleared:
+                    # an occupant chosen to be moved away cannot be grasped: choose another
+                    must_clear.difference_update(cleared)
+                    stuck.update(f[1] for f in cleared)
+                    failed = last_blocked
+                elif err.stage == "pick" or failed is None:
+                    break  # the object cannot be taken from where it is: nothing to vary
+                blockers = err.blockers or blockers_of.get(failed, ())
+                movable = [b for b in blockers if failed[0] == "place-in" and b not in stuck
+                           and ("in", b, failed[2]) not in goal
+                           and ("in", b, failed[2]) not in must_clear]
+                if err.blockers:
+                    blockers_of[failed] = err.blockers
+                    last_blocked = failed
+                if movable:  # no room: the next skeleton first takes one occupant away
+                    must_clear.add(("in", movable[0], failed[2]))
+                else:  # this binding does not refine: try another
                     forbidden.add(failed)
-                    # no room: the next skeleton must first take one occupant away
-                    for blocker in err.blockers:
-                        if failed[0] == "place-in" and ("in", blocker, failed[2]) not in goal:
-                            must_clear.add(("in", blocker, failed[2]))
                 continue
             return Plan(True, actions, time.perf_counter() - t0)
         summary = "; ".join(dict.fromkeys(reasons)) or "no plan"
@@ -197,6 +214,7 @@ class Planner:
                     raise RefinementError(f"'{nxt[0]}' has no placement stream")
             except RefinementError as err:
                 err.action = nxt if nxt is not None else act
+                err.taken = act[1]
                 raise
         return actions
 

@@ -36,10 +36,13 @@ TABLE_WORKSPACE = ((0.3, 0.72), (-0.4, 0.4))
 class RefinementError(Exception):
     """A continuous parameter could not be found; the message says which and why."""
 
-    def __init__(self, message: str, blockers: tuple[str, ...] = ()):
+    def __init__(self, message: str, blockers: tuple[str, ...] = (), stage: str = "place"):
         super().__init__(message)
         #: objects whose presence made a placement impossible (to be moved first)
         self.blockers = blockers
+        #: "pick" when the object could not be taken at all, "place" when it could not
+        #: be put where the action says
+        self.stage = stage
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,17 @@ def pick_grasps(obj: WorldObject, robot: RobotSpec, config, rng: np.random.Gener
                             normals=None if config.estimate_normals else normals)
 
 
+def support_of(pick_action: tuple[str, ...] | None) -> tuple[str, ...]:
+    """What the object touches before a pick-like action lifts it off."""
+    if pick_action is None or pick_action[0] == "pick":
+        return ("table",) if pick_action is None else (pick_action[2],)
+    if pick_action[0] == "unstack":
+        return (pick_action[2],)
+    if pick_action[0] == "take-out":
+        return (f"{pick_action[2]}/bottom",)
+    return ("table",)
+
+
 class Refiner:
     """Finds grasps, placements, IK solutions and motions for one plan skeleton."""
 
@@ -213,13 +227,14 @@ class Refiner:
         target = " ".join(args[1:]) or "the table"
         if not stream.placements.poses:
             raise RefinementError(stream.placements.reason, blockers=stream.occupants)
-        reasons = []
+        reasons, any_pick = [], False
         for grasp in cands[:self.cfg.max_grasps]:
             try:
-                picked = self._pick(obj, grasp, rng)
+                picked = self._pick(obj, grasp, rng, support_of(pick_action))
             except RefinementError as err:
                 reasons.append(str(err))
                 continue
+            any_pick = True
             for pose in stream.placements.poses[:self.cfg.max_placements]:
                 try:
                     return self._place(obj, place_action, stream.load_may_touch, grasp, pose,
@@ -228,7 +243,8 @@ class Refiner:
                     reasons.append(str(err))
             self._undo_pick(obj)
         summary = "; ".join(dict.fromkeys(reasons)) or "no candidate worked"
-        raise RefinementError(f"could not move {obj_name} ({name} {target}): {summary}")
+        raise RefinementError(f"could not move {obj_name} ({name} {target}): {summary}",
+                              stage="place" if any_pick else "pick")
 
     def _grasps(self, obj: WorldObject, rng) -> list[Grasp]:
         """Grasp candidates for ``obj``, those whose open gripper would hit something
@@ -237,13 +253,13 @@ class Refiner:
 
         cands = pick_grasps(obj, self.p.robot, self.cfg, rng)
         if not cands.grasps:
-            raise RefinementError(f"no grasp for {obj.name}: {cands.reason}")
+            raise RefinementError(f"no grasp for {obj.name}: {cands.reason}", stage="pick")
         open_joint = self.p.robot.gripper.joint_for_width(cands.grasps[0].open_width)
         kept, dropped = gripper_collision_filter(cands.grasps, obj.pose, self.checker,
                                                  open_joint)
         if not kept:
             raise RefinementError(f"no grasp for {obj.name}: all {dropped} candidates put "
-                                  "the open gripper in collision")
+                                  "the open gripper in collision", stage="pick")
         return kept
 
     def pick_only(self, obj_name: str, rng_seed: int,
@@ -254,7 +270,8 @@ class Refiner:
         reasons = []
         for grasp in cands[:self.cfg.max_grasps]:
             try:
-                transit, descend, lift = self._pick(obj, grasp, rng)
+                transit, descend, lift = self._pick(obj, grasp, rng,
+                                                    support_of(pick_action))
             except RefinementError as err:
                 reasons.append(str(err))
                 continue
@@ -273,7 +290,7 @@ class Refiner:
             self._move(lift, "lift", holding=obj.name),
         ))
 
-    def _pick(self, obj: WorldObject, grasp: Grasp, rng):
+    def _pick(self, obj: WorldObject, grasp: Grasp, rng, support: tuple[str, ...]):
         """Transit above the object, descend, close, lift. Leaves the object attached."""
         self._check_budget()
         ch, g = self.checker, self.p.robot.gripper
@@ -293,7 +310,7 @@ class Refiner:
         ch.set_world(self.world.without(obj.name))
         ch.gripper = g.joint_for_width(grasp.width)
         ch.attach(obj.name, obj.shape, grasp.tcp_T_obj)
-        ch.ignore(load=("table",))
+        ch.ignore(load=support)  # the load leaves its support touching it
         lift = self._straight(descend[-1], tcp_grasp, tcp_pre)
         ch.ignore()
         if lift is None:

@@ -1,6 +1,7 @@
 """The task suite. Importing this package registers every task (and its gymnasium id)."""
 
-from scenes.tasks import lift, place_in_bowl  # noqa: F401  (each registers itself)
+from scenes.tasks import (  # noqa: F401  (each registers itself)
+    clear_then_place, lift, place_in_bowl, rebuild_tower, sort_by_colour)
 from scenes.tasks.base import SuccessReport, Task, TaskInstance
 from scenes.tasks.registry import make_task, register_task, task_class, task_names
 

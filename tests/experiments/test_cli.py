@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from experiments.cli import main
+from scenes.tasks import task_names
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,8 +30,11 @@ def test_tasks_lists_registered_tasks(capsys):
     assert "place-in-bowl" in out and "tamp/PlaceInBowl-v0" in out
 
 
+KNOWN = ", ".join(task_names())
+
+
 @pytest.mark.parametrize("args, expected", [
-    (["run", "--task", "fly-to-moon"], "unknown task 'fly-to-moon'; known tasks: lift, place-in-bowl"),
+    (["run", "--task", "fly-to-moon"], f"unknown task 'fly-to-moon'; known tasks: {KNOWN}"),
     (["run", "--seed", "-3"], "--seed must be >= 0"),
     (["run", "--seed", "abc"], "invalid int value: 'abc'"),
     (["run", "--method", "magic"], "unknown method 'magic'; known methods: tamp"),
@@ -58,7 +62,7 @@ def test_console_script_reports_bad_input_without_traceback():
     proc = run_cli("run", "--task", "nope")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "error: unknown task 'nope'; known tasks: lift, place-in-bowl"]
+        f"error: unknown task 'nope'; known tasks: {KNOWN}"]
 
 
 def test_failed_task_exits_1_with_a_reason(tmp_path):

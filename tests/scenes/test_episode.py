@@ -15,8 +15,13 @@ def test_planned_episode_succeeds_with_friction_grasps(env):
     outcome = make_policy("tamp", config=PlannerConfig(seed=0)).run(env)
     assert outcome.success, outcome.failure_reason
     assert [a["name"] for a in outcome.plan][:2] == ["pick", "place-in"]
-    # nothing attached the block to the gripper: no constraint exists in the world
-    assert p.getNumConstraints(physicsClientId=env.sim.client) == 0
+    # nothing attached the block to the gripper: the only constraint is the gripper's own
+    # finger coupling, between two links of the robot
+    cid = env.sim.client
+    for k in range(p.getNumConstraints(physicsClientId=cid)):
+        info = p.getConstraintInfo(p.getConstraintUniqueId(k, physicsClientId=cid),
+                                   physicsClientId=cid)
+        assert info[0] == env.sim.robot_id and info[2] == env.sim.robot_id
     assert all(outcome.extra["goal_status"].values())
 
 

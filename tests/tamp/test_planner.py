@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from tamp.geometry.collision import CollisionChecker
-from tamp.planner import Planner, PlannerConfig
+from tamp.planner import Planner, PlannerConfig, symbolic_state
 from tamp.world import Shape, WorldModel, WorldObject
 
 BOWL = Shape("bowl", (0.13, 0.09, 0.05))
@@ -93,3 +93,48 @@ def test_unknown_goal_object_is_reported(robot):
     plan = Planner(robot).plan(_world(), frozenset({("in", "purple_block", "green_bowl")}),
                                robot.home)
     assert not plan.success and "purple_block" in plan.reason
+
+
+def _tower_world():
+    def block(name, x, z):
+        return WorldObject(name, "block", name, Shape("box", (0.045,) * 3),
+                           np.block([[np.eye(3), np.array([[x], [0.0], [z]])],
+                                     [np.zeros((1, 3)), np.ones((1, 1))]]))
+
+    return WorldModel({"a": block("a", 0.5, 0.0), "b": block("b", 0.5, 0.045),
+                       "c": block("c", 0.5, 0.09)})
+
+
+def test_symbolic_state_reads_a_tower():
+    state = symbolic_state(_tower_world())
+    assert {("on", "a", "table"), ("on", "b", "a"), ("on", "c", "b"), ("clear", "c"),
+            ("handempty",)} == set(state)
+
+
+def test_sussman_style_goal_is_planned_with_unstack_and_stack(robot):
+    # the tower a-b-c rebuilt as c-b-a: c must come off first, then the rest reversed
+    plan = Planner(robot, PlannerConfig(seed=0)).plan(
+        _tower_world(), frozenset({("on", "b", "c"), ("on", "a", "b")}), robot.home)
+    assert plan.success, plan.reason
+    names = [(a.name, a.args) for a in plan.actions]
+    assert names[0] == ("unstack", ("c", "b"))
+    assert ("stack", ("a", "b")) == names[-1]
+
+
+def test_full_bowl_is_cleared_before_placing(robot):
+    bowl_pose = np.eye(4)
+    bowl_pose[:2, 3] = (0.5, -0.15)
+    objects = {"green_bowl": WorldObject("green_bowl", "bowl", "green", BOWL, bowl_pose)}
+    for k in range(3):
+        t = np.eye(4)
+        a = 2 * np.pi * k / 3
+        t[:3, 3] = (0.5 + 0.045 * np.cos(a), -0.15 + 0.045 * np.sin(a), 0.008)
+        objects[f"o{k}"] = WorldObject(f"o{k}", "block", "blue", Shape("box", (0.042,) * 3), t)
+    red = np.eye(4)
+    red[:2, 3] = (0.55, 0.2)
+    objects["red"] = WorldObject("red", "block", "red", Shape("box", (0.047,) * 3), red)
+    plan = Planner(robot, PlannerConfig(seed=0)).plan(
+        WorldModel(objects), frozenset({("in", "red", "green_bowl")}), robot.home)
+    assert plan.success, plan.reason
+    names = [a.name for a in plan.actions]
+    assert names[0] == "take-out" and names[-2:] == ["pick", "place-in"]

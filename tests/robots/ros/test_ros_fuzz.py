@@ -138,7 +138,10 @@ def _random_case(rng, robot, kin, config):
     elif m == "start_offset":
         state_q[int(rng.integers(7))] += rng.choice([-1, 1]) * rng.uniform(0.0, 0.03)
     elif m == "stale_state":
-        received -= rng.uniform(0.0, 3.0)
+        # clear of the limit: the deployer and the reference read the clock moments apart
+        limit = config.max_state_age
+        received -= rng.uniform(0.0, limit - 0.1) if rng.random() < 0.5 else \
+            rng.uniform(limit + 0.1, 3.0)
     elif m == "nan":
         q[int(rng.integers(n)), int(rng.integers(7))] = np.nan
     elif m == "time_repeat" and n > 2:

@@ -1,0 +1,292 @@
+"""Randomised tabletop scenes rendered with ground-truth concept labels.
+
+Each scene holds 3-10 upright objects of six shapes (block, box, cylinder, disk, bowl,
+tray) in two size classes and the colours of the palette, some stacked on others and
+some inside bowls and trays. After physics has settled the scene, the labels are read
+from the simulator's state with the definitions of :mod:`tamp.concepts.definitions`,
+the camera renders it, and perception (instance masks) turns each visible object into
+the features the concept model reads. Scenes where something toppled over are drawn
+again: perception assumes upright objects.
+
+Splits:
+
+* ``train`` / ``test``: every (colour, shape) pair except those in ``HELD_OUT``;
+* ``compositional``: most objects take a held-out (colour, shape) pair, never seen in
+  training; ``ConceptDataset.novel`` marks them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+import numpy as np
+import pybullet as p
+import torch
+
+import robots
+from scenes.camera import Camera, CameraConfig
+from scenes.sim import COLORS, Simulation
+from tamp.concepts.dataset import ConceptDataset
+from tamp.concepts.definitions import (CONTAINERS, GROUPS, LARGE_FROM, RELATIONS,
+                                       SHAPES, relation_truth, unary_truth)
+from tamp.concepts.features import object_features
+from tamp.concepts.model import pack_points
+from tamp.geometry.shapes import footprint_radius
+from tamp.perception.segment import SegmentationConfig, segment_instances
+from tamp.world import Shape, WorldObject
+
+Split = Literal["train", "test", "compositional"]
+
+#: colours beyond the simulator's palette, for concepts learned later from few examples
+EXTRA_COLORS: dict[str, tuple[float, float, float]] = {
+    "pink": (0.95, 0.55, 0.75), "brown": (0.5, 0.3, 0.15)}
+#: (colour, shape) pairs never shown in training; none of them occurs in the task suite
+HELD_OUT: tuple[tuple[str, str], ...] = (
+    ("red", "cylinder"), ("green", "block"), ("blue", "tray"), ("yellow", "disk"),
+    ("purple", "bowl"), ("orange", "box"), ("white", "cylinder"), ("cyan", "bowl"),
+    ("grey", "block"))
+#: characteristic size ranges (m) of the small and the large class, clear of LARGE_FROM
+SIZE_RANGES: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
+    "block": ((0.036, 0.050), (0.060, 0.075)), "box": ((0.075, 0.095), (0.115, 0.135)),
+    "cylinder": ((0.060, 0.085), (0.100, 0.125)), "disk": ((0.045, 0.060), (0.072, 0.090)),
+    "bowl": ((0.17, 0.21), (0.24, 0.28)), "tray": ((0.18, 0.22), (0.26, 0.30))}
+SOLIDS = ("block", "box", "cylinder", "disk")
+WORKSPACE = ((0.30, 0.78), (-0.42, 0.42))  #: x and y ranges for object centres, m
+UPRIGHT_COS = math.cos(math.radians(10))  #: a scene with an object tilted more is redrawn
+
+
+@dataclass(frozen=True)
+class ConceptSceneConfig:
+    split: Split = "train"
+    min_objects: int = 3
+    max_objects: int = 10
+    colors: tuple[str, ...] = GROUPS["color"]
+    #: colour -> weight when drawing colours (others weigh 1), e.g. {"pink": 3.0}
+    color_weights: dict[str, float] = field(default_factory=dict)
+    held_out: tuple[tuple[str, str], ...] = HELD_OUT
+    novel_fraction: float = 0.7  #: compositional split: objects with a held-out pair
+    p_stack: float = 0.5  #: chance of a stack per scene (a second one at half of it)
+    p_contain: float = 0.6  #: chance that a container holds an object
+    settle_steps: int = 120  #: physics steps (1/240 s) before rendering
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
+    max_slots: int = 10  #: object slots per scene in the dataset
+
+
+def sample_shape(shape: str, large: bool, rng: np.random.Generator) -> Shape:
+    """A ``shape`` of the small or large class (see ``SIZE_RANGES``)."""
+    lo, hi = SIZE_RANGES[shape][int(large)]
+    e = float(rng.uniform(lo, hi))
+    u = rng.uniform
+    if shape == "block":  # nearly cubic: other edges 86-100 % of the largest
+        dims = rng.permutation([e, e * u(0.86, 1.0), e * u(0.86, 1.0)])
+        return Shape("box", tuple(float(d) for d in dims))
+    if shape == "box":  # standing upright, clearly elongated
+        return Shape("box", (e * u(0.5, 0.7), e * u(0.3, 0.42), e))
+    if shape == "cylinder":
+        r = e * u(0.22, 0.35)
+        return Shape("cylinder", (r, r, e))
+    if shape == "disk":
+        return Shape("cylinder", (e / 2, e / 2, e * u(0.28, 0.42)))
+    if shape == "bowl":
+        return Shape("bowl", (e / 2, e / 2 * u(0.6, 0.72), u(0.04, 0.055)))
+    if shape == "tray":
+        return Shape("bowl", (e / 2, e / 2 - u(0.012, 0.02), u(0.02, 0.03)))
+    raise ValueError(f"unknown shape '{shape}'; known: {', '.join(SHAPES)}")
+
+
+def _draw_color(shape: str, cfg: ConceptSceneConfig, novel: bool,
+                rng: np.random.Generator) -> str:
+    held = {c for c, s in cfg.held_out if s == shape}
+    allowed = [c for c in cfg.colors if (c in held) == novel]
+    w = np.array([cfg.color_weights.get(c, 1.0) for c in allowed])
+    return str(rng.choice(allowed, p=w / w.sum()))
+
+
+def _yaw_pose(x: float, y: float, z: float, yaw: float) -> np.ndarray:
+    t = np.eye(4)
+    t[:3, :3] = [[math.cos(yaw), -math.sin(yaw), 0], [math.sin(yaw), math.cos(yaw), 0],
+                 [0, 0, 1]]
+    t[:3, 3] = (x, y, z)
+    return t
+
+
+@dataclass
+class _Item:
+    shape_name: str
+    shape: Shape
+    color: str
+    novel: bool
+    on: int = -1  #: index of the item it is stacked on or put in, -1 for the table
+
+
+def _sample_items(cfg: ConceptSceneConfig, rng: np.random.Generator) -> list[_Item]:
+    n = int(rng.integers(cfg.min_objects, cfg.max_objects + 1))
+    novel_shapes = {s for _, s in cfg.held_out}
+    items: list[_Item] = []
+    n_cont = int(rng.choice([0, 1, 2], p=[0.25, 0.5, 0.25]))
+    for k in range(n):
+        shape = str(rng.choice(CONTAINERS)) if k < min(n_cont, n - 1) else str(rng.choice(SOLIDS))
+        novel = cfg.split == "compositional" and shape in novel_shapes and \
+            rng.random() < cfg.novel_fraction
+        large = bool(rng.random() < 0.5)
+        items.append(_Item(shape, sample_shape(shape, large, rng),
+                           _draw_color(shape, cfg, novel, rng), novel))
+    # something in some containers: a small solid that fits on the flat bottom
+    free = [i for i, it in enumerate(items) if it.shape_name in SOLIDS]
+    for c, it in enumerate(items):
+        if it.shape_name in CONTAINERS and free and rng.random() < cfg.p_contain:
+            j = free.pop(int(rng.integers(len(free))))
+            inner = items[j]
+            inner.shape = sample_shape(str(rng.choice(("block", "disk"))), False, rng) \
+                if inner.shape_name not in ("block", "disk") else \
+                sample_shape(inner.shape_name, False, rng)
+            inner.shape_name = "block" if inner.shape.kind == "box" else "disk"
+            inner.novel = cfg.split == "compositional" and \
+                inner.shape_name in novel_shapes and rng.random() < cfg.novel_fraction
+            inner.color = _draw_color(inner.shape_name, cfg, inner.novel, rng)
+            inner.on = c
+    # stacks: a block or disk on a solid with a top at least as wide
+    for _ in range(int(rng.random() < cfg.p_stack) + int(rng.random() < cfg.p_stack / 2)):
+        tops = [i for i in free if items[i].shape_name in ("block", "disk")]
+        bases = [i for i in free if items[i].shape_name in SOLIDS and items[i].on < 0
+                 and all(it.on != i for it in items)]
+        if not tops or len(bases) < 2:
+            break
+        t = tops[int(rng.integers(len(tops)))]
+        b = [i for i in bases if i != t][int(rng.integers(len(bases) - 1))]
+        if footprint_radius(items[b].shape) < 0.6 * footprint_radius(items[t].shape):
+            continue
+        items[t].on = b
+        free = [i for i in free if i not in (t, b)]
+    return items
+
+
+def _layout(items: list[_Item], rng: np.random.Generator) -> list[np.ndarray] | None:
+    """Poses: items on the table scattered without overlap, the others on their base."""
+    poses: list[np.ndarray | None] = [None] * len(items)
+    placed: list[tuple[np.ndarray, float]] = []
+    roots = sorted((i for i, it in enumerate(items) if it.on < 0),
+                   key=lambda i: -footprint_radius(items[i].shape))
+    (x0, x1), (y0, y1) = WORKSPACE
+    for i in roots:
+        r = footprint_radius(items[i].shape)
+        for _ in range(500):
+            xy = rng.uniform((x0, y0), (x1, y1))
+            if all(np.linalg.norm(xy - c) > r + rc + 0.02 for c, rc in placed):
+                break
+        else:
+            return None
+        placed.append((xy, r))
+        poses[i] = _yaw_pose(xy[0], xy[1], 0.0, rng.uniform(-math.pi, math.pi))
+    for i, it in enumerate(items):
+        if it.on >= 0:
+            base, bp = items[it.on], poses[it.on]
+            if base.shape.kind == "bowl":
+                room = max(base.shape.size[1] - footprint_radius(it.shape), 0.0)
+                off, z = rng.uniform(-0.4, 0.4, 2) * room, base.shape.wall + 0.002
+            else:
+                off, z = rng.uniform(-0.15, 0.15, 2) * footprint_radius(base.shape), \
+                    base.shape.height + 0.002
+            poses[i] = _yaw_pose(bp[0, 3] + off[0], bp[1, 3] + off[1], z,
+                                 rng.uniform(-math.pi, math.pi))
+    return poses  # type: ignore[return-value]
+
+
+def _paint(sim: Simulation, name: str, color: str) -> None:
+    rgb = {**COLORS, **EXTRA_COLORS}[color]
+    p.changeVisualShape(sim.bodies[name], -1, rgbaColor=(*rgb, 1), physicsClientId=sim.client)
+
+
+class ConceptSceneGenerator:
+    """Renders labelled scenes; one PyBullet client, closed by :meth:`close`."""
+
+    def __init__(self, config: ConceptSceneConfig = ConceptSceneConfig(),
+                 robot: str = "panda_2f85"):
+        self.config = config
+        self.sim = Simulation(robots.load(robot))
+        self.camera = Camera(config.camera)
+
+    def close(self) -> None:
+        self.sim.close()
+
+    def __enter__(self) -> "ConceptSceneGenerator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def scene(self, rng: np.random.Generator, attempts: int = 20):
+        """One settled, upright scene: (world model, camera frame, name -> whether its
+        (colour, shape) pair is held out of training)."""
+        sim = self.sim
+        for _ in range(attempts):
+            items = _sample_items(self.config, rng)
+            poses = _layout(items, rng)
+            if poses is None:
+                continue
+            sim.reset()
+            # bases first, so that stacked and contained objects land on them
+            order = sorted(range(len(items)), key=lambda i: items[i].on >= 0)
+            for i in order:
+                it = items[i]
+                name = f"{it.color}_{it.shape_name}_{i}"
+                sim.add_object(WorldObject(name, it.shape_name, it.color, it.shape, poses[i]))
+                _paint(sim, name, it.color)
+            sim.step(self.config.settle_steps)
+            world = sim.world_model()
+            if all(o.pose[2, 2] > UPRIGHT_COS and o.pose[2, 3] > -0.01
+                   for o in world.objects.values()):
+                novel = {f"{it.color}_{it.shape_name}_{i}": it.novel
+                         for i, it in enumerate(items)}
+                return world, self.camera.capture(sim.client, sim.bodies), novel
+        raise RuntimeError(f"no upright scene in {attempts} attempts")
+
+    def generate(self, n_scenes: int, seed: int,
+                 progress: Callable[[int, int], None] | None = None) -> ConceptDataset:
+        """``n_scenes`` labelled scenes from the random stream ``seed``."""
+        cfg = self.config
+        rng = np.random.default_rng(seed)
+        s_k, nf = cfg.max_slots, None
+        feats, mask, rel, novel, src = [], [], [], [], []
+        labels: dict[str, list] = {g: [] for g in GROUPS}
+        for s in range(n_scenes):
+            world, frame, is_novel = self.scene(rng)
+            seg = segment_instances(frame, frame.labels, frame.instance, cfg.segmentation)
+            clouds = seg.objects[:s_k]
+            names = [c.source for c in clouds]
+            pts, m = pack_points(clouds, [seg.table.z_at(c.centroid[:2]) for c in clouds])
+            with torch.no_grad():
+                f = object_features(pts, m)[0].numpy()
+            nf = f.shape[1]
+            row = np.zeros((s_k, nf), np.float32)
+            row[:len(clouds)] = f[:len(clouds)]
+            feats.append(row)
+            mask.append(np.arange(s_k) < len(clouds))
+            r = np.zeros((s_k, s_k, len(RELATIONS)), bool)
+            r[:len(clouds), :len(clouds)] = relation_truth(world, names)
+            rel.append(r)
+            truth = [unary_truth(world.objects[n]) for n in names]
+            for g in GROUPS:
+                labels[g].append(np.array([t[g] for t in truth] + [""] * (s_k - len(names)),
+                                          dtype="<U16"))
+            novel.append(np.array([is_novel[n] for n in names] + [False] * (s_k - len(names))))
+            src.append(np.array(names + [""] * (s_k - len(names)), dtype="<U32"))
+            if progress is not None:
+                progress(s + 1, n_scenes)
+        return ConceptDataset(np.stack(feats), np.stack(mask),
+                              {g: np.stack(v) for g, v in labels.items()}, np.stack(rel),
+                              np.stack(novel), np.stack(src),
+                              {"split": cfg.split, "seed": seed, "scenes": n_scenes,
+                               "colors": list(cfg.colors),
+                               "held_out": [list(h) for h in cfg.held_out],
+                               "large_from": LARGE_FROM})
+
+
+def generate(n_scenes: int, seed: int, config: ConceptSceneConfig = ConceptSceneConfig(),
+             progress: Callable[[int, int], None] | None = None) -> ConceptDataset:
+    """Render ``n_scenes`` labelled scenes (see :class:`ConceptSceneGenerator`)."""
+    with ConceptSceneGenerator(config) as gen:
+        return gen.generate(n_scenes, seed, progress)
