@@ -185,7 +185,8 @@ class Refiner:
             target[:3, 3] = start[:3, 3] + s * (end[:3, 3] - start[:3, 3])
             res = self.kin.ik(target, [q], np.random.default_rng(0),
                               IKConfig(ik.max_iterations, ik.damping, ik.step,
-                                       ik.position_tolerance, ik.orientation_tolerance, 0))
+                                       ik.position_tolerance, ik.orientation_tolerance, 0,
+                                       ik.limit_margin))
             if not res.success or np.abs(res.q - q).max() > self.cfg.max_joint_jump:
                 return None
             if not self.checker.edge_free(q, res.q):

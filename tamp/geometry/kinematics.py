@@ -18,6 +18,9 @@ class IKConfig:
     position_tolerance: float = 1e-4  #: m
     orientation_tolerance: float = 1e-3  #: rad
     n_random_seeds: int = 20  #: random restarts after the given seeds
+    #: rad kept inside every joint limit, so that solutions survive a hardware safety
+    #: check with a margin (see robots/ros/safety.py)
+    limit_margin: float = 0.02
 
 
 @dataclass(frozen=True)
@@ -76,8 +79,10 @@ class Kinematics:
         starts += [rng.uniform(robot.lower, robot.upper) for _ in range(config.n_random_seeds)]
         best: IKResult | None = None
         idx = self.arm_q_index
+        lower = robot.lower + config.limit_margin
+        upper = robot.upper - config.limit_margin
         for start in starts:
-            q = np.clip(start, robot.lower, robot.upper)
+            q = np.clip(start, lower, upper)
             for _ in range(config.max_iterations):
                 pin.forwardKinematics(self.model, self.data, self.full_q(q))
                 oMf = pin.updateFramePlacement(self.model, self.data, self.tcp_id)
@@ -90,7 +95,7 @@ class Kinematics:
                                                self.tcp_id, pin.LOCAL)[:, idx]
                 jjt = jac @ jac.T + config.damping * np.eye(6)
                 dq = jac.T @ np.linalg.solve(jjt, err)
-                q = np.clip(q + config.step * dq, robot.lower, robot.upper)
+                q = np.clip(q + config.step * dq, lower, upper)
             if best is None or pos_err + 0.1 * rot_err < best.position_error + 0.1 * best.orientation_error:
                 best = IKResult(q, False, pos_err, rot_err, "did not converge within tolerance")
         return best
