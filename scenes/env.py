@@ -67,6 +67,8 @@ class TabletopEnv(gymnasium.Env):
         if len(self.instance.objects) > MAX_OBJECTS:
             raise ValueError(f"task made {len(self.instance.objects)} objects; "
                              f"at most {MAX_OBJECTS} fit the observation")
+        for zone in self.instance.zones:
+            self.sim.add_zone(zone)
         for obj in self.instance.objects:
             self.sim.add_object(obj)
         self.sim.step(60)  # let everything settle on the table

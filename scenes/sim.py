@@ -54,6 +54,7 @@ class Simulation:
         p.setPhysicsEngineParameter(numSolverIterations=self.config.solver_iterations,
                                     deterministicOverlappingPairs=1, physicsClientId=cid)
         self.objects, self.bodies, self._com = {}, {}, {}
+        self.zones = {}
         x0, x1, y0, y1 = TABLE_EXTENT
         half = ((x1 - x0) / 2, (y1 - y0) / 2, TABLE_THICKNESS / 2)
         col = p.createCollisionShape(p.GEOM_BOX, halfExtents=half, physicsClientId=cid)
@@ -132,6 +133,16 @@ class Simulation:
         self._com[obj.name] = com
         return body
 
+    def add_zone(self, zone) -> None:
+        """Mark a place on the table: a thin coloured patch, seen but never touched."""
+        cid = self.client
+        half = (zone.extents[0] / 2, zone.extents[1] / 2, 0.0005)
+        vis = p.createVisualShape(p.GEOM_BOX, halfExtents=half, rgbaColor=(0.3, 0.3, 0.3, 1),
+                                  physicsClientId=cid)
+        pos, quat = to_pos_quat(zone.pose)
+        p.createMultiBody(0, -1, vis, (pos[0], pos[1], 0.0005), quat, physicsClientId=cid)
+        self.zones[zone.name] = zone
+
     # -- state --------------------------------------------------------------------------
     def set_arm(self, q: np.ndarray) -> None:
         for j, v in zip(self.arm_joints, q):
@@ -175,7 +186,7 @@ class Simulation:
     def world_model(self) -> WorldModel:
         """Ground truth as the planner's world model (the ``oracle`` observation)."""
         return WorldModel({n: o.moved(self.object_pose(n)) for n, o in self.objects.items()},
-                          TABLE_EXTENT, 0.0)
+                          TABLE_EXTENT, 0.0, zones=dict(self.zones))
 
     # -- control ------------------------------------------------------------------------
     def command(self, q_arm: np.ndarray, width: float) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 
@@ -61,16 +62,16 @@ class PlannerConfig:
     placement: PlacementConfig = field(default_factory=PlacementConfig)
 
 
-def object_types(world: WorldModel) -> dict[str, str]:
+def pick_place_types(world: WorldModel) -> dict[str, str]:
     """PDDL type of every object: movable things are ``block``s, bowls are ``bowl``s."""
     return {o.name: "bowl" if o.category == "bowl" else "block"
             for o in world.objects.values() if o.movable or o.category == "bowl"}
 
 
-def symbolic_state(world: WorldModel) -> frozenset[Fact]:
+def pick_place_state(world: WorldModel) -> frozenset[Fact]:
     """Facts of the pick-place domain that hold in ``world`` (objects at rest)."""
     facts: set[Fact] = {("handempty",)}
-    types = object_types(world)
+    types = pick_place_types(world)
     blocks = [world.objects[n] for n, t in types.items() if t == "block"]
     bowls = [world.objects[n] for n, t in types.items() if t == "bowl"]
     supporting: set[str] = set()
@@ -89,6 +90,60 @@ def symbolic_state(world: WorldModel) -> frozenset[Fact]:
                                                   for f in facts):
             facts.add(("clear", obj.name))
     return frozenset(facts)
+
+
+def hanoi_types(world: WorldModel) -> dict[str, str]:
+    """Disks are ``disk``s; the table's marked places are ``peg``s."""
+    types = {o.name: "disk" for o in world.objects.values() if o.category == "disk"}
+    types.update({z: "peg" for z in world.zones})
+    return types
+
+
+def hanoi_state(world: WorldModel) -> frozenset[Fact]:
+    """Facts of the hanoi-tabletop domain: where each disk rests, what is clear, and the
+    static size order (a disk may rest on any place and on any larger disk)."""
+    facts: set[Fact] = {("handempty",)}
+    disks = [o for o in world.objects.values() if o.category == "disk"]
+    covered: set[str] = set()
+    for d in disks:
+        below = next((c for c in disks if c.name != d.name and resting_on(d, c)), None)
+        if below is not None:
+            facts.add(("on", d.name, below.name))
+            covered.add(below.name)
+            continue
+        zone = next((z for z in world.zones.values() if z.contains(d.position[:2])), None)
+        if zone is not None and d.position[2] <= world.table_height + 0.01:
+            facts.add(("on", d.name, zone.name))
+            covered.add(zone.name)
+    for name in [d.name for d in disks] + list(world.zones):
+        if name not in covered:
+            facts.add(("clear", name))
+    for d in disks:
+        facts.update(("smaller", z, d.name) for z in world.zones)
+        facts.update(("smaller", c.name, d.name) for c in disks
+                     if c.shape.size[0] > d.shape.size[0])
+    return frozenset(facts)
+
+
+@dataclass(frozen=True)
+class DomainModel:
+    """How a PDDL domain sees a world model: object types and the facts that hold."""
+
+    types: Callable[[WorldModel], dict[str, str]]
+    state: Callable[[WorldModel], frozenset[Fact]]
+
+
+#: a domain file in tamp/symbolic/domains and its view of the world; a new domain adds
+#: one entry (and, for a new place-like action, one placement stream in tamp/refine.py)
+DOMAIN_MODELS: dict[str, DomainModel] = {
+    "pick-place": DomainModel(pick_place_types, pick_place_state),
+    "hanoi-tabletop": DomainModel(hanoi_types, hanoi_state),
+}
+
+
+def symbolic_state(world: WorldModel, domain: str = "pick-place") -> frozenset[Fact]:
+    """The facts of ``domain`` that hold in ``world``."""
+    return DOMAIN_MODELS[domain].state(world)
 
 
 @lru_cache(maxsize=8)
@@ -110,13 +165,16 @@ class Planner:
     def plan(self, world: WorldModel, goal: frozenset[Fact], q_start: np.ndarray) -> Plan:
         t0 = time.perf_counter()
         cfg = self.config
-        types = object_types(world)
+        if cfg.domain not in DOMAIN_MODELS:
+            return Plan(False, reason=f"unknown domain '{cfg.domain}'; known: "
+                                      f"{', '.join(DOMAIN_MODELS)}")
+        types = DOMAIN_MODELS[cfg.domain].types(world)
         for atom in goal:
             for name in atom[1:]:
-                if name not in types and name != "table":
+                if name not in types and name not in _domain(cfg.domain).constants:
                     return Plan(False, reason=f"goal mentions unknown object '{name}'",
                                 planning_time=time.perf_counter() - t0)
-        init = symbolic_state(world)
+        init = symbolic_state(world, cfg.domain)
         forbidden: set[tuple[str, ...]] = set()
         must_clear: set[Fact] = set()  # negative subgoals: objects to move out first
         stuck: set[str] = set()  # occupants that could not be taken out
@@ -231,9 +289,9 @@ class Planner:
             return Plan(False, [], time.perf_counter() - t0, str(err))
 
 
-def goal_holds(world: WorldModel, goal: frozenset[Fact]) -> bool:
+def goal_holds(world: WorldModel, goal: frozenset[Fact], domain: str = "pick-place") -> bool:
     """Whether every goal fact holds in ``world`` (symbolically, objects at rest)."""
-    return set(goal) <= symbolic_state(world)
+    return set(goal) <= symbolic_state(world, domain)
 
 
 __all__ = ["Planner", "PlannerConfig", "RefinementError", "WorldObject", "goal_holds",

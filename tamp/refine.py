@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -107,6 +107,21 @@ def _onto_block(world, obj, args, rng, config) -> PlacementStream:
     return PlacementStream(pl.on_top_of(obj, lower, [], rng, config), (lower.name,))
 
 
+@placement_stream("put")
+def _onto_place_or_disk(world, obj, args, rng, config) -> PlacementStream:
+    """Hanoi: onto a marked place of the table (its centre first) or onto a larger disk."""
+    target = args[1]
+    if target in world.zones:
+        zone = world.zones[target]
+        region = pl.zone(target, zone.pose, zone.extents)
+        others = [o for o in world.objects.values() if o.name != obj.name]
+        centred = replace(config, prefer="centre")
+        return PlacementStream(pl.sample_placements(obj, region, others, rng, centred),
+                               ("table",))
+    lower = world.objects[target]
+    return PlacementStream(pl.on_top_of(obj, lower, [], rng, config), (lower.name,))
+
+
 @placement_stream("place")
 def _onto_table(world, obj, args, rng, config) -> PlacementStream:
     (x0, x1), (y0, y1) = TABLE_WORKSPACE
@@ -124,8 +139,7 @@ def pick_grasps(obj: WorldObject, robot: RobotSpec, config, rng: np.random.Gener
     source = config.grasp_source
     if source not in ("top", "antipodal", "auto"):
         raise ValueError(f"unknown grasp source '{source}'")
-    if source == "top" or (source == "auto" and obj.shape.kind in ("box", "cylinder")
-                           and obj.category != "disk"):
+    if source == "top" or (source == "auto" and obj.shape.kind in ("box", "cylinder")):
         return top_grasps(obj, robot, config.grasp)
     from tamp.geometry.antipodal import antipodal_grasps, surface_points
 
@@ -137,7 +151,8 @@ def pick_grasps(obj: WorldObject, robot: RobotSpec, config, rng: np.random.Gener
 def support_of(pick_action: tuple[str, ...] | None) -> tuple[str, ...]:
     """What the object touches before a pick-like action lifts it off."""
     if pick_action is None or pick_action[0] == "pick":
-        return ("table",) if pick_action is None else (pick_action[2],)
+        # "pick" takes from a surface: the table itself or a place marked on it
+        return ("table",) if pick_action is None else (pick_action[2], "table")
     if pick_action[0] == "unstack":
         return (pick_action[2],)
     if pick_action[0] == "take-out":

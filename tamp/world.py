@@ -22,11 +22,14 @@ class Shape:
     * ``cylinder``: ``size`` = (radius, radius, height), m.
     * ``bowl``: ``size`` = (top outer radius, bottom inner radius, height), m; an open
       bowl with a flat bottom of thickness ``wall`` and sloped walls.
+    * ``tray``: ``size`` = (outer x, outer y, wall height), m; a flat base plate of
+      thickness ``wall`` and four upright walls of thickness ``wall``, the height measured
+      from the bottom of the base plate.
     """
 
     kind: ShapeKind
     size: tuple[float, float, float]
-    wall: float = 0.008  #: wall and bottom thickness of a bowl, m
+    wall: float = 0.008  #: wall and bottom thickness of a bowl or a tray, m
 
     @property
     def height(self) -> float:
@@ -53,6 +56,20 @@ class WorldObject:
         return replace(self, pose=np.asarray(pose, float))
 
 
+@dataclass(frozen=True)
+class Zone:
+    """A marked area of the table (no geometry): a place objects are put on."""
+
+    name: str
+    pose: np.ndarray = field(repr=False, compare=False)  #: centre on the table, 4x4
+    extents: tuple[float, float] = (0.1, 0.1)  #: m along the zone's x and y axes
+
+    def contains(self, xy: np.ndarray, margin: float = 0.0) -> bool:
+        local = np.linalg.inv(self.pose) @ np.array([xy[0], xy[1], self.pose[2, 3], 1.0])
+        return bool(abs(local[0]) <= self.extents[0] / 2 - margin
+                    and abs(local[1]) <= self.extents[1] / 2 - margin)
+
+
 @dataclass
 class WorldModel:
     """The table (a box whose top is at ``table_height``) and the objects on it."""
@@ -63,6 +80,8 @@ class WorldModel:
     table_height: float = 0.0  #: m, z of the table top in the robot base frame
     #: obstacles known only as points (e.g. unsegmented clutter from a depth camera)
     clouds: dict = field(default_factory=dict)
+    #: marked areas of the table, by name (places for towers of Hanoi, target zones)
+    zones: dict = field(default_factory=dict)
 
     def of_category(self, category: str) -> list[WorldObject]:
         return [o for o in self.objects.values() if o.category == category]
@@ -70,8 +89,9 @@ class WorldModel:
     def with_pose(self, name: str, pose: np.ndarray) -> "WorldModel":
         objects = dict(self.objects)
         objects[name] = objects[name].moved(pose)
-        return WorldModel(objects, self.table_extent, self.table_height, self.clouds)
+        return WorldModel(objects, self.table_extent, self.table_height, self.clouds,
+                          self.zones)
 
     def without(self, name: str) -> "WorldModel":
         return WorldModel({k: v for k, v in self.objects.items() if k != name},
-                          self.table_extent, self.table_height, self.clouds)
+                          self.table_extent, self.table_height, self.clouds, self.zones)

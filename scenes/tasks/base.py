@@ -18,6 +18,8 @@ class TaskInstance:
     objects: list[WorldObject]
     goal: frozenset[Atom]  #: predicate goal, e.g. {("in", "red_block_0", "green_bowl")}
     description: str  #: the goal in words
+    domain: str = "pick-place"  #: the PDDL domain the goal is stated in
+    zones: tuple = ()  #: marked places of the table (tamp.world.Zone)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,10 @@ class Task:
         objs = world.objects
         if kind == "in":
             return resting_in(objs[args[0]], objs[args[1]], 0.01) and truth.resting[args[0]]
+        if kind == "on" and args[1] in world.zones:
+            return world.zones[args[1]].contains(objs[args[0]].position[:2]) and \
+                objs[args[0]].position[2] <= world.table_height + 0.01 and \
+                truth.resting[args[0]]
         if kind == "on" and args[1] == "table":
             return objs[args[0]].position[2] <= world.table_height + 0.01 and \
                 truth.resting[args[0]] and truth.touching_table[args[0]]

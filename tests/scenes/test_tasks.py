@@ -11,7 +11,8 @@ from scenes.tasks import make_task, task_names
 from tamp.planner import PlannerConfig, symbolic_state
 from tamp.world import WorldModel
 
-SUITE = ["place-in-bowl", "sort-by-colour", "rebuild-tower", "clear-then-place", "lift"]
+SUITE = ["place-in-bowl", "sort-by-colour", "rebuild-tower", "clear-then-place", "lift",
+         "towers-of-hanoi"]
 
 
 def test_every_task_is_registered_once_with_a_gym_id():
@@ -30,8 +31,8 @@ def test_scenes_are_seeded_and_the_goal_is_not_already_true(name):
     b = task.sample(np.random.default_rng(3))
     assert [o.name for o in a.objects] == [o.name for o in b.objects]
     assert all(np.array_equal(x.pose, y.pose) for x, y in zip(a.objects, b.objects))
-    world = WorldModel({o.name: o for o in a.objects})
-    assert not set(a.goal) <= symbolic_state(world)
+    world = WorldModel({o.name: o for o in a.objects}, zones={z.name: z for z in a.zones})
+    assert not set(a.goal) <= symbolic_state(world, a.domain)
 
 
 def test_sort_by_colour_has_eight_or_more_blocks_matching_bowls():
@@ -84,3 +85,33 @@ def test_episode_succeeds(name, seed):
             assert "unstack" in names and "stack" in names
     finally:
         env.close()
+
+
+def test_hanoi_starts_stacked_largest_first_on_the_first_place():
+    task = make_task("towers-of-hanoi")
+    for seed in range(6):
+        inst = task.sample(np.random.default_rng(seed))
+        world = WorldModel({o.name: o for o in inst.objects},
+                           zones={z.name: z for z in inst.zones})
+        state = symbolic_state(world, "hanoi-tabletop")
+        n = len(inst.objects)
+        assert n in (3, 4)
+        assert ("on", f"disk_{n}", "place_1") in state and ("clear", "disk_1") in state
+        assert all(("on", f"disk_{k}", f"disk_{k + 1}") in state for k in range(1, n))
+        assert {("clear", "place_2"), ("clear", "place_3")} <= state
+        # the static size order: nothing larger may go on a smaller disk
+        assert ("smaller", "disk_2", "disk_1") in state
+        assert ("smaller", "disk_1", "disk_2") not in state
+
+
+def test_hanoi_three_disks_is_planned_in_seven_moves(robot):
+    from tamp.planner import Planner
+
+    task = make_task("towers-of-hanoi")
+    task.n_disks = 3
+    inst = task.sample(np.random.default_rng(1))
+    world = WorldModel({o.name: o for o in inst.objects}, zones={z.name: z for z in inst.zones})
+    plan = Planner(robot, PlannerConfig(seed=1, domain=inst.domain)).plan(
+        world, inst.goal, robot.home)
+    assert plan.success, plan.reason
+    assert [a.name for a in plan.actions] == ["pick", "put"] * 7
