@@ -11,7 +11,7 @@ from typing import Literal
 
 import numpy as np
 
-ShapeKind = Literal["box", "cylinder", "bowl"]
+ShapeKind = Literal["box", "cylinder", "bowl", "tray"]
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ class Primitive:
     half: tuple[float, float, float]
     #: pose of the primitive's centre, relative to the shape frame (4x4)
     local: np.ndarray
-    #: which part of the shape it is ("" for a one-piece shape, "bottom"/"wall" for a bowl)
+    #: which part of the shape it is ("" for a one-piece shape, "bottom"/"wall" for a bowl
+    #: or a tray)
     part: str = ""
 
     def placed(self, frame: np.ndarray) -> "Primitive":
@@ -42,6 +43,8 @@ def primitives(shape: Shape) -> list[Primitive]:
         return [Primitive("cylinder", (sx, sx, sz / 2), translation((0, 0, sz / 2)))]
     if shape.kind == "bowl":
         return _bowl(top_radius=sx, bottom_radius=sy, height=sz, wall=shape.wall)
+    if shape.kind == "tray":
+        return _tray(sx, sy, sz, shape.wall)
     raise ValueError(f"unknown shape kind '{shape.kind}'")
 
 
@@ -69,6 +72,32 @@ def _bowl(top_radius: float, bottom_radius: float, height: float, wall: float):
         # rpy_pose applies roll, then pitch (tilt about y), then yaw about z
         parts.append(Primitive("box", (wall / 2, width / 2, length / 2), local, "wall"))
     return parts
+
+
+def _tray(sx: float, sy: float, height: float, wall: float) -> list[Primitive]:
+    """A base plate and four walls along its edge.
+
+    Each wall runs the full height from the ground, so it overlaps the base plate's edge
+    instead of resting on it: no seam for a dropped object or the collision check to find.
+    The two x walls run the full outer length, the y walls fit between them.
+    """
+    def box(part, size, centre):
+        return Primitive("box", (size[0] / 2, size[1] / 2, size[2] / 2), translation(centre),
+                         part)
+
+    parts = [box("bottom", (sx, sy, wall), (0, 0, wall / 2))]
+    for side in (-1, 1):
+        parts.append(box("wall", (wall, sy, height), (side * (sx - wall) / 2, 0, height / 2)))
+        parts.append(box("wall", (sx - 2 * wall, wall, height),
+                         (0, side * (sy - wall) / 2, height / 2)))
+    return parts
+
+
+def tray_interior(shape: Shape) -> tuple[float, float, float]:
+    """The free box inside a tray: (x extent, y extent) of its floor and the floor's
+    height above the tray's bottom, m."""
+    sx, sy, _ = shape.size
+    return float(sx - 2 * shape.wall), float(sy - 2 * shape.wall), float(shape.wall)
 
 
 def bowl_inner_radius(shape: Shape) -> float:
