@@ -188,9 +188,11 @@ class Refiner:
                 return None
         return res.q
 
-    def _straight(self, q0: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray | None:
+    def _straight(self, q0: np.ndarray, start: np.ndarray, end: np.ndarray,
+                  check: bool = True) -> np.ndarray | None:
         """Joint waypoints moving the TCP in a straight line from pose ``start`` to ``end``
-        (same orientation), each checked for collision; None if that is impossible."""
+        (same orientation), each checked for collision unless ``check`` is False; None if
+        that is impossible."""
         dist = float(np.linalg.norm(end[:3, 3] - start[:3, 3]))
         n = max(1, int(np.ceil(dist / self.cfg.cartesian_step)))
         path, q = [q0], q0
@@ -204,11 +206,24 @@ class Refiner:
                                        ik.limit_margin))
             if not res.success or np.abs(res.q - q).max() > self.cfg.max_joint_jump:
                 return None
-            if not self.checker.edge_free(q, res.q):
+            if check and not self.checker.edge_free(q, res.q):
                 return None
             q = res.q
             path.append(q)
         return np.array(path)
+
+    def _escape(self, q: np.ndarray) -> np.ndarray | None:
+        """From a configuration the model calls colliding (the arm stopped against
+        something, or the padding overlaps what it just released), a short straight move
+        up that ends free; None if there is none."""
+        tcp = self.kin.tcp_pose(q)
+        for rise in (0.03, 0.06, 0.1):
+            up = tcp.copy()
+            up[2, 3] += rise
+            path = self._straight(q, tcp, up, check=False)
+            if path is not None and self.checker.is_free(path[-1]):
+                return path
+        return None
 
     def _move(self, path: np.ndarray, label: str, holding: str | None = None) -> Segment:
         robot = self.p.robot
@@ -223,10 +238,15 @@ class Refiner:
         remaining = self.cfg.time_budget - (time.perf_counter() - self.t0)
         config = MotionConfig(motion.planner, min(motion.time_limit, max(remaining, 0.1)),
                               motion.shortcut_attempts, motion.seed)
+        escape = None
+        if not self.checker.is_free(q_from):
+            escape = self._escape(q_from)
+            if escape is not None:
+                q_from = escape[-1]
         plan = plan_motion(self.checker, q_from, q_to, self.cfg.seed * 1000 + self.query, config)
         if not plan.success:
             raise RefinementError(f"no collision-free motion {what}: {plan.reason}")
-        return plan.path
+        return plan.path if escape is None else np.concatenate([escape[:-1], plan.path])
 
     # -- one pick and place -------------------------------------------------------------
     def pick_place(self, pick_action: tuple[str, ...], place_action: tuple[str, ...],
@@ -263,20 +283,33 @@ class Refiner:
                               stage="place" if any_pick else "pick")
 
     def _grasps(self, obj: WorldObject, rng) -> list[Grasp]:
-        """Grasp candidates for ``obj``, those whose open gripper would hit something
-        dropped in one batch before any IK is tried."""
+        """Grasp candidates for ``obj``; those whose open gripper would hit something are
+        dropped in one batch before any IK is tried. When every candidate collides (a
+        crowded spot), the fingers open less, and then grasps are searched on the
+        object's points, tilted approaches included."""
+        from dataclasses import replace as _replace
+
         from tamp.geometry.antipodal import gripper_collision_filter
 
-        cands = pick_grasps(obj, self.p.robot, self.cfg, rng)
-        if not cands.grasps:
-            raise RefinementError(f"no grasp for {obj.name}: {cands.reason}", stage="pick")
-        open_joint = self.p.robot.gripper.joint_for_width(cands.grasps[0].open_width)
-        kept, dropped = gripper_collision_filter(cands.grasps, obj.pose, self.checker,
-                                                 open_joint)
-        if not kept:
-            raise RefinementError(f"no grasp for {obj.name}: all {dropped} candidates put "
-                                  "the open gripper in collision", stage="pick")
-        return kept
+        tiers = [self.cfg, _replace(self.cfg, grasp=_replace(self.cfg.grasp,
+                                                             pre_grasp_margin=0.008))]
+        if self.cfg.grasp_source != "antipodal":
+            tiers.append(_replace(self.cfg, grasp_source="antipodal"))
+        reasons = []
+        for cfg in tiers:
+            cands = pick_grasps(obj, self.p.robot, cfg, rng)
+            if not cands.grasps:
+                reasons.append(cands.reason)
+                continue
+            open_joint = self.p.robot.gripper.joint_for_width(
+                max(g.open_width for g in cands.grasps))
+            kept, dropped = gripper_collision_filter(cands.grasps, obj.pose, self.checker,
+                                                     open_joint)
+            if kept:
+                return kept
+            reasons.append(f"all {dropped} candidates put the open gripper in collision")
+        raise RefinementError(f"no grasp for {obj.name}: " + "; ".join(dict.fromkeys(reasons)),
+                              stage="pick")
 
     def pick_only(self, obj_name: str, rng_seed: int,
                   pick_action: tuple[str, ...] | None = None) -> Action:
