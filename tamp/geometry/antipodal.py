@@ -35,6 +35,8 @@ class AntipodalConfig:
     max_candidates: int = 64
     #: m the fingertips keep above the lowest point of the object (its support)
     fingertip_clearance: float = 0.012
+    #: contacts only where the surface is this flat (see ``surface_variation``)
+    max_surface_variation: float = 0.02
 
 
 def surface_points(shape: Shape, pose: np.ndarray, n: int, rng: np.random.Generator
@@ -94,6 +96,22 @@ def estimate_normals(points: np.ndarray, radius: float) -> np.ndarray:
     return np.asarray(cloud.normals)
 
 
+def surface_variation(points: np.ndarray, radius: float) -> np.ndarray:
+    """Per point, the smallest eigenvalue of the neighbourhood covariance over their sum:
+    about 0 on a flat patch, up to 1/3 at an edge or corner, where a normal means little."""
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(points)
+    out = np.zeros(len(points))
+    for i, nb in enumerate(tree.query_ball_point(points, radius)):
+        if len(nb) < 4:
+            out[i] = 1.0 / 3.0
+            continue
+        ev = np.linalg.eigvalsh(np.cov(points[nb].T))
+        out[i] = ev[0] / max(ev.sum(), 1e-18)
+    return out
+
+
 def _downsample(points: np.ndarray, normals: np.ndarray, voxel: float):
     keys = np.floor(points / voxel).astype(np.int64)
     _, first = np.unique(keys, axis=0, return_index=True)
@@ -119,6 +137,12 @@ def antipodal_grasps(obj_name: str, points: np.ndarray, robot: RobotSpec,
     if normals is None:
         normals = estimate_normals(points, config.normal_radius)
     pts_np, nrm_np = _downsample(points, np.asarray(normals, float), config.voxel)
+    # contacts on edges and corners are unreliable (their normals are a blur of two
+    # faces): a diagonal pair across a block's corners would pass the cone test
+    flat = surface_variation(pts_np, config.normal_radius) < config.max_surface_variation
+    if flat.sum() < 10:
+        return GraspCandidates([], f"too few flat surface points on {obj_name}")
+    pts_np, nrm_np = pts_np[flat], nrm_np[flat]
     pts = torch.as_tensor(pts_np, dtype=torch.float32, device=device)
     nrm = torch.nn.functional.normalize(torch.as_tensor(nrm_np, dtype=torch.float32,
                                                         device=device), dim=-1)
