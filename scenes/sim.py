@@ -102,8 +102,9 @@ class Simulation:
         """Create ``obj`` as a rigid body from the same primitives the planner uses."""
         cid = self.client
         prims = primitives(obj.shape)
+        # containers carry their mass low, in the floor
         com = np.array([0.0, 0.0, min(obj.shape.height / 2, 0.02)
-                        if obj.shape.kind == "bowl" else obj.shape.height / 2])
+                        if obj.shape.kind in ("bowl", "tray") else obj.shape.height / 2])
         kinds = {"box": p.GEOM_BOX, "cylinder": p.GEOM_CYLINDER}
         args = dict(shapeTypes=[kinds[q.kind] for q in prims],
                     halfExtents=[q.half for q in prims],
@@ -119,7 +120,7 @@ class Simulation:
                                        visualFrameOrientations=orientations,
                                        physicsClientId=cid, **args)
         if mass is None:
-            mass = 0.3 if obj.shape.kind == "bowl" else 0.1
+            mass = 0.3 if obj.shape.kind in ("bowl", "tray") else 0.1
         body_pose = obj.pose @ translation(com)
         pos, quat = to_pos_quat(body_pose)
         body = p.createMultiBody(mass, col, vis, pos, quat, physicsClientId=cid)

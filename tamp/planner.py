@@ -64,8 +64,9 @@ class PlannerConfig:
 
 def pick_place_types(world: WorldModel) -> dict[str, str]:
     """PDDL type of every object: movable things are ``block``s, bowls are ``bowl``s."""
-    return {o.name: "bowl" if o.category == "bowl" else "block"
-            for o in world.objects.values() if o.movable or o.category == "bowl"}
+    containers = ("bowl", "tray")
+    return {o.name: "bowl" if o.category in containers else "block"
+            for o in world.objects.values() if o.movable or o.category in containers}
 
 
 def pick_place_state(world: WorldModel) -> frozenset[Fact]:
@@ -191,6 +192,7 @@ class Planner:
                 reasons.append(skeleton)
                 break
             refiner = Refiner(self, world, np.asarray(q_start, float), t0)
+            refiner.context["goal"] = frozenset(goal)
             try:
                 actions = self._refine(refiner, skeleton)
             except RefinementError as err:

@@ -56,8 +56,13 @@ class PlacementStream:
     occupants: tuple[str, ...] = ()
 
 
+#: (world, object, action arguments, rng, placement config, context) -> stream; the
+#: context holds what the planner knows beyond the world, e.g. ``context["goal"]``
 PlacementFn = Callable[[WorldModel, WorldObject, tuple[str, ...], np.random.Generator,
-                        "pl.PlacementConfig"], PlacementStream]
+                        "pl.PlacementConfig", dict], PlacementStream]
+
+#: m kept free around each box packed into a tray: a 2F-85 finger (14 mm) with room
+FINGER_GAP = 0.035
 PLACEMENT_STREAMS: dict[str, PlacementFn] = {}
 
 
@@ -72,12 +77,19 @@ def placement_stream(action: str):
 
 
 def resting_in(obj: WorldObject, bowl: WorldObject, tolerance: float = 0.01) -> bool:
-    """The object's centre is over the bowl's flat bottom and it rests inside the bowl."""
-    from tamp.geometry.shapes import bowl_inner_radius
+    """The object's centre is over the container's floor (a bowl's flat bottom, a tray's
+    inside) and its bottom lies between that floor and the rim."""
+    from tamp.geometry.shapes import bowl_inner_radius, tray_interior
 
-    d = float(np.linalg.norm(obj.position[:2] - bowl.position[:2]))
     dz = float(obj.position[2] - bowl.position[2])
-    return d <= bowl_inner_radius(bowl.shape) + tolerance and -tolerance <= dz <= bowl.shape.height
+    if not -tolerance <= dz <= bowl.shape.height:
+        return False
+    if bowl.shape.kind == "tray":
+        local = np.linalg.inv(bowl.pose) @ np.append(obj.position, 1.0)
+        ix, iy, _ = tray_interior(bowl.shape)
+        return abs(local[0]) <= ix / 2 + tolerance and abs(local[1]) <= iy / 2 + tolerance
+    d = float(np.linalg.norm(obj.position[:2] - bowl.position[:2]))
+    return d <= bowl_inner_radius(bowl.shape) + tolerance
 
 
 def resting_on(obj: WorldObject, lower: WorldObject, tolerance: float = 0.01) -> bool:
@@ -93,22 +105,53 @@ def resting_on(obj: WorldObject, lower: WorldObject, tolerance: float = 0.01) ->
 
 
 @placement_stream("place-in")
-def _into_bowl(world, obj, args, rng, config) -> PlacementStream:
+def _into_container(world, obj, args, rng, config, context) -> PlacementStream:
     bowl = world.objects[args[1]]
     occupants = [o for o in world.objects.values()
-                 if o.name != obj.name and o.category != "bowl" and resting_in(o, bowl)]
+                 if o.name != obj.name and o.category not in ("bowl", "tray")
+                 and resting_in(o, bowl)]
+    if bowl.shape.kind == "tray":
+        return _into_tray(world, obj, bowl, occupants, context)
     return PlacementStream(pl.in_bowl(obj, bowl, occupants, rng, config),
                            (f"{bowl.name}/bottom",), tuple(o.name for o in occupants))
 
 
+def _into_tray(world, obj, tray, occupants, context) -> PlacementStream:
+    """Pack the tray: one arrangement for everything the goal puts in it, computed for
+    the whole set (greedy one-by-one packing gets stuck where only some arrangements
+    fit), with room for the fingers around every box."""
+    from tamp.geometry.packing import PackingConfig, plan_packing
+
+    goal = context.get("goal", frozenset())
+    bound = [world.objects[f[1]] for f in sorted(goal) if f[0] == "in" and f[2] == tray.name
+             and f[1] in world.objects]
+    todo = [o for o in bound if o.name != obj.name and o not in occupants] + [obj]
+    # the same set in the same (name) order gives the same arrangement on every call, so
+    # the boxes placed earlier in the plan stand where this packing expects them
+    members = sorted(occupants + todo, key=lambda o: o.name)
+    packing = plan_packing(members, tray, PackingConfig(gap=FINGER_GAP, margin=FINGER_GAP))
+    if not packing.success:
+        return PlacementStream(pl.Placements([], packing.reason), (f"{tray.name}/bottom",),
+                               tuple(o.name for o in occupants))
+    # occupants already stand where they are: only a plan that keeps them is usable
+    for o in occupants:
+        if np.linalg.norm(packing.poses[o.name][:2, 3] - o.position[:2]) > 0.02:
+            return PlacementStream(pl.Placements([], f"the objects already in {tray.name} "
+                                                     "are not where a full packing needs "
+                                                     "them"), (f"{tray.name}/bottom",),
+                                   tuple(o.name for o in occupants))
+    return PlacementStream(pl.Placements([packing.poses[obj.name]]), (f"{tray.name}/bottom",),
+                           tuple(o.name for o in occupants))
+
+
 @placement_stream("stack")
-def _onto_block(world, obj, args, rng, config) -> PlacementStream:
+def _onto_block(world, obj, args, rng, config, context) -> PlacementStream:
     lower = world.objects[args[1]]
     return PlacementStream(pl.on_top_of(obj, lower, [], rng, config), (lower.name,))
 
 
 @placement_stream("put")
-def _onto_place_or_disk(world, obj, args, rng, config) -> PlacementStream:
+def _onto_place_or_disk(world, obj, args, rng, config, context) -> PlacementStream:
     """Hanoi: onto a marked place of the table (its centre first) or onto a larger disk."""
     target = args[1]
     if target in world.zones:
@@ -123,7 +166,7 @@ def _onto_place_or_disk(world, obj, args, rng, config) -> PlacementStream:
 
 
 @placement_stream("place")
-def _onto_table(world, obj, args, rng, config) -> PlacementStream:
+def _onto_table(world, obj, args, rng, config, context) -> PlacementStream:
     (x0, x1), (y0, y1) = TABLE_WORKSPACE
     frame = np.eye(4)
     frame[:3, 3] = ((x0 + x1) / 2, (y0 + y1) / 2, world.table_height)
@@ -171,6 +214,7 @@ class Refiner:
         self.q = q
         self.t0 = t0
         self.checker = CollisionChecker(self.kin, world, self.cfg.collision)
+        self.context: dict = {}  #: what streams may know beyond the world (the goal)
         self.query = 0
 
     # -- helpers ------------------------------------------------------------------------
@@ -259,7 +303,8 @@ class Refiner:
         if name not in PLACEMENT_STREAMS:
             raise RefinementError(f"no placement stream for action '{name}'")
         cands = self._grasps(obj, rng)
-        stream = PLACEMENT_STREAMS[name](self.world, obj, args, rng, self.cfg.placement)
+        stream = PLACEMENT_STREAMS[name](self.world, obj, args, rng, self.cfg.placement,
+                                         self.context)
         target = " ".join(args[1:]) or "the table"
         if not stream.placements.poses:
             raise RefinementError(stream.placements.reason, blockers=stream.occupants)

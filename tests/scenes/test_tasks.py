@@ -12,7 +12,7 @@ from tamp.planner import PlannerConfig, symbolic_state
 from tamp.world import WorldModel
 
 SUITE = ["place-in-bowl", "sort-by-colour", "rebuild-tower", "clear-then-place", "lift",
-         "towers-of-hanoi"]
+         "towers-of-hanoi", "packing-boxes"]
 
 
 def test_every_task_is_registered_once_with_a_gym_id():
@@ -115,3 +115,29 @@ def test_hanoi_three_disks_is_planned_in_seven_moves(robot):
         world, inst.goal, robot.home)
     assert plan.success, plan.reason
     assert [a.name for a in plan.actions] == ["pick", "put"] * 7
+
+
+def test_packing_boxes_fit_only_when_packed_as_a_set():
+    from tamp.geometry.packing import PackingConfig, plan_packing
+    from tamp.refine import FINGER_GAP
+
+    task = make_task("packing-boxes")
+    for seed in range(8):
+        inst = task.sample(np.random.default_rng(seed))
+        tray = next(o for o in inst.objects if o.category == "tray")
+        boxes = sorted((o for o in inst.objects if o.category == "box"), key=lambda o: o.name)
+        plan = plan_packing(boxes, tray, PackingConfig(gap=FINGER_GAP, margin=FINGER_GAP))
+        assert plan.success, plan.reason
+        assert all(max(o.shape.size[:2]) <= 0.09 and min(o.shape.size[:2]) <= 0.065
+                   for o in boxes)  # every box can be grasped across one side
+
+
+@pytest.mark.slow
+def test_packing_episode_plans_every_box_into_the_tray(robot):
+    from tamp.planner import Planner
+
+    inst = make_task("packing-boxes").sample(np.random.default_rng(0))
+    world = WorldModel({o.name: o for o in inst.objects})
+    plan = Planner(robot, PlannerConfig(seed=0)).plan(world, inst.goal, robot.home)
+    assert plan.success, plan.reason
+    assert [a.name for a in plan.actions].count("place-in") == 4
