@@ -20,8 +20,8 @@ import numpy as np
 
 from robots.ros.messages import ros1_follow_goal, ros1_joint_trajectory
 from robots.ros.safety import ArmTrajectory, JointStateSample
-from robots.ros.transport import (ControllerResult, GoalHandle, Outcome, Transport,
-                                  TransportError, is_loopback_host, require_host_allowed)
+from robots.ros.transport import (CallbackGoalHandle, ControllerResult, GoalHandle, Outcome,
+                                  Transport, TransportError, is_loopback_host, require_host_allowed)
 
 # actionlib_msgs/GoalStatus values
 _PENDING, _ACTIVE, _PREEMPTED, _SUCCEEDED, _ABORTED, _REJECTED = 0, 1, 2, 3, 4, 5
@@ -56,12 +56,10 @@ class _TimeoutTransport(xmlrpc.client.Transport):
         return conn
 
 
-class _Ros1Goal(GoalHandle):
+class _Ros1Goal(CallbackGoalHandle):
     def __init__(self, client, goal, clock=time.monotonic):
-        self._client, self._clock = client, clock
-        self._started = clock()
-        self._done = threading.Event()
-        self._result: ControllerResult | None = None
+        super().__init__(clock)
+        self._client = client
         self._handle = client.send_goal(goal, transition_cb=self._on_transition)
 
     def _on_transition(self, handle) -> None:
@@ -74,18 +72,8 @@ class _Ros1Goal(GoalHandle):
         code = int(getattr(res, "error_code", 0)) if res is not None else 0
         text = str(getattr(res, "error_string", "")) if res is not None else ""
         text = text or handle.get_goal_status_text()
-        self._result = ControllerResult(_OUTCOMES.get(status, Outcome.LOST), code, text,
-                                        self._clock() - self._started)
-        self._done.set()
-
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    def result(self) -> ControllerResult:
-        if self._result is None:
-            return ControllerResult(Outcome.LOST, error_string="no result yet",
-                                    elapsed=self._clock() - self._started)
-        return self._result
+        self._finish(ControllerResult(_OUTCOMES.get(status, Outcome.LOST), code, text,
+                                      self._elapsed()))
 
     def cancel(self) -> None:
         self._handle.cancel()

@@ -24,8 +24,8 @@ import numpy as np
 
 from robots.ros.messages import empty_trajectory_dict, follow_goal_dict, joint_trajectory_dict
 from robots.ros.safety import ArmTrajectory, JointStateSample
-from robots.ros.transport import (ControllerResult, GoalHandle, Outcome, Transport,
-                                  TransportError, require_host_allowed)
+from robots.ros.transport import (CallbackGoalHandle, ControllerResult, GoalHandle, Outcome,
+                                  Transport, TransportError, require_host_allowed)
 
 # actionlib_msgs/GoalStatus (ROS 1) and action_msgs/GoalStatus (ROS 2) terminal values
 _ROS1_OUTCOMES = {2: Outcome.CANCELLED, 3: Outcome.SUCCEEDED, 4: Outcome.ABORTED,
@@ -102,14 +102,12 @@ class _Ros1Goal(GoalHandle):
         self._goal.cancel()
 
 
-class _Ros2Goal(GoalHandle):
+class _Ros2Goal(CallbackGoalHandle):
     def __init__(self, client, args: dict, clock=time.monotonic):
         import roslibpy
 
-        self._clock, self._started = clock, clock()
+        super().__init__(clock)
         self._client = client
-        self._done = threading.Event()
-        self._result: ControllerResult | None = None
         self._id = client.send_goal(roslibpy.Goal(args), self._on_result, lambda fb: None,
                                     self._on_error)
 
@@ -133,19 +131,6 @@ class _Ros2Goal(GoalHandle):
             code, text = 0, str(values)
         self._finish(ControllerResult(Outcome.REJECTED, code, text,
                                       self._clock() - self._started))
-
-    def _finish(self, result: ControllerResult) -> None:
-        self._result = result
-        self._done.set()
-
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    def result(self) -> ControllerResult:
-        if self._result is None:
-            return ControllerResult(Outcome.LOST, error_string="no result yet",
-                                    elapsed=self._clock() - self._started)
-        return self._result
 
     def cancel(self) -> None:
         self._client.cancel_goal(self._id)

@@ -10,6 +10,7 @@ only with trajectories that passed it.
 from __future__ import annotations
 
 import ipaddress
+import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -114,6 +115,31 @@ class Transport(ABC):
     @abstractmethod
     def stop(self) -> None:
         """Cancel every goal of ours and command the controller to hold still."""
+
+
+class CallbackGoalHandle(GoalHandle):
+    """A goal whose final result arrives by callback: callers :meth:`_finish` it once."""
+
+    def __init__(self, clock=time.monotonic):
+        self._clock, self._started = clock, clock()
+        self._done = threading.Event()
+        self._result: ControllerResult | None = None
+
+    def _elapsed(self) -> float:
+        return self._clock() - self._started
+
+    def _finish(self, result: ControllerResult) -> None:
+        self._result = result
+        self._done.set()
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def result(self) -> ControllerResult:
+        if self._result is None:
+            return ControllerResult(Outcome.LOST, error_string="no result yet",
+                                    elapsed=self._elapsed())
+        return self._result
 
 
 class TopicGoalHandle(GoalHandle):
