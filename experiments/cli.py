@@ -15,7 +15,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: modules that add subcommands: each defines ``add_commands(subparsers)`` and keeps its
 #: heavy imports inside the command functions so that ``tamp --help`` stays fast
 COMMAND_MODULES: list[str] = ["experiments.bench_cli", "experiments.pddl_cli", "experiments.gripper_cli",
-                              "experiments.deploy_cli"]
+                              "experiments.deploy_cli", "experiments.concepts_cli"]
 
 
 class UsageError(Exception):
@@ -78,9 +78,34 @@ def _cmd_run(args) -> int:
     if args.method not in policy_names():
         raise UsageError(f"unknown method '{args.method}'; known methods: "
                          f"{', '.join(policy_names())}")
+    from policies.tamp_agent import PERCEPTION_MODES
+
+    if args.perception not in PERCEPTION_MODES:
+        raise UsageError(f"unknown perception '{args.perception}'; known: "
+                         f"{', '.join(PERCEPTION_MODES)}")
+    from tamp.concepts.definitions import GROUPS, RELATIONS
+    from tamp.concepts.language import GoalError, Vocabulary, parse_goal
+
+    groups, concepts = dict(GROUPS), None
+    words = tuple(c for g in GROUPS.values() for c in g)
     if args.perception != "oracle":
-        raise UsageError(f"perception '{args.perception}' is not available yet; "
-                         "use --perception oracle")
+        from experiments.concepts_cli import default_checkpoint
+        from tamp.concepts.checkpoint import CheckpointError, read_config
+        from tamp.concepts.model import ConceptConfig
+
+        concepts = args.concepts or str(default_checkpoint())
+        try:
+            model = ConceptConfig.from_json(read_config(concepts)["model"])
+        except CheckpointError as err:
+            raise UsageError(str(err)) from None
+        groups, words = model.groups, model.unary_names
+    if args.goal is not None:
+        # words and grammar are checked here; whether the scene holds what the words
+        # describe is the episode's business (it fails with the reason)
+        try:
+            parse_goal(args.goal, Vocabulary.from_concepts(groups, words, RELATIONS))
+        except GoalError as err:
+            raise UsageError(f"--goal: {err}") from None
     if args.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
     if args.time_budget <= 0:
@@ -96,7 +121,7 @@ def _cmd_run(args) -> int:
     monitor = _progress()
     try:
         result = run_episode(EpisodeSpec(args.task, args.seed, args.method, args.perception,
-                                         args.time_budget),
+                                         args.time_budget, args.goal, concepts),
                              out=out, gif=args.gif, gui=args.gui, monitor=monitor)
     finally:
         monitor.close()
@@ -124,7 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
     p_run.add_argument("--method", default="tamp", help="policy to run (default tamp)")
     p_run.add_argument("--perception", default="oracle",
-                       help="where the state comes from: 'oracle' = simulator ground truth")
+                       help="where the state comes from: 'oracle' = simulator ground truth, "
+                            "'learned' = camera + instance masks + learned concepts, "
+                            "'learned-geometric' = the same without masks")
+    p_run.add_argument("--goal", default=None,
+                       help="the goal in words, e.g. \"put all red blocks in the green bowl\" "
+                            "(default: the task's own)")
+    p_run.add_argument("--concepts", default=None, metavar="CHECKPOINT",
+                       help="concept checkpoint for learned perception (default: the "
+                            "shipped one, see 'tamp concepts train')")
     p_run.add_argument("--time-budget", type=float, default=60.0,
                        help="planning time budget in seconds (default 60)")
     p_run.add_argument("--gif", action="store_true", help="also write OUT/episode.gif")

@@ -21,6 +21,8 @@ class EpisodeSpec:
     method: str = "tamp"
     perception: str = "oracle"
     time_budget: float = 60.0  #: s of planning
+    goal: str | None = None  #: the goal in words (default: the task's own description)
+    concepts: str | None = None  #: concept checkpoint for learned perception
 
 
 class _Recorder(Monitor):
@@ -60,7 +62,8 @@ def run_episode(spec: EpisodeSpec, out: str | Path | None = None, gif: bool = Fa
         kwargs = {}
         if spec.method == "tamp":
             kwargs = {"config": PlannerConfig(time_budget=spec.time_budget, seed=spec.seed),
-                      "perception": spec.perception}
+                      "perception": spec.perception, "goal": spec.goal,
+                      "concepts": spec.concepts}
         policy = make_policy(spec.method, **kwargs)
         t0 = time.perf_counter()
         outcome = policy.run(env, recorder)
@@ -69,7 +72,8 @@ def run_episode(spec: EpisodeSpec, out: str | Path | None = None, gif: bool = Fa
             "seed": spec.seed,
             "method": spec.method,
             "perception": spec.perception,
-            "goal": env.instance.description,
+            "goal": spec.goal or env.instance.description,
+            "task_goal": env.instance.description,
             "goal_facts": [" ".join(f) for f in sorted(env.instance.goal)],
             "success": bool(outcome.success),
             "plan": outcome.plan,

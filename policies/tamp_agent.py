@@ -1,10 +1,26 @@
 """The TAMP agent: plan with :class:`tamp.planner.Planner`, execute in the simulator,
 look again after every pick-and-place, and replan from what is observed when the world
-disagrees with the plan (an object slipped, was knocked over, a goal fact was undone)."""
+disagrees with the plan (an object slipped, was knocked over, a goal fact was undone).
+
+Where the observed state comes from (``perception``):
+
+* ``oracle``: the simulator's ground truth;
+* ``learned``: the camera, segmented with the simulator's instance masks, with objects
+  named and described by the learned concept model (:mod:`tamp.concepts`);
+* ``learned-geometric``: the same without masks (table-plane fit and clustering).
+
+The goal is the task's predicate goal, or, with learned perception or ``goal`` words,
+those words grounded by :mod:`tamp.concepts.language` in the state the planner sees.
+Success is always judged on the simulator's ground truth.
+"""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
 
 from policies.base import EpisodeOutcome, Monitor, Policy, register_policy
 from scenes.env import TabletopEnv
@@ -12,13 +28,18 @@ from scenes.executor import Executor
 from tamp.execution.plan import Action
 from tamp.planner import Planner, PlannerConfig, goal_holds, symbolic_state
 from tamp.refine import PICK_ACTIONS
+from tamp.world import WorldModel
+
+PERCEPTION_MODES = ("oracle", "learned", "learned-geometric")
+#: m of displacement that an attribute mismatch costs when re-identifying objects
+MISMATCH_COST = 1.0
 
 
 def expected_facts(action: Action) -> set[tuple[str, ...]]:
     """What must hold once a place-like action is done."""
     if action.name == "place-in":
         return {("in", *action.args)}
-    if action.name in ("stack", "place"):
+    if action.name in ("stack", "place", "put"):
         return {("on", *action.args)}
     return set()
 
@@ -36,34 +57,73 @@ def steps_of(actions: list[Action]) -> list[list[Action]]:
 
 @register_policy("tamp")
 class TampPolicy(Policy):
-    """``perception="oracle"``: the world model is the simulator's ground truth."""
-
     def __init__(self, config: PlannerConfig | None = None, perception: str = "oracle",
-                 max_replans: int = 3):
-        if perception != "oracle":
-            raise ValueError(f"perception mode '{perception}' is not available yet "
-                             "(only 'oracle')")
+                 max_replans: int = 3, goal: str | None = None,
+                 concepts: str | Path | None = None):
+        if perception not in PERCEPTION_MODES:
+            raise ValueError(f"unknown perception mode '{perception}'; known: "
+                             f"{', '.join(PERCEPTION_MODES)}")
         self.config = config or PlannerConfig()
         self.perception = perception
         self.max_replans = max_replans
+        self.goal = goal
+        self.model = None
+        if perception != "oracle":
+            from tamp.concepts.checkpoint import load_checkpoint
 
-    def observe(self, env: TabletopEnv):
-        return env.oracle_world()
+            if concepts is None:
+                raise ValueError(f"perception '{perception}' needs a concept checkpoint")
+            self.model = load_checkpoint(concepts)
+        # learned perception: what was seen last, under stable names (see ``_track``)
+        self._seen: dict[str, tuple[str, str, np.ndarray]] = {}
+        self.to_sim: dict[str, str] = {}
+        self.facts = None
+        self.record: dict = {}
+
+    def observe(self, env: TabletopEnv) -> WorldModel:
+        if self.perception == "oracle":
+            return env.oracle_world()
+        return self._perceive(env)
 
     def run(self, env: TabletopEnv, monitor: Monitor | None = None) -> EpisodeOutcome:
+        from tamp.concepts.facts import SceneFacts
+        from tamp.concepts.language import GoalError, ground_goal
+
         monitor = monitor or Monitor()
-        goal = env.instance.goal
-        planner = Planner(env.robot, self.config)
+        words = self.goal or env.instance.description
+        if self.perception != "oracle":
+            monitor.stage(f"perceiving ({self.perception})")
+        world = self.observe(env)
+        extra = dict(self.record)
+        try:
+            if self.perception == "oracle" and self.goal is None:
+                goal = judged = env.instance.goal  # the task's own predicates: no words
+            else:
+                facts = self.facts or SceneFacts.from_world(world)
+                grounded = ground_goal(words, facts)
+                goal = grounded.atoms
+                extra["goal_bindings"] = [{"words": b.description, "objects": list(b.objects),
+                                           "confidence": round(b.confidence, 4)}
+                                          for b in grounded.bindings]
+                # judged on the task's goal, or on the words grounded in ground truth
+                judged = env.instance.goal if self.goal is None else \
+                    ground_goal(words, SceneFacts.from_world(env.oracle_world())).atoms
+        except GoalError as err:
+            return EpisodeOutcome(False, failure_reason=f"goal '{words}': {err}", extra=extra)
+        extra["goal_atoms"] = [" ".join(a) for a in sorted(goal)]
+        if self.goal is not None:
+            extra["goal_facts"] = [" ".join(a) for a in sorted(judged)]
+        domain = env.instance.domain  # the PDDL domain the task's goal is stated in
+        planner = Planner(env.robot, replace(self.config, domain=domain))
         executor = Executor(env, monitor.step)
         t_exec = time.perf_counter()
         planning_time, executed, replans, first_plan = 0.0, [], 0, None
         reason = ""
         while True:
-            world = self.observe(env)
-            if goal_holds(world, goal):
+            if goal_holds(world, goal, domain):
                 reason = ""
                 break
-            monitor.stage(f"planning ({self.perception} state): {env.instance.description}"
+            monitor.stage(f"planning ({self.perception} state): {words}"
                           + (f" [replan {replans}]" if replans else ""))
             plan = planner.plan(world, goal, env.sim.arm_positions())
             planning_time += plan.planning_time
@@ -77,11 +137,11 @@ class TampPolicy(Policy):
             monitor.expect_steps(int(plan.duration / env.control_dt))
             reason = ""
             for step in steps_of(plan.actions):
-                reason = executor.run_actions(step)
+                reason = executor.run_actions(self._in_simulator_names(step))
                 executed += [a.as_dict() for a in step]
                 if not reason:
                     missing = set().union(*(expected_facts(a) for a in step)) - \
-                        symbolic_state(self.observe(env))
+                        symbolic_state(self.observe(env), domain)
                     if missing:
                         reason = "after " + " ".join((step[-1].name, *step[-1].args)) + \
                             ", not observed: " + ", ".join(" ".join(f) for f in sorted(missing))
@@ -95,10 +155,126 @@ class TampPolicy(Policy):
             replans += 1
             monitor.stage(f"world disagrees with the plan ({reason}); replanning")
             executor.recover()
+            world = self.observe(env)
         result = executor.result(reason, t_exec)
+        success, failure = result.success, result.failure_reason
+        status = {k: bool(v) for k, v in result.info.get("goal", {}).items()}
+        if self.goal is not None:
+            success, failure, status = _judge(env, judged, result.failure_reason)
+        if self.perception != "oracle":
+            extra["simulator_names"] = dict(self.to_sim)
         return EpisodeOutcome(
-            result.success, first_plan or [], planning_time,
-            max(0.0, result.wall_time - planning_time), result.failure_reason,
-            {"sim_time_s": result.sim_time, "control_steps": result.steps,
-             "replans": replans, "executed": executed,
-             "goal_status": result.info.get("goal", {})})
+            success, first_plan or [], planning_time,
+            max(0.0, result.wall_time - planning_time), failure,
+            {**extra, "sim_time_s": result.sim_time, "control_steps": result.steps,
+             "replans": replans, "executed": executed, "goal_status": status})
+
+    # -- learned perception -------------------------------------------------------------
+    def _perceive(self, env: TabletopEnv) -> WorldModel:
+        """The world as the camera and the concept model see it, under the names of the
+        first observation; the first one also fills ``facts`` and ``record``."""
+        from tamp.concepts.runtime import perceive_scene
+        from tamp.perception.scene import PerceptionConfig
+
+        mode = "geometric" if self.perception == "learned-geometric" else "instance"
+        scene = perceive_scene(env.capture(), self.model, PerceptionConfig(segmentation=mode))
+        facts = scene.facts
+        attrs = {n: (facts.attribute(n, "color")[0], facts.attribute(n, "shape")[0])
+                 for n in facts.names}
+        xy = {o.name: o.fit.pose[:2, 3] for o in scene.percept.objects}
+        rename = self._track(attrs, xy)
+        truth = env.oracle_world()
+        for o in scene.percept.objects:
+            # only the simulated executor's grasp monitor needs the body it carries: the
+            # points' instance label, else the nearest body; the planner never sees it
+            self.to_sim[rename[o.name]] = o.cloud.source or min(
+                truth.objects, key=lambda n: np.linalg.norm(truth.objects[n].position[:2]
+                                                            - xy[o.name]))
+        world = scene.world
+        world = replace(world, objects={rename[n]: replace(o, name=rename[n])
+                                        for n, o in world.objects.items()})
+        if self.facts is None:
+            self.facts = replace(facts, names=tuple(rename[n] for n in facts.names))
+            self.record = _record(scene, self.facts, rename, self.to_sim)
+        return world
+
+    def _track(self, attrs: dict[str, tuple[str, str]], xy: dict[str, np.ndarray]
+               ) -> dict[str, str]:
+        """Perceived names -> stable names: each object is matched to the one seen before
+        with the same colour and shape that moved least (one assignment for all)."""
+        from scipy.optimize import linear_sum_assignment
+
+        new = list(attrs)
+        old = list(self._seen)
+        rename = {}
+        if old and new:
+            cost = np.array([[np.linalg.norm(xy[n] - self._seen[o][2])
+                              + MISMATCH_COST * (attrs[n] != self._seen[o][:2])
+                              for o in old] for n in new])
+            rows, cols = linear_sum_assignment(cost)
+            rename = {new[r]: old[c] for r, c in zip(rows, cols)
+                      if cost[r, c] < MISMATCH_COST}
+        taken = set(rename.values()) | set(self._seen)
+        k = 0
+        for n in new:
+            if n not in rename:
+                while f"obj_{k}" in taken:
+                    k += 1
+                rename[n] = f"obj_{k}"
+                taken.add(rename[n])
+        for n in new:
+            self._seen[rename[n]] = (*attrs[n], xy[n])
+        return rename
+
+    def _in_simulator_names(self, actions: list[Action]) -> list[Action]:
+        """The actions with each carried object named as the simulator names it."""
+        if self.perception == "oracle":
+            return actions
+        return [replace(a, segments=tuple(
+            replace(s, holding=self.to_sim.get(s.holding, s.holding)) if s.holding else s
+            for s in a.segments)) for a in actions]
+
+
+def _record(scene, facts, rename: dict[str, str], to_sim: dict[str, str]) -> dict:
+    """What the first observation saw, for the result file."""
+    objects = []
+    for o in scene.percept.objects:
+        name = rename[o.name]
+        attrs = {g: facts.attribute(name, g) for g in facts.groups}
+        objects.append({
+            "name": name, **{g: v for g, (v, _) in attrs.items()},
+            **{f"{g}_confidence": round(p, 4) for g, (_, p) in attrs.items()},
+            "primitive": o.fit.kind, "size_m": [round(float(v), 4) for v in o.fit.shape.size],
+            "position_m": [round(float(v), 4) for v in o.fit.pose[:3, 3]],
+            "points": o.cloud.n,
+            "resting_on": rename.get(o.support, "table") if o.support else "table",
+            "simulator_name": to_sim[name]})
+    return {"perception_time_s": round(scene.perception_s, 4),
+            "concepts_time_s": round(scene.concepts_s, 4),
+            "perceived_objects": objects,
+            "perceived_facts": [{"fact": " ".join(f), "confidence": round(p, 4)}
+                                for f, p in facts.facts()]}
+
+
+def _judge(env: TabletopEnv, atoms, failure: str) -> tuple[bool, str, dict[str, bool]]:
+    """Whether every goal atom (simulator names) holds in ground truth: success, the
+    reason if not, and the status of each atom."""
+    from scenes.tasks import make_task
+    from tamp.concepts.definitions import relation_holds
+
+    world, truth = env.oracle_world(), env.object_truth()
+    status = {}
+    for atom in sorted(atoms):
+        try:
+            status[" ".join(atom)] = bool(env.task.holds(atom, world, truth))
+        except ValueError:  # a predicate this task does not know
+            if atom[0] == "holding":  # as the lift task defines it
+                status[" ".join(atom)] = bool(make_task("lift").holds(atom, world, truth))
+            else:  # a relation, by its concept's definition, and at rest
+                a, b = world.objects[atom[1]], world.objects[atom[2]]
+                status[" ".join(atom)] = bool(relation_holds(atom[0], a, b)
+                                              and truth.resting[a.name])
+    if all(status.values()):
+        return True, "", status
+    failed = [k for k, v in status.items() if not v]
+    return False, failure or "goal not reached: " + ", ".join(failed), status

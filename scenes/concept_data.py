@@ -33,7 +33,7 @@ from tamp.concepts.definitions import (CONTAINERS, GROUPS, LARGE_FROM, RELATIONS
                                        SHAPES, relation_truth, unary_truth)
 from tamp.concepts.features import object_features
 from tamp.concepts.model import pack_points
-from tamp.geometry.shapes import footprint_radius
+from tamp.geometry.shapes import tray_interior
 from tamp.perception.segment import SegmentationConfig, segment_instances
 from tamp.world import Shape, WorldObject
 
@@ -49,11 +49,12 @@ HELD_OUT: tuple[tuple[str, str], ...] = (
     ("grey", "block"))
 #: characteristic size ranges (m) of the small and the large class, clear of LARGE_FROM
 SIZE_RANGES: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
-    "block": ((0.036, 0.050), (0.060, 0.075)), "box": ((0.075, 0.095), (0.115, 0.135)),
+    "block": ((0.036, 0.050), (0.060, 0.075)), "box": ((0.060, 0.095), (0.115, 0.135)),
     "cylinder": ((0.060, 0.085), (0.100, 0.125)), "disk": ((0.045, 0.060), (0.072, 0.090)),
     "bowl": ((0.17, 0.21), (0.24, 0.28)), "tray": ((0.18, 0.22), (0.26, 0.30))}
 SOLIDS = ("block", "box", "cylinder", "disk")
 WORKSPACE = ((0.30, 0.78), (-0.42, 0.42))  #: x and y ranges for object centres, m
+GENERATOR_VERSION = 4  #: bump when scenes change: cached datasets are then rebuilt
 UPRIGHT_COS = math.cos(math.radians(10))  #: a scene with an object tilted more is redrawn
 
 
@@ -68,6 +69,7 @@ class ConceptSceneConfig:
     held_out: tuple[tuple[str, str], ...] = HELD_OUT
     novel_fraction: float = 0.7  #: compositional split: objects with a held-out pair
     p_stack: float = 0.5  #: chance of a stack per scene (a second one at half of it)
+    p_tower: float = 0.35  #: chance that a stack gets a third level
     p_contain: float = 0.6  #: chance that a container holds an object
     settle_steps: int = 120  #: physics steps (1/240 s) before rendering
     camera: CameraConfig = field(default_factory=CameraConfig)
@@ -80,21 +82,31 @@ def sample_shape(shape: str, large: bool, rng: np.random.Generator) -> Shape:
     lo, hi = SIZE_RANGES[shape][int(large)]
     e = float(rng.uniform(lo, hi))
     u = rng.uniform
-    if shape == "block":  # nearly cubic: other edges 86-100 % of the largest
-        dims = rng.permutation([e, e * u(0.86, 1.0), e * u(0.86, 1.0)])
+    # proportions cover the task suite's objects (place-in-bowl's blocks have edges 40-50
+    # mm, lift's boxes 50-70 x 30-45 x 60-100 mm) with a gap between block and box
+    if shape == "block":  # nearly cubic: other edges 80-100 % of the largest
+        dims = rng.permutation([e, e * u(0.8, 1.0), e * u(0.8, 1.0)])
         return Shape("box", tuple(float(d) for d in dims))
-    if shape == "box":  # standing upright, clearly elongated
-        return Shape("box", (e * u(0.5, 0.7), e * u(0.3, 0.42), e))
-    if shape == "cylinder":
-        r = e * u(0.22, 0.35)
+    if shape == "box":  # elongated: shortest edge at most 72 % of the longest
+        short = u(0.3, 0.72)
+        dims = rng.permutation([e, e * u(max(short, 0.45), 1.0), e * short])
+        return Shape("box", tuple(float(d) for d in dims))
+    if shape == "cylinder":  # taller than wide
+        r = e * u(0.2, 0.475)
         return Shape("cylinder", (r, r, e))
-    if shape == "disk":
-        return Shape("cylinder", (e / 2, e / 2, e * u(0.28, 0.42)))
+    if shape == "disk":  # at most half as tall as wide
+        return Shape("cylinder", (e / 2, e / 2, e * u(0.25, 0.5)))
     if shape == "bowl":
-        return Shape("bowl", (e / 2, e / 2 * u(0.6, 0.72), u(0.04, 0.055)))
-    if shape == "tray":
-        return Shape("bowl", (e / 2, e / 2 - u(0.012, 0.02), u(0.02, 0.03)))
+        return Shape("bowl", (e / 2, e / 2 * u(0.58, 0.8), u(0.04, 0.055)))
+    if shape == "tray":  # rectangular, upright walls
+        return Shape("tray", (e, e * u(0.6, 1.0), u(0.02, 0.035)))
     raise ValueError(f"unknown shape '{shape}'; known: {', '.join(SHAPES)}")
+
+
+def footprint_radius(shape: Shape) -> float:
+    """Radius of a circle around the shape's footprint, m."""
+    sx, sy, _ = shape.size
+    return float(np.hypot(sx, sy) / 2 if shape.kind in ("box", "tray") else sx)
 
 
 def _draw_color(shape: str, cfg: ConceptSceneConfig, novel: bool,
@@ -161,7 +173,19 @@ def _sample_items(cfg: ConceptSceneConfig, rng: np.random.Generator) -> list[_It
             continue
         items[t].on = b
         free = [i for i in free if i not in (t, b)]
+        # now and then a third level, as in the towers of the task suite
+        tops = [i for i in free if items[i].shape_name in ("block", "disk")
+                and footprint_radius(items[i].shape) < 1.6 * footprint_radius(items[t].shape)]
+        if tops and rng.random() < cfg.p_tower:
+            third = tops[int(rng.integers(len(tops)))]
+            items[third].on = t
+            free.remove(third)
     return items
+
+
+def _depth(items: list[_Item], i: int) -> int:
+    """How many objects lie below item ``i``."""
+    return 0 if items[i].on < 0 else 1 + _depth(items, items[i].on)
 
 
 def _layout(items: list[_Item], rng: np.random.Generator) -> list[np.ndarray] | None:
@@ -181,15 +205,21 @@ def _layout(items: list[_Item], rng: np.random.Generator) -> list[np.ndarray] | 
             return None
         placed.append((xy, r))
         poses[i] = _yaw_pose(xy[0], xy[1], 0.0, rng.uniform(-math.pi, math.pi))
-    for i, it in enumerate(items):
+    for i in sorted(range(len(items)), key=lambda i: _depth(items, i)):
+        it = items[i]
         if it.on >= 0:
             base, bp = items[it.on], poses[it.on]
             if base.shape.kind == "bowl":
                 room = max(base.shape.size[1] - footprint_radius(it.shape), 0.0)
-                off, z = rng.uniform(-0.4, 0.4, 2) * room, base.shape.wall + 0.002
+                off, z = rng.uniform(-0.4, 0.4, 2) * room, bp[2, 3] + base.shape.wall + 0.002
+            elif base.shape.kind == "tray":
+                ix, iy, floor = tray_interior(base.shape)
+                room = np.maximum(np.array([ix, iy]) / 2 - footprint_radius(it.shape), 0.0)
+                local = rng.uniform(-0.6, 0.6, 2) * room
+                off, z = bp[:2, :2] @ local, bp[2, 3] + floor + 0.002
             else:
                 off, z = rng.uniform(-0.15, 0.15, 2) * footprint_radius(base.shape), \
-                    base.shape.height + 0.002
+                    bp[2, 3] + base.shape.height + 0.002
             poses[i] = _yaw_pose(bp[0, 3] + off[0], bp[1, 3] + off[1], z,
                                  rng.uniform(-math.pi, math.pi))
     return poses  # type: ignore[return-value]
@@ -229,7 +259,7 @@ class ConceptSceneGenerator:
                 continue
             sim.reset()
             # bases first, so that stacked and contained objects land on them
-            order = sorted(range(len(items)), key=lambda i: items[i].on >= 0)
+            order = sorted(range(len(items)), key=lambda i: _depth(items, i))
             for i in order:
                 it = items[i]
                 name = f"{it.color}_{it.shape_name}_{i}"
@@ -282,6 +312,7 @@ class ConceptSceneGenerator:
                               {"split": cfg.split, "seed": seed, "scenes": n_scenes,
                                "colors": list(cfg.colors),
                                "held_out": [list(h) for h in cfg.held_out],
+                               "generator_version": GENERATOR_VERSION,
                                "large_from": LARGE_FROM})
 
 

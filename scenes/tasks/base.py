@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tamp.symbolic.strips import Atom
 from tamp.world import WorldModel, WorldObject
+
+Atom = tuple[str, ...]  #: a ground fact, e.g. ("in", "red_block_0", "green_bowl")
 
 
 HOLD_HEIGHT = 0.05  #: m above the table for an object to count as held up

@@ -39,7 +39,11 @@ KNOWN = ", ".join(task_names())
     (["run", "--seed", "abc"], "invalid int value: 'abc'"),
     (["run", "--method", "magic"], "unknown method 'magic'; known methods: tamp"),
     (["run", "--time-budget", "0"], "--time-budget must be > 0"),
-    (["run", "--perception", "learned"], "perception 'learned' is not available"),
+    (["run", "--perception", "learned", "--concepts", "/nonexistent"],
+     "no concept checkpoint at /nonexistent: concepts.json is missing"),
+    (["run", "--perception", "magic"], "unknown perception 'magic'; known: oracle, learned"),
+    (["run", "--goal", "put the red blok in the green bowl"], "--goal: unknown word 'blok'"),
+    (["run", "--goal", "  "], "--goal: the goal is empty"),
     (["dance"], "invalid choice: 'dance'"),
     ([], "the following arguments are required: COMMAND"),
 ])

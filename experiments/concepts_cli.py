@@ -1,0 +1,426 @@
+"""``tamp concepts ...``: train, evaluate, extend and benchmark the concept model.
+
+Data comes from :mod:`scenes.concept_data` (rendered, labelled scenes), cached under
+``--data-dir`` by split, seed, size and feature version. Every command runs torch with
+``--threads`` intra-op threads (default 1: on a shared CPU, more threads spin against
+other processes and run slower).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "CONCEPTS.md"
+DATA_DIR = "runs/concepts/data"
+#: seed offsets of the splits, so that no two splits share a scene
+SPLIT_SEED = {"train": 0, "test": 10_000, "compositional": 20_000, "support": 30_000,
+              "query": 40_000, "bench": 50_000}
+
+
+def default_checkpoint() -> Path:
+    """The checkpoint shipped in the repository (``tamp concepts train`` rewrites it)."""
+    import tamp.concepts
+
+    return Path(tamp.concepts.__file__).parent / "checkpoints" / "base"
+
+
+def _say(msg: str) -> None:
+    print(f"[concepts] {msg}", file=sys.stderr, flush=True)
+
+
+def _setup(args):
+    import torch
+
+    from experiments.cli import UsageError
+
+    if args.threads < 1:
+        raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    if getattr(args, "seed", 0) < 0:
+        raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    torch.set_num_threads(args.threads)
+    try:
+        return torch.device(args.device)
+    except RuntimeError as err:
+        raise UsageError(f"--device {args.device}: {err}") from None
+
+
+def _load(path: str, device):
+    from experiments.cli import UsageError
+    from tamp.concepts.checkpoint import CheckpointError, load_checkpoint
+
+    try:
+        return load_checkpoint(path, device)
+    except CheckpointError as err:
+        raise UsageError(str(err)) from None
+
+
+def dataset(split: str, scenes: int, seed: int, data_dir: str, **config):
+    """Rendered scenes of ``split`` (cached), see :mod:`scenes.concept_data`."""
+    from scenes.concept_data import GENERATOR_VERSION, ConceptSceneConfig, generate
+    from tamp.concepts.dataset import ConceptDataset
+    from tamp.concepts.features import FEATURE_VERSION
+
+    def fmt(v) -> str:
+        return "+".join(f"{a}{b:g}" for a, b in sorted(v.items())) if isinstance(v, dict) \
+            else str(v)
+
+    tag = "-".join(f"{k}-{fmt(v)}" for k, v in sorted(config.items()) if k != "colors")
+    name = f"{split}-s{seed}-n{scenes}-v{FEATURE_VERSION}g{GENERATOR_VERSION}" \
+        f"{'-' + tag if tag else ''}.npz"
+    path = Path(data_dir) / name
+    if path.exists():
+        try:
+            return ConceptDataset.load(path)
+        except ValueError:
+            pass
+    kind = "test" if split in ("support", "query", "bench") else split
+    step = max(1, scenes // 10)
+
+    def progress(i: int, n: int) -> None:
+        if i % step == 0 or i == n:
+            _say(f"rendering {split} scenes: {i}/{n}")
+
+    data = generate(scenes, SPLIT_SEED[split] + seed,
+                    ConceptSceneConfig(split=kind, **config), progress)
+    data.save(path)
+    return data
+
+
+def add_commands(sub) -> None:
+    from experiments.cli import _Parser
+
+    p = sub.add_parser("concepts", help="train, evaluate and extend the concept model",
+                       description="Learned concept predicates: train the model on rendered "
+                       "scenes, evaluate it, add a concept from a few examples, benchmark "
+                       "batched inference.")
+    cmd = p.add_subparsers(dest="concepts_command", metavar="ACTION", parser_class=_Parser)
+    cmd.required = True
+
+    def common(q, checkpoint: bool = True):
+        if checkpoint:
+            q.add_argument("--checkpoint", default=str(default_checkpoint()),
+                           help="checkpoint directory (default: the shipped one)")
+        q.add_argument("--seed", type=int, default=0, help="data and training seed")
+        q.add_argument("--data-dir", default=DATA_DIR, help=f"scene cache (default {DATA_DIR})")
+        q.add_argument("--device", default="cpu", help="torch device (default cpu)")
+        q.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+
+    t = cmd.add_parser("train", help="render scenes and train a model",
+                       description="Render labelled scenes and train the concept model; "
+                       "writes a safetensors + JSON checkpoint.")
+    common(t, checkpoint=False)
+    t.add_argument("--out", default=str(default_checkpoint()),
+                   help="checkpoint directory to write (default: the shipped one)")
+    t.add_argument("--scenes", type=int, default=1200, help="training scenes (default 1200)")
+    t.add_argument("--epochs", type=int, default=200, help="epochs (default 200)")
+    t.set_defaults(func=_cmd_train)
+
+    e = cmd.add_parser("eval", help="accuracy and F1 on held-out and compositional scenes",
+                       description="Per-concept accuracy and F1 on held-out scenes and on "
+                       "the compositional split; writes OUT/eval.json and OUT/eval.md.")
+    common(e)
+    e.add_argument("--scenes", type=int, default=200, help="scenes per split (default 200)")
+    e.add_argument("--out", default="runs/concepts/eval", help="output directory")
+    e.set_defaults(func=_cmd_eval)
+
+    n = cmd.add_parser("learn", help="add a concept from a few labelled objects",
+                       description="Add the unary concept NAME from at most --shots labelled "
+                       "objects of rendered scenes (those with ATTR=VALUE are positives), "
+                       "without changing the other concepts; then score it on held-out "
+                       "objects.")
+    n.add_argument("name", metavar="NAME")
+    common(n)
+    n.add_argument("--where", required=True, metavar="ATTR=VALUE",
+                   help="which objects are positives, e.g. color=pink (palette: the model's "
+                        "colours plus pink, brown)")
+    n.add_argument("--shots", type=int, default=10, help="labelled objects (default 10)")
+    n.add_argument("--positives", type=int, default=5, help="of which positive (default 5)")
+    n.add_argument("--eval-scenes", type=int, default=80, help="held-out scenes (default 80)")
+    n.add_argument("--out", default=None, help="checkpoint to write (default: --checkpoint)")
+    n.set_defaults(func=_cmd_learn)
+
+    b = cmd.add_parser("bench", help="batched vs per-object/per-pair inference time",
+                       description="Time one batched forward pass over a rendered scene "
+                       "against one call per object and per ordered pair; with "
+                       "--update-docs, write the tables into docs/CONCEPTS.md.")
+    common(b)
+    b.add_argument("--objects", type=int, default=10, help="objects in the scene (default 10)")
+    b.add_argument("--repeats", type=int, default=200, help="timed batched passes")
+    b.add_argument("--eval", default="runs/concepts/eval/eval.json",
+                   help="accuracy tables to include (from 'tamp concepts eval')")
+    b.add_argument("--out", default="runs/concepts/bench", help="output directory")
+    b.add_argument("--update-docs", action="store_true", help="rewrite docs/CONCEPTS.md")
+    b.set_defaults(func=_cmd_bench)
+
+    r = cmd.add_parser("episodes", help="task success with learned perception vs oracle",
+                       description="Run a task over seeds with each perception mode (same "
+                       "seeds, same planner) and tabulate success; with --update-docs, write "
+                       "the table into docs/CONCEPTS.md.")
+    r.add_argument("--task", default="place-in-bowl", help="task name (default place-in-bowl)")
+    r.add_argument("--seeds", type=int, default=20, help="seeds 0..N-1 (default 20)")
+    r.add_argument("--perception", default="oracle,learned,learned-geometric",
+                   help="comma-separated perception modes")
+    r.add_argument("--checkpoint", default=str(default_checkpoint()),
+                   help="checkpoint directory (default: the shipped one)")
+    r.add_argument("--out", default="runs/concepts/episodes", help="output directory")
+    r.add_argument("--update-docs", action="store_true", help="rewrite docs/CONCEPTS.md")
+    r.set_defaults(func=_cmd_episodes)
+
+
+def _cmd_train(args) -> int:
+    from experiments.cli import UsageError
+    from tamp.concepts.checkpoint import save_checkpoint
+    from tamp.concepts.train import TrainConfig, train
+
+    device = _setup(args)
+    if args.scenes < 1 or args.epochs < 1:
+        raise UsageError("--scenes and --epochs must be >= 1")
+    data = dataset("train", args.scenes, args.seed, args.data_dir)
+    _say(f"training on {data.n_objects} objects in {data.n_scenes} scenes")
+
+    def progress(epoch: int, loss: float) -> None:
+        if epoch % 25 == 0 or epoch == args.epochs:
+            _say(f"epoch {epoch}/{args.epochs}: loss {loss:.4f}")
+
+    model, report = train(data, TrainConfig(epochs=args.epochs, seed=args.seed),
+                          device=device, progress=progress)
+    command = f"tamp concepts train --scenes {args.scenes} --epochs {args.epochs}" + \
+        (f" --seed {args.seed}" if args.seed else "")
+    out = save_checkpoint(model, args.out, {"command": command, "train": asdict(report),
+                                            "data": data.meta})
+    _say(f"trained in {report.seconds:.0f} s (loss {report.final_loss:.4f}) -> {out}")
+    return 0
+
+
+def _cmd_eval(args) -> int:
+    from experiments.files import write_json_atomic
+    from tamp.concepts.train import evaluate
+
+    device = _setup(args)
+    model = _load(args.checkpoint, device)
+    reports = [evaluate(model, dataset(split, args.scenes, args.seed, args.data_dir), split,
+                        device) for split in ("test", "compositional")]
+    out = Path(args.out)
+    write_json_atomic(out / "eval.json", {"checkpoint": str(args.checkpoint),
+                                          "scenes_per_split": args.scenes, "seed": args.seed,
+                                          "reports": [asdict(r) for r in reports]})
+    text = eval_markdown([asdict(r) for r in reports])
+    (out / "eval.md").write_text(text)
+    print(text, end="")
+    return 0
+
+
+def eval_markdown(reports: list[dict]) -> str:
+    """Tables of ``EvalReport``s (as dicts): per group, then per concept and relation."""
+    groups = list(reports[0]["group_accuracy"])
+    lines = ["| split | objects | " + " | ".join(groups) + " | novel objects | " +
+             " | ".join(f"novel {g}" for g in groups) + " | pairs | relations (mean) |",
+             "|---" * (2 * len(groups) + 5) + "|"]
+    for r in reports:
+        rel = sum(s["accuracy"] for s in r["relations"]) / max(len(r["relations"]), 1)
+        lines.append(f"| {r['split']} | {r['objects']} | " +
+                     " | ".join(f"{100 * r['group_accuracy'][g]:.2f} %" for g in groups) +
+                     f" | {r['novel_objects']} | " +
+                     " | ".join("-" if r["novel_objects"] == 0 else
+                                f"{100 * r['novel_group_accuracy'][g]:.2f} %" for g in groups) +
+                     f" | {r['pairs']} | {100 * rel:.2f} % |")
+    head = "| concept | group | " + " | ".join(
+        f"{r['split']} accuracy | {r['split']} F1 | {r['split']} positives" for r in reports)
+    lines += ["", head + " |", "|---" * (2 + 3 * len(reports)) + "|"]
+    for k, s in enumerate(reports[0]["unary"] + reports[0]["relations"]):
+        cells = []
+        for r in reports:
+            t = (r["unary"] + r["relations"])[k]
+            cells.append(f"{100 * t['accuracy']:.2f} % | {t['f1']:.3f} | {t['positives']}")
+        lines.append(f"| {s['name']} | {s['group']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _cmd_learn(args) -> int:
+    import numpy as np
+    import torch
+
+    from experiments.cli import UsageError
+    from scenes.concept_data import EXTRA_COLORS
+    from tamp.concepts.checkpoint import save_checkpoint
+    from tamp.concepts.definitions import GROUPS
+    from tamp.concepts.train import evaluate
+
+    device = _setup(args)
+    attr, _, value = args.where.partition("=")
+    if attr not in GROUPS or not value:
+        raise UsageError(f"--where must be ATTR=VALUE with ATTR one of "
+                         f"{', '.join(GROUPS)}, got '{args.where}'")
+    if not 1 <= args.positives < args.shots or args.shots > 10:
+        raise UsageError("need 1 <= --positives < --shots <= 10")
+    model = _load(args.checkpoint, device)
+    if args.name in model.config.unary_names:
+        raise UsageError(f"concept '{args.name}' exists already in {args.checkpoint}")
+    config = {}
+    if attr == "color":
+        if value not in GROUPS["color"] and value not in EXTRA_COLORS:
+            raise UsageError(f"no colour '{value}' to render; known: "
+                             f"{', '.join(GROUPS['color'] + tuple(EXTRA_COLORS))}")
+        config = {"colors": GROUPS["color"] + tuple(EXTRA_COLORS),
+                  "color_weights": {value: 3.0}}
+    support = dataset("support", 30, args.seed, args.data_dir, **config)
+    lab = support.labels[attr][support.object_mask]
+    feats = support.objects()
+    rng = np.random.default_rng(args.seed)
+    pos_idx, neg_idx = np.flatnonzero(lab == value), np.flatnonzero(lab != value)
+    n_pos, n_neg = args.positives, args.shots - args.positives
+    if len(pos_idx) < n_pos or len(neg_idx) < n_neg:
+        raise UsageError(f"the rendered scenes hold too few objects with {args.where}")
+    idx = np.r_[rng.choice(pos_idx, n_pos, replace=False),
+                rng.choice(neg_idx, n_neg, replace=False)]
+    model.add_concept(args.name, attr, torch.from_numpy(feats[idx]),
+                      torch.from_numpy((lab[idx] == value).astype(np.float32)))
+    query = dataset("query", args.eval_scenes, args.seed, args.data_dir, **config)
+    query.labels[attr] = np.where(query.labels[attr] == value, args.name, query.labels[attr])
+    report = evaluate(model, query, "query", device)
+    score = next(s for s in report.unary if s.name == args.name)
+    out = save_checkpoint(model, args.out or args.checkpoint, _learn_info(args, score))
+    print(f"{args.name}: learned from {args.shots} objects ({n_pos} positive); on "
+          f"{score.n} held-out objects ({score.positives} positive): accuracy "
+          f"{100 * score.accuracy:.2f} %, F1 {score.f1:.3f} -> {out}")
+    return 0
+
+
+def _learn_info(args, score) -> dict:
+    from tamp.concepts.checkpoint import read_config
+
+    info = read_config(args.checkpoint).get("info", {})
+    learned = info.get("learned", []) + [{
+        "name": args.name, "where": args.where, "shots": args.shots,
+        "positives": args.positives, "seed": args.seed, "heldout_objects": score.n,
+        "heldout_accuracy": score.accuracy, "heldout_f1": score.f1}]
+    return {**info, "learned": learned}
+
+
+def _cmd_bench(args) -> int:
+    from experiments.cli import UsageError
+    from experiments.files import write_json_atomic
+    from scenes.concept_data import ConceptSceneConfig, ConceptSceneGenerator
+    from tamp.concepts.model import pack_points
+    from tamp.concepts.timing import time_inference
+    from tamp.perception.segment import segment_instances
+
+    device = _setup(args)
+    if not 2 <= args.objects <= 10:
+        raise UsageError(f"--objects must be 2..10, got {args.objects}")
+    model = _load(args.checkpoint, device)
+    import numpy as np
+
+    # a scene with exactly --objects visible objects, rendered like the training data
+    cfg = ConceptSceneConfig(split="test", min_objects=args.objects, max_objects=args.objects)
+    rng = np.random.default_rng(SPLIT_SEED["bench"] + args.seed)
+    with ConceptSceneGenerator(cfg) as gen:
+        for _ in range(50):
+            _, frame, _ = gen.scene(rng)
+            seg = segment_instances(frame, frame.labels, frame.instance)
+            if len(seg.objects) == args.objects:
+                break
+        else:
+            raise UsageError(f"no rendered scene showed all {args.objects} objects")
+    pts, mask = pack_points(seg.objects, [seg.table.z_at(c.centroid[:2]) for c in seg.objects],
+                            device)
+    timing = time_inference(model, pts, mask, args.repeats)
+    command = f"tamp concepts bench --objects {args.objects} --threads {args.threads}" + \
+        (f" --device {args.device}" if args.device != "cpu" else "")
+    evald = json.loads(Path(args.eval).read_text()) if Path(args.eval).exists() else None
+    text = bench_markdown(asdict(timing), timing.speedup, command, evald)
+    out = Path(args.out)
+    write_json_atomic(out / "bench.json", {"timing": asdict(timing), "command": command})
+    (out / "bench.md").write_text(text)
+    print(text, end="")
+    if args.update_docs:
+        from experiments.bench_cli import _replace_section
+
+        old = DOCS.read_text() if DOCS.exists() else "# Concepts\n"
+        DOCS.write_text(_replace_section(old, "concepts-bench", text.rstrip()))
+        _say(f"updated {DOCS}")
+    return 0
+
+
+def bench_markdown(t: dict, speedup: float, command: str, evald: dict | None) -> str:
+    lines = [f"Command: `{command}`" + (" (accuracy from `tamp concepts eval`)" if evald else ""),
+             "", "| scene | device | threads | batched (median / p90) | one call per object "
+             "and per pair (median / p90) | speed-up | max logit difference |",
+             "|---|---|---|---|---|---|---|",
+             f"| {t['objects']} objects, {t['pairs']} ordered pairs | {t['device']} | "
+             f"{t['threads']} | {t['batched_ms']:.2f} / {t['batched_p90_ms']:.2f} ms | "
+             f"{t['looped_ms']:.1f} / {t['looped_p90_ms']:.1f} ms | {speedup:.0f}x | "
+             f"{t['max_abs_difference']:.1e} |"]
+    if evald:
+        lines += ["", eval_markdown(evald["reports"]).rstrip()]
+    return "\n".join(lines) + "\n"
+
+
+def _cmd_episodes(args) -> int:
+    import time
+
+    from experiments.cli import UsageError
+    from experiments.episode import EpisodeSpec, run_episode
+    from experiments.files import write_json_atomic
+    from policies.tamp_agent import PERCEPTION_MODES
+    from scenes.tasks import task_names
+
+    modes = [m.strip() for m in args.perception.split(",") if m.strip()]
+    bad = [m for m in modes if m not in PERCEPTION_MODES]
+    if bad or not modes:
+        raise UsageError(f"unknown perception {bad}; known: {', '.join(PERCEPTION_MODES)}")
+    if args.task not in task_names():
+        raise UsageError(f"unknown task '{args.task}'; known tasks: {', '.join(task_names())}")
+    if args.seeds < 1:
+        raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
+    if any(m != "oracle" for m in modes):
+        _load(args.checkpoint, "cpu")  # a clear error before any episode runs
+    rows = []
+    for seed in range(args.seeds):
+        for mode in modes:
+            t0 = time.perf_counter()
+            r = run_episode(EpisodeSpec(args.task, seed, perception=mode,
+                                        concepts=None if mode == "oracle" else args.checkpoint))
+            rows.append({"seed": seed, "perception": mode, "success": r["success"],
+                         "failure_reason": r["failure_reason"],
+                         "perception_time_s": r.get("perception_time_s", 0.0),
+                         "concepts_time_s": r.get("concepts_time_s", 0.0),
+                         "planning_time_s": r["planning_time_s"],
+                         "wall_time_s": round(time.perf_counter() - t0, 2)})
+            _say(f"{args.task} seed {seed} {mode}: "
+                 f"{'success' if r['success'] else r['failure_reason']}")
+    command = f"tamp concepts episodes --task {args.task} --seeds {args.seeds} " \
+        f"--perception {','.join(modes)}"
+    text = episodes_markdown(rows, modes, command)
+    out = Path(args.out)
+    write_json_atomic(out / f"{args.task}.json", {"command": command, "episodes": rows})
+    (out / f"{args.task}.md").write_text(text)
+    print(text, end="")
+    if args.update_docs:
+        from experiments.bench_cli import _replace_section
+
+        old = DOCS.read_text() if DOCS.exists() else "# Concepts\n"
+        DOCS.write_text(_replace_section(old, f"concepts-episodes-{args.task}", text.rstrip()))
+        _say(f"updated {DOCS}")
+    return 0
+
+
+def episodes_markdown(rows: list[dict], modes: list[str], command: str) -> str:
+    lines = [f"Command: `{command}`", "",
+             "| perception | success | failed seeds | perception (mean) | concepts (mean) | "
+             "planning (mean) |", "|---|---|---|---|---|---|"]
+    for m in modes:
+        rs = [r for r in rows if r["perception"] == m]
+        ok = sum(r["success"] for r in rs)
+        failed = ", ".join(str(r["seed"]) for r in rs if not r["success"]) or "-"
+
+        def mean(key: str) -> float:
+            return sum(r[key] for r in rs) / len(rs)
+
+        lines.append(f"| {m} | {ok}/{len(rs)} ({100 * ok / len(rs):.0f} %) | {failed} | "
+                     f"{mean('perception_time_s'):.2f} s | {1e3 * mean('concepts_time_s'):.1f} ms "
+                     f"| {mean('planning_time_s'):.2f} s |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,104 @@
+"""The symbolic state of a scene: every concept's probability for every object and pair.
+
+Filled from a forward pass of the concept model (learned perception) or from a known
+world with probabilities 0 and 1 (the oracle, and judging against ground truth).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tamp.concepts.definitions import GROUPS, RELATIONS, relation_truth, unary_truth
+from tamp.world import WorldModel
+
+
+@dataclass(frozen=True)
+class SceneFacts:
+    names: tuple[str, ...]  #: object names, K
+    concepts: tuple[str, ...]  #: unary concept names, U
+    #: attribute groups: exactly one concept of a group holds (the most probable one)
+    groups: dict[str, tuple[str, ...]]
+    unary: np.ndarray  #: shape (K, U), probabilities
+    relations: tuple[str, ...]  #: R
+    pairs: np.ndarray  #: shape (K, K, R), probability that relation r(i, j) holds
+
+    def _i(self, name: str) -> int:
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise KeyError(f"no object '{name}' in the scene") from None
+
+    def prob(self, concept: str, name: str) -> float:
+        return float(self.unary[self._i(name), self.concepts.index(concept)])
+
+    def _group_of(self, concept: str) -> tuple[str, ...] | None:
+        return next((g for g in self.groups.values() if concept in g), None)
+
+    def attribute(self, name: str, group: str) -> tuple[str, float]:
+        """The most probable concept of ``group`` for ``name``, and its probability."""
+        names = self.groups[group]
+        p = [self.prob(c, name) for c in names]
+        k = int(np.argmax(p))
+        return names[k], float(p[k])
+
+    def match(self, name: str, concepts: tuple[str, ...]) -> float | None:
+        """Confidence that ``name`` is all of ``concepts`` (a concept of a group must be
+        its group's most probable one; any other must reach 0.5), or None."""
+        conf = 1.0
+        for c in concepts:
+            group = self._group_of(c)
+            p = self.prob(c, name)
+            if group is not None:
+                if max(self.prob(o, name) for o in group) > p:
+                    return None
+            elif p < 0.5:
+                return None
+            conf *= p
+        return conf
+
+    def relation(self, rel: str, a: str, b: str) -> float:
+        if a == b:
+            return 0.0
+        return float(self.pairs[self._i(a), self._i(b), self.relations.index(rel)])
+
+    def summary(self) -> str:
+        """e.g. ``obj_0 red block, obj_1 green bowl``."""
+        parts = []
+        for n in self.names:
+            words = [self.attribute(n, g)[0] for g in ("color", "shape") if g in self.groups]
+            parts.append(f"{n} {' '.join(words)}")
+        return ", ".join(parts) if parts else "no objects"
+
+    def facts(self, threshold: float = 0.5) -> list[tuple[tuple[str, ...], float]]:
+        """Facts believed true: group attributes (most probable), other unary concepts and
+        relations with probability >= ``threshold``; each with its probability."""
+        out: list[tuple[tuple[str, ...], float]] = []
+        grouped = {c for g in self.groups.values() for c in g}
+        for n in self.names:
+            for g in self.groups:
+                c, p = self.attribute(n, g)
+                out.append(((c, n), p))
+            out += [((c, n), self.prob(c, n)) for c in self.concepts
+                    if c not in grouped and self.prob(c, n) >= threshold]
+        for i, a in enumerate(self.names):
+            for j, b in enumerate(self.names):
+                if i != j:
+                    out += [((r, a, b), float(self.pairs[i, j, k]))
+                            for k, r in enumerate(self.relations)
+                            if self.pairs[i, j, k] >= threshold]
+        return out
+
+    @staticmethod
+    def from_world(world: WorldModel, names: list[str] | None = None) -> "SceneFacts":
+        """Certain facts (0 or 1) of a known world, by the concepts' definitions."""
+        names = list(world.objects) if names is None else names
+        concepts = tuple(c for g in GROUPS.values() for c in g)
+        unary = np.zeros((len(names), len(concepts)))
+        for i, n in enumerate(names):
+            for value in unary_truth(world.objects[n]).values():
+                if value in concepts:
+                    unary[i, concepts.index(value)] = 1.0
+        return SceneFacts(tuple(names), concepts, dict(GROUPS), unary, RELATIONS,
+                          relation_truth(world, names).astype(float))

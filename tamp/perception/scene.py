@@ -1,0 +1,145 @@
+"""Perception of a whole scene: segment, fit every object, reason about supports, and
+hand the planner a :class:`tamp.world.WorldModel`.
+
+An object at rest is held up by the table or by another object. The lowest visible point
+of an object standing in a bowl or on a block is usually hidden, so its bottom is taken
+from what supports it: the top of a block below it, the bottom of a bowl around it, or
+the table when nothing is below it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tamp.perception.cloud import ObjectCloud
+from tamp.perception.fit import BOWL_WALL, HOLLOW, FitConfig, ShapeFit, fit_object
+from tamp.perception.segment import (Segmentation, SegmentationConfig, SegmentationMode,
+                                     TablePlane, segment)
+from tamp.world import ShapeKind, WorldModel, WorldObject
+
+SUPPORT_GAP = 0.005  #: m: a support's top must lie this far below the object's top
+#: m by which a first footprint may miss the centre of what it supports (a covered
+#: object's first footprint comes from its few visible side faces)
+SUPPORT_MARGIN = 0.015
+
+
+@dataclass(frozen=True)
+class PerceptionConfig:
+    segmentation: SegmentationMode = "instance"
+    segment: SegmentationConfig = field(default_factory=SegmentationConfig)
+    fit: FitConfig = field(default_factory=FitConfig)
+
+
+@dataclass(frozen=True)
+class PerceivedObject:
+    cloud: ObjectCloud
+    fit: ShapeFit
+    support: str = ""  #: name of the object it rests on or in ("" for the table)
+
+    @property
+    def name(self) -> str:
+        return self.cloud.name
+
+
+@dataclass(frozen=True)
+class Percept:
+    """Everything perception found in one frame."""
+
+    objects: list[PerceivedObject]
+    table: TablePlane
+    camera_position: np.ndarray  #: shape (3,), m
+    mode: SegmentationMode
+    time_s: float  #: s spent segmenting and fitting
+
+    def by_name(self) -> dict[str, PerceivedObject]:
+        return {o.name: o for o in self.objects}
+
+    @property
+    def clouds(self) -> list[ObjectCloud]:
+        return [o.cloud for o in self.objects]
+
+
+def fit_scene(clouds: list[ObjectCloud], table: TablePlane, camera: np.ndarray,
+              kinds: dict[str, ShapeKind] | None = None,
+              cfg: FitConfig = FitConfig()) -> list[PerceivedObject]:
+    """Fit every cloud (``kinds`` fixes an object's primitive; otherwise its cues do),
+    then refit each object: its bottom from the support found below it, and the footprint
+    of a solid that holds others up from its points and theirs (they hide its top)."""
+    kinds = kinds or {}
+    table_z = {c.name: table.z_at(c.centroid[:2]) for c in clouds}
+    first = {c.name: fit_object(c, table_z[c.name], camera, kinds.get(c.name), cfg=cfg)
+             for c in clouds}
+    supports = {c.name: _support(c.name, first) for c in clouds}
+    above: dict[str, list[np.ndarray]] = {c.name: [] for c in clouds}
+    for c in clouds:  # every object up a stack counts for all the solids below it
+        s = supports[c.name][0]
+        # supports have strictly lower tops, so this walk down a stack ends
+        while s and first[s].kind not in HOLLOW:
+            above[s].append(c.points[:, :2])
+            s = supports[s][0]
+    out = []
+    for c in clouds:
+        support, bottom = supports[c.name]
+        extra = np.vstack(above[c.name]) if above[c.name] else None
+        out.append(PerceivedObject(c, fit_object(c, table_z[c.name], camera,
+                                                 first[c.name].kind, bottom, cfg, extra),
+                                   support))
+    return out
+
+
+def _support(name: str, first: dict[str, ShapeFit]) -> tuple[str, float]:
+    """What ``name`` rests on ("" for the table) and the height of its bottom, m."""
+    f = first[name]
+    under = {n: g for n, g in first.items()
+             if n != name and g.contains_xy(f.pose[:2, 3], SUPPORT_MARGIN)}
+    # a solid below it, whose top lies under this object's top, holds it up; failing
+    # that, a wider bowl or tray around it (its content may reach above the rim)
+    solids = [(n, g) for n, g in under.items()
+              if g.kind not in HOLLOW and g.top < f.top - SUPPORT_GAP]
+    bowls = [(n, g) for n, g in under.items()
+             if g.kind in HOLLOW and f.kind not in HOLLOW and f.top > g.bottom + BOWL_WALL
+             and max(f.shape.size[:2]) < 2 * max(g.shape.size[:2])]
+    if solids:
+        n, g = max(solids, key=lambda ng: ng[1].top)
+        return n, g.top
+    if bowls:
+        n, g = max(bowls, key=lambda ng: ng[1].bottom)
+        return n, g.bottom + BOWL_WALL
+    return "", 0.0
+
+
+def perceive(frame, config: PerceptionConfig = PerceptionConfig(),
+             kinds: dict[str, ShapeKind] | None = None) -> Percept:
+    """Segment ``frame`` (a ``scenes.camera.CameraFrame``-like RGB-D frame) and fit a
+    primitive to every object."""
+    t0 = time.perf_counter()
+    seg: Segmentation = segment(frame, config.segmentation, config.segment)
+    objects = fit_scene(seg.objects, seg.table, seg.camera_position, kinds, config.fit)
+    return Percept(objects, seg.table, seg.camera_position, seg.mode,
+                   time.perf_counter() - t0)
+
+
+def refit(percept: Percept, kinds: dict[str, ShapeKind],
+          cfg: FitConfig = FitConfig()) -> Percept:
+    """The same objects fitted again with the primitives in ``kinds`` (e.g. chosen by
+    learned shape concepts)."""
+    t0 = time.perf_counter()
+    objects = fit_scene(percept.clouds, percept.table, percept.camera_position, kinds, cfg)
+    return Percept(objects, percept.table, percept.camera_position, percept.mode,
+                   percept.time_s + time.perf_counter() - t0)
+
+
+def world_model(percept: Percept, attributes: dict[str, tuple[str, str]],
+                table_extent: tuple[float, float, float, float] = (-0.3, 0.9, -0.6, 0.6)
+                ) -> WorldModel:
+    """The planner's world from perception: ``attributes`` gives each object's
+    (category, colour), e.g. from learned concepts. Every object is movable, as in the
+    simulator's own world model (a bowl can be lifted)."""
+    objects = {}
+    for o in percept.objects:
+        category, color = attributes.get(o.name, (o.fit.kind, "unknown"))
+        objects[o.name] = WorldObject(o.name, category, color, o.fit.shape, o.fit.pose)
+    return WorldModel(objects, table_extent, percept.table.height)
