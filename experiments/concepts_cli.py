@@ -116,6 +116,7 @@ def add_commands(sub) -> None:
                    help="checkpoint directory to write (default: the shipped one)")
     t.add_argument("--scenes", type=int, default=1200, help="training scenes (default 1200)")
     t.add_argument("--epochs", type=int, default=200, help="epochs (default 200)")
+    t.add_argument("--hidden", type=int, default=128, help="units per hidden layer (default 128)")
     t.set_defaults(func=_cmd_train)
 
     e = cmd.add_parser("eval", help="accuracy and F1 on held-out and compositional scenes",
@@ -173,11 +174,12 @@ def add_commands(sub) -> None:
 def _cmd_train(args) -> int:
     from experiments.cli import UsageError
     from tamp.concepts.checkpoint import save_checkpoint
+    from tamp.concepts.model import ConceptConfig
     from tamp.concepts.train import TrainConfig, train
 
     device = _setup(args)
-    if args.scenes < 1 or args.epochs < 1:
-        raise UsageError("--scenes and --epochs must be >= 1")
+    if args.scenes < 1 or args.epochs < 1 or args.hidden < 1:
+        raise UsageError("--scenes, --epochs and --hidden must be >= 1")
     data = dataset("train", args.scenes, args.seed, args.data_dir)
     _say(f"training on {data.n_objects} objects in {data.n_scenes} scenes")
 
@@ -186,9 +188,9 @@ def _cmd_train(args) -> int:
             _say(f"epoch {epoch}/{args.epochs}: loss {loss:.4f}")
 
     model, report = train(data, TrainConfig(epochs=args.epochs, seed=args.seed),
-                          device=device, progress=progress)
-    command = f"tamp concepts train --scenes {args.scenes} --epochs {args.epochs}" + \
-        (f" --seed {args.seed}" if args.seed else "")
+                          ConceptConfig(hidden=args.hidden), device=device, progress=progress)
+    command = f"tamp concepts train --scenes {args.scenes} --epochs {args.epochs} " \
+        f"--hidden {args.hidden}" + (f" --seed {args.seed}" if args.seed else "")
     out = save_checkpoint(model, args.out, {"command": command, "train": asdict(report),
                                             "data": data.meta})
     _say(f"trained in {report.seconds:.0f} s (loss {report.final_loss:.4f}) -> {out}")

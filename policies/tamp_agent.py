@@ -31,8 +31,11 @@ from tamp.refine import PICK_ACTIONS
 from tamp.world import WorldModel
 
 PERCEPTION_MODES = ("oracle", "learned", "learned-geometric")
-#: m of displacement that an attribute mismatch costs when re-identifying objects
+#: m of displacement that a colour mismatch costs when re-identifying objects (a match
+#: must cost less); a shape mismatch costs less, as a tipped or half-hidden object can
+#: look like another shape while its colour stays
 MISMATCH_COST = 1.0
+SHAPE_MISMATCH_COST = 0.3
 
 
 def expected_facts(action: Action) -> set[tuple[str, ...]]:
@@ -76,6 +79,7 @@ class TampPolicy(Policy):
             self.model = load_checkpoint(concepts)
         # learned perception: what was seen last, under stable names (see ``_track``)
         self._seen: dict[str, tuple[str, str, np.ndarray]] = {}
+        self._last: dict = {}  #: stable name -> WorldObject as last seen
         self.to_sim: dict[str, str] = {}
         self.facts = None
         self.record: dict = {}
@@ -190,9 +194,11 @@ class TampPolicy(Policy):
             self.to_sim[rename[o.name]] = o.cloud.source or min(
                 truth.objects, key=lambda n: np.linalg.norm(truth.objects[n].position[:2]
                                                             - xy[o.name]))
-        world = scene.world
-        world = replace(world, objects={rename[n]: replace(o, name=rename[n])
-                                        for n, o in world.objects.items()})
+        objects = {rename[n]: replace(o, name=rename[n]) for n, o in scene.world.objects.items()}
+        # an object out of sight now (hidden, or in the hand) is where it was last seen
+        objects = {**{n: o for n, o in self._last.items() if n not in objects}, **objects}
+        self._last = objects
+        world = replace(scene.world, objects=objects)
         if self.facts is None:
             self.facts = replace(facts, names=tuple(rename[n] for n in facts.names))
             self.record = _record(scene, self.facts, rename, self.to_sim)
@@ -201,7 +207,8 @@ class TampPolicy(Policy):
     def _track(self, attrs: dict[str, tuple[str, str]], xy: dict[str, np.ndarray]
                ) -> dict[str, str]:
         """Perceived names -> stable names: each object is matched to the one seen before
-        with the same colour and shape that moved least (one assignment for all)."""
+        of the same colour (and shape, preferably) that moved least (one assignment for
+        all); an object never seen before gets a new name."""
         from scipy.optimize import linear_sum_assignment
 
         new = list(attrs)
@@ -209,7 +216,8 @@ class TampPolicy(Policy):
         rename = {}
         if old and new:
             cost = np.array([[np.linalg.norm(xy[n] - self._seen[o][2])
-                              + MISMATCH_COST * (attrs[n] != self._seen[o][:2])
+                              + MISMATCH_COST * (attrs[n][0] != self._seen[o][0])
+                              + SHAPE_MISMATCH_COST * (attrs[n][1] != self._seen[o][1])
                               for o in old] for n in new])
             rows, cols = linear_sum_assignment(cost)
             rename = {new[r]: old[c] for r, c in zip(rows, cols)

@@ -39,7 +39,7 @@ class ExtraConcept:
 class ConceptConfig:
     groups: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(GROUPS))
     relations: tuple[str, ...] = RELATIONS
-    hidden: int = 64  #: units per hidden layer
+    hidden: int = 128  #: units per hidden layer
     extra: tuple[ExtraConcept, ...] = ()
 
     @property
