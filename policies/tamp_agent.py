@@ -80,6 +80,7 @@ class TampPolicy(Policy):
         # learned perception: what was seen last, under stable names (see ``_track``)
         self._seen: dict[str, tuple[str, str, np.ndarray]] = {}
         self._last: dict = {}  #: stable name -> WorldObject as last seen
+        self._kin = None  #: the robot's kinematics, for the self-filter (no masks)
         self.to_sim: dict[str, str] = {}
         self.facts = None
         self.record: dict = {}
@@ -180,8 +181,18 @@ class TampPolicy(Policy):
         from tamp.concepts.runtime import perceive_scene
         from tamp.perception.scene import PerceptionConfig
 
-        mode = "geometric" if self.perception == "learned-geometric" else "instance"
-        scene = perceive_scene(env.capture(), self.model, PerceptionConfig(segmentation=mode))
+        mode, exclude = "instance", None
+        if self.perception == "learned-geometric":
+            # no masks: the arm's own points are removed with its sphere model
+            from tamp.geometry.kinematics import Kinematics
+            from tamp.perception.self_filter import robot_filter
+
+            self._kin = self._kin or Kinematics(env.robot)
+            mode = "geometric"
+            exclude = robot_filter(self._kin, env.sim.arm_positions(),
+                                   env.robot.gripper.joint_for_width(env.sim.gripper_width()))
+        scene = perceive_scene(env.capture(), self.model, PerceptionConfig(segmentation=mode),
+                               exclude)
         facts = scene.facts
         attrs = {n: (facts.attribute(n, "color")[0], facts.attribute(n, "shape")[0])
                  for n in facts.names}

@@ -49,10 +49,11 @@ def describe(model: ConceptModel, percept: Percept) -> SceneFacts:
     return SceneFacts(names, cfg.unary_names, dict(cfg.groups), unary, cfg.relations, pairs)
 
 
-def perceive_scene(frame, model: ConceptModel,
-                   config: PerceptionConfig = PerceptionConfig()) -> LearnedScene:
-    """World model and facts from one RGB-D frame (see the module docstring)."""
-    percept = perceive(frame, config)
+def perceive_scene(frame, model: ConceptModel, config: PerceptionConfig = PerceptionConfig(),
+                   exclude=None) -> LearnedScene:
+    """World model and facts from one RGB-D frame (see the module docstring); ``exclude``
+    marks points that are no object (see :func:`tamp.perception.scene.perceive`)."""
+    percept = perceive(frame, config, exclude=exclude)
     t0 = time.perf_counter()
     facts = describe(model, percept)
     t_concepts = time.perf_counter() - t0

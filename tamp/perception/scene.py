@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -112,11 +113,13 @@ def _support(name: str, first: dict[str, ShapeFit]) -> tuple[str, float]:
 
 
 def perceive(frame, config: PerceptionConfig = PerceptionConfig(),
-             kinds: dict[str, ShapeKind] | None = None) -> Percept:
+             kinds: dict[str, ShapeKind] | None = None,
+             exclude: Callable[[np.ndarray], np.ndarray] | None = None) -> Percept:
     """Segment ``frame`` (a ``scenes.camera.CameraFrame``-like RGB-D frame) and fit a
-    primitive to every object."""
+    primitive to every object; ``exclude`` marks points that are no object (the robot's,
+    for the geometric mode)."""
     t0 = time.perf_counter()
-    seg: Segmentation = segment(frame, config.segmentation, config.segment)
+    seg: Segmentation = segment(frame, config.segmentation, config.segment, exclude)
     objects = fit_scene(seg.objects, seg.table, seg.camera_position, kinds, config.fit)
     return Percept(objects, seg.table, seg.camera_position, seg.mode,
                    time.perf_counter() - t0)

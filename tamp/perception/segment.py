@@ -15,7 +15,7 @@ that is the known limit of mask-free segmentation without a learned model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 
@@ -186,12 +186,15 @@ def _split_by_color(points: np.ndarray, rgb: np.ndarray, cfg: SegmentationConfig
 
 
 def segment_geometric(frame: RGBDLike, cfg: SegmentationConfig = SegmentationConfig(),
-                      instance: np.ndarray | None = None,
-                      labels: tuple[str, ...] = ()) -> Segmentation:
+                      instance: np.ndarray | None = None, labels: tuple[str, ...] = (),
+                      exclude: Callable[[np.ndarray], np.ndarray] | None = None
+                      ) -> Segmentation:
     """Objects as clusters above the table plane; no masks are used.
 
-    ``instance``/``labels``, when given, only name the simulator object most of each
-    cluster's pixels belong to (``ObjectCloud.source``) so that results can be scored.
+    ``exclude`` marks points (N, 3) that are no object, e.g. the robot's own (see
+    :mod:`tamp.perception.self_filter`). ``instance``/``labels``, when given, only name
+    the simulator object most of each cluster's pixels belong to (``ObjectCloud.source``)
+    so that results can be scored.
     """
     wp = backproject(frame)
     inside = _workspace_mask(wp, cfg)
@@ -199,6 +202,8 @@ def segment_geometric(frame: RGBDLike, cfg: SegmentationConfig = SegmentationCon
     above = inside & (table.distance(wp.xyz.reshape(-1, 3)).reshape(inside.shape)
                       > cfg.min_height)
     pix = np.flatnonzero(above.ravel())
+    if exclude is not None:
+        pix = pix[~exclude(wp.xyz.reshape(-1, 3)[pix])]
     pts = wp.xyz.reshape(-1, 3)[pix]
     rgb = wp.rgb.reshape(-1, 3)[pix]
     clusters = _dbscan(pts, cfg.cluster_eps, cfg.cluster_min_points)
@@ -226,12 +231,14 @@ def segment_geometric(frame: RGBDLike, cfg: SegmentationConfig = SegmentationCon
 
 
 def segment(frame, mode: SegmentationMode = "instance",
-            cfg: SegmentationConfig = SegmentationConfig()) -> Segmentation:
+            cfg: SegmentationConfig = SegmentationConfig(),
+            exclude: Callable[[np.ndarray], np.ndarray] | None = None) -> Segmentation:
     """Segment a ``scenes.camera.CameraFrame``-like frame (``instance``/``labels`` are
-    read only in instance mode, or to name clusters for scoring in geometric mode)."""
+    read only in instance mode, or to name clusters for scoring in geometric mode;
+    ``exclude``, geometric mode only: see :func:`segment_geometric`)."""
     if mode == "instance":
         return segment_instances(frame, tuple(frame.labels), frame.instance, cfg)
     if mode == "geometric":
         return segment_geometric(frame, cfg, getattr(frame, "instance", None),
-                                 tuple(getattr(frame, "labels", ())))
+                                 tuple(getattr(frame, "labels", ())), exclude)
     raise ValueError(f"unknown segmentation mode '{mode}'; use 'instance' or 'geometric'")

@@ -98,3 +98,21 @@ def test_unknown_mode_is_refused(env):
     env.reset(seed=0)
     with pytest.raises(ValueError, match="unknown segmentation mode 'magic'"):
         segment(env.capture(), "magic")
+
+
+def test_the_arm_over_the_table_is_filtered_out_without_masks(env, kinematics):
+    from tamp.perception.self_filter import robot_filter
+
+    env.reset(seed=0)
+    # the hand 12 cm above an empty spot of the table, pointing down
+    target = kinematics.tcp_pose(env.robot.home)
+    target[:3, 3] = (0.45, 0.18, 0.12)
+    ik = kinematics.ik(target, [env.robot.home], np.random.default_rng(0))
+    assert ik.success
+    env.sim.set_arm(ik.q)
+    frame, n = env.capture(), len(env.oracle_world().objects)
+    assert len(segment(frame, "geometric").objects) > n  # the hand looks like an object
+    keep_out = robot_filter(kinematics, ik.q, env.robot.gripper.joint_for_width(
+        env.sim.gripper_width()))
+    seg = segment(frame, "geometric", exclude=keep_out)
+    assert sorted(o.source for o in seg.objects) == sorted(env.oracle_world().objects)
