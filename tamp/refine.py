@@ -175,6 +175,21 @@ def _onto_table(world, obj, args, rng, config, context) -> PlacementStream:
     return PlacementStream(pl.sample_placements(obj, region, others, rng, config), ("table",))
 
 
+@placement_stream("place-at")
+def _at_given_pose(world, obj, args, rng, config, context) -> PlacementStream:
+    """A pose chosen by someone else (an imitation policy, a VLM): ``context["pose"]``
+    (4x4, the object's bottom centre), on ``args[1]`` (what it rests on there, which
+    the load may touch)."""
+    pose = context.get("pose")
+    if pose is None:
+        return PlacementStream(pl.Placements([], "place-at needs a pose in its context"),
+                               ())
+    support = args[1] if len(args) > 1 else "table"
+    touch = (f"{support}/bottom",) if support in world.objects and \
+        world.objects[support].category in ("bowl", "tray") else (support,)
+    return PlacementStream(pl.Placements([np.asarray(pose, float)]), touch)
+
+
 def pick_grasps(obj: WorldObject, robot: RobotSpec, config, rng: np.random.Generator):
     """Grasp candidates for ``obj`` from the configured source: ``"top"`` reads them off
     the shape; ``"antipodal"`` searches the object's points (sampled from its shape here;
