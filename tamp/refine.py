@@ -61,6 +61,10 @@ class PlacementStream:
 PlacementFn = Callable[[WorldModel, WorldObject, tuple[str, ...], np.random.Generator,
                         "pl.PlacementConfig", dict], PlacementStream]
 
+#: m above its resting pose at which a placed object is let go: the first that has a
+#: collision-free straight move down (a short drop onto the support is harmless)
+RELEASE_DROPS = (0.0, 0.01, 0.02)
+
 #: m kept free around each box packed into a tray: a 2F-85 finger (14 mm) with room
 FINGER_GAP = 0.035
 PLACEMENT_STREAMS: dict[str, PlacementFn] = {}
@@ -165,6 +169,16 @@ def _onto_place_or_disk(world, obj, args, rng, config, context) -> PlacementStre
     return PlacementStream(pl.on_top_of(obj, lower, [], rng, config), (lower.name,))
 
 
+@placement_stream("build")
+def _into_pyramid_slot(world, obj, args, rng, config, context) -> PlacementStream:
+    """Pyramid: into a slot, centred and square to the row (see :mod:`tamp.pyramid`)."""
+    from tamp.pyramid import slot_placements
+
+    poses, reason, touch, blockers = slot_placements(world, obj, args[1],
+                                                     config.drop_height)
+    return PlacementStream(pl.Placements(poses, reason), touch, blockers)
+
+
 @placement_stream("place")
 def _onto_table(world, obj, args, rng, config, context) -> PlacementStream:
     (x0, x1), (y0, y1) = TABLE_WORKSPACE
@@ -238,15 +252,6 @@ class Refiner:
             raise RefinementError(f"planning time budget of {self.cfg.time_budget:.0f} s "
                                   "exhausted")
 
-    def _ik(self, target: np.ndarray, seeds: list[np.ndarray], rng) -> np.ndarray | None:
-        res = self.kin.ik(target, seeds, rng, self.cfg.ik)
-        if not res.success or not self.checker.is_free(res.q):
-            # try once more from other random seeds for a collision-free solution
-            res = self.kin.ik(target, [], rng, self.cfg.ik)
-            if not res.success or not self.checker.is_free(res.q):
-                return None
-        return res.q
-
     def _straight(self, q0: np.ndarray, start: np.ndarray, end: np.ndarray,
                   check: bool = True) -> np.ndarray | None:
         """Joint waypoints moving the TCP in a straight line from pose ``start`` to ``end``
@@ -270,6 +275,35 @@ class Refiner:
             q = res.q
             path.append(q)
         return np.array(path)
+
+    def _approach(self, tcp_pre: np.ndarray, tcp_goal: np.ndarray, seeds, rng,
+                  drops: tuple[float, ...] = (0.0,), robot: tuple[str, ...] = (),
+                  load: tuple[str, ...] = ()):
+        """A collision-free configuration at ``tcp_pre`` from which the TCP moves straight
+        to ``tcp_goal`` (raised by the first of ``drops`` that works), with ``robot`` /
+        ``load`` allowed to touch what they name on the way: ``(q_pre, path, goal)``, or
+        None. IK solutions are tried until one has such a move (another arm posture may
+        have one where the first has not)."""
+        found: dict = {}
+
+        def accept(q: np.ndarray) -> bool:
+            if not self.checker.is_free(q):
+                return False
+            self.checker.ignore(robot=robot, load=load)
+            try:
+                for drop in drops:
+                    goal = tcp_goal.copy()
+                    goal[2, 3] += drop
+                    path = self._straight(q, tcp_pre, goal)
+                    if path is not None:
+                        found.update(path=path, goal=goal)
+                        return True
+                return False
+            finally:
+                self.checker.ignore()
+
+        res = self.kin.ik(tcp_pre, seeds, rng, self.cfg.ik, accept=accept)
+        return (res.q, found["path"], found["goal"]) if res.success else None
 
     def _escape(self, q: np.ndarray) -> np.ndarray | None:
         """From a configuration the model calls colliding (the arm stopped against
@@ -406,14 +440,12 @@ class Refiner:
         ch.gripper = g.joint_for_width(grasp.open_width)
         tcp_grasp = grasp.tcp_pose(obj.pose)
         tcp_pre = tcp_grasp @ translation((0, 0, -self.cfg.approach_distance))
-        q_pre = self._ik(tcp_pre, [self.q, self.p.robot.home], rng)
-        if q_pre is None:
-            raise RefinementError(f"no collision-free IK above {obj.name}")
-        ch.ignore(robot=(obj.name,))
-        descend = self._straight(q_pre, tcp_pre, tcp_grasp)
-        ch.ignore()
-        if descend is None:
-            raise RefinementError(f"no straight descent onto {obj.name}")
+        found = self._approach(tcp_pre, tcp_grasp, [self.q, self.p.robot.home], rng,
+                               robot=(obj.name,))
+        if found is None:
+            raise RefinementError(f"no collision-free IK above {obj.name} with a straight "
+                                  "descent onto it")
+        q_pre, descend, _ = found
         transit = self._transit(self.q, q_pre, f"to {obj.name}")
         # carry: the object leaves the world and moves with the tool
         ch.set_world(self.world.without(obj.name))
@@ -439,16 +471,15 @@ class Refiner:
         transit, descend, lift = picked
         tcp_place = grasp.tcp_pose(pose)
         tcp_pre = tcp_place @ translation((0, 0, -self.cfg.approach_distance))
-        q_pre = self._ik(tcp_pre, [lift[-1], self.p.robot.home], rng)
-        if q_pre is None:
-            raise RefinementError(f"no collision-free IK above the placement for "
-                                  f"{' '.join(place_action)}")
-        # the load may touch its support where it is released
-        ch.ignore(load=load_may_touch)
-        lower = self._straight(q_pre, tcp_pre, tcp_place)
-        ch.ignore()
-        if lower is None:
-            raise RefinementError(f"no straight move down for {' '.join(place_action)}")
+        # the load may touch its support where it is released; where the last stretch
+        # down is blocked (fingers between tight neighbours), it is let go a little higher
+        # and drops onto its support
+        found = self._approach(tcp_pre, tcp_place, [lift[-1], self.p.robot.home], rng,
+                               RELEASE_DROPS, load=load_may_touch)
+        if found is None:
+            raise RefinementError(f"no collision-free IK above the placement with a "
+                                  f"straight move down for {' '.join(place_action)}")
+        q_pre, lower, tcp_place = found
         transfer = self._transit(lift[-1], q_pre, f"carrying {obj.name}")
         # release: the object joins the world at its placement
         placed_world = self.world.with_pose(obj.name, pose)

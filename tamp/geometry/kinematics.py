@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 import pinocchio as pin
@@ -67,12 +68,15 @@ class Kinematics:
         return pin.updateFramePlacement(self.model, self.data, fid).homogeneous
 
     def ik(self, target: np.ndarray, seeds: list[np.ndarray] | np.ndarray,
-           rng: np.random.Generator, config: IKConfig = IKConfig()) -> IKResult:
+           rng: np.random.Generator, config: IKConfig = IKConfig(),
+           accept: Callable[[np.ndarray], bool] | None = None) -> IKResult:
         """Joint positions that put the TCP at ``target`` (4x4), within the joint limits.
 
         Tries each seed, then ``config.n_random_seeds`` random ones; returns the first
-        solution within tolerance, else the best attempt with ``success=False``.
+        solution within tolerance that ``accept`` (e.g. a collision check) takes, else
+        the best attempt with ``success=False`` and the reason.
         """
+        rejected = 0
         robot = self.robot
         oMdes = pin.SE3(target[:3, :3], target[:3, 3])
         starts = [np.asarray(s, float) for s in seeds]
@@ -90,7 +94,10 @@ class Kinematics:
                 pos_err = float(np.linalg.norm(oMf.translation - oMdes.translation))
                 rot_err = float(np.linalg.norm(err[3:]))
                 if pos_err < config.position_tolerance and rot_err < config.orientation_tolerance:
-                    return IKResult(q, True, pos_err, rot_err)
+                    if accept is None or accept(q):
+                        return IKResult(q, True, pos_err, rot_err)
+                    rejected += 1
+                    break
                 jac = pin.computeFrameJacobian(self.model, self.data, self.full_q(q),
                                                self.tcp_id, pin.LOCAL)[:, idx]
                 jjt = jac @ jac.T + config.damping * np.eye(6)
@@ -98,4 +105,7 @@ class Kinematics:
                 q = np.clip(q + config.step * dq, lower, upper)
             if best is None or pos_err + 0.1 * rot_err < best.position_error + 0.1 * best.orientation_error:
                 best = IKResult(q, False, pos_err, rot_err, "did not converge within tolerance")
+        if rejected and best is not None:
+            best = replace(best, reason=f"{rejected} solutions within tolerance, none accepted "
+                                        "(e.g. all in collision)")
         return best

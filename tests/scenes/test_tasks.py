@@ -12,7 +12,7 @@ from tamp.planner import PlannerConfig, symbolic_state
 from tamp.world import WorldModel
 
 SUITE = ["place-in-bowl", "sort-by-colour", "rebuild-tower", "clear-then-place", "lift",
-         "towers-of-hanoi", "packing-boxes"]
+         "towers-of-hanoi", "packing-boxes", "stack-pyramid"]
 
 
 def test_every_task_is_registered_once_with_a_gym_id():
@@ -141,3 +141,36 @@ def test_packing_episode_plans_every_box_into_the_tray(robot):
     plan = Planner(robot, PlannerConfig(seed=0)).plan(world, inst.goal, robot.home)
     assert plan.success, plan.reason
     assert [a.name for a in plan.actions].count("place-in") == 4
+
+
+def test_hanoi_disk_off_its_place_can_still_be_picked_up(robot):
+    """A disk that slid off every marked place is on the bare table: the planner picks it
+    up from there (it is never put there), so replanning can recover from the slip."""
+    from dataclasses import replace
+
+    from tamp.planner import Planner, PlannerConfig
+
+    inst = make_task("towers-of-hanoi").sample(np.random.default_rng(1))
+    objects = {o.name: o for o in inst.objects}
+    n = len(objects)
+    # the smallest disk lies on the table between the places, away from all of them
+    pose = objects["disk_1"].pose.copy()
+    zones = {z.name: z for z in inst.zones}
+    mid = (zones["place_1"].pose[:2, 3] + zones["place_2"].pose[:2, 3]) / 2
+    pose[:2, 3] = mid + np.array([0.12, 0.0])
+    pose[2, 3] = 0.0
+    objects["disk_1"] = replace(objects["disk_1"], pose=pose)
+    world = WorldModel(objects, zones=zones)
+    state = symbolic_state(world, "hanoi-tabletop")
+    assert ("on", "disk_1", "table") in state and ("clear", "disk_2") in state
+    assert not any(f[0] == "smaller" and f[1] == "table" for f in state)
+    plan = Planner(robot, PlannerConfig(domain="hanoi-tabletop", time_budget=60)).plan(
+        world, inst.goal, robot.home)
+    assert plan.success, plan.reason
+    names = [(a.name, *a.args) for a in plan.actions]
+    assert ("pick", "disk_1", "table") in names
+    assert all(not (a[0] == "put" and a[2] == "table") for a in names)
+    # every disk ends where the goal wants it: the last put of each is its goal fact
+    last = {a[1]: a[2] for a in names if a[0] == "put"}
+    assert last[f"disk_{n}"] == "place_3"
+    assert all(last[f"disk_{k}"] == f"disk_{k + 1}" for k in range(1, n))

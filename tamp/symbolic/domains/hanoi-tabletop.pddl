@@ -1,9 +1,12 @@
 ; Towers of Hanoi for a robot arm: disks are picked up and put down one at a time, on a
 ; marked place of the table or on a larger disk. (smaller ?x ?d): disk ?d may rest on ?x;
-; static, listed for every place and every larger disk.
+; static, listed for every place and every larger disk. A disk that ended up elsewhere
+; on the table (it slid off its place) is (on ?d table): it can be picked up from there,
+; but nothing is ever put on the table, as no (smaller table ?d) holds.
 (define (domain hanoi-tabletop)
   (:requirements :strips :typing)
   (:types disk peg - place)
+  (:constants table - place)
   (:predicates
     (on ?d - disk ?x - place)
     (clear ?x - place)
