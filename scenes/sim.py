@@ -30,6 +30,12 @@ class SimConfig:
     table_friction: float = 0.8
     grip_force: float = 100.0  #: N per finger (the 2F-85 grips with 20-235 N)
     finger_speed: float = 0.075  #: m/s per finger (150 mm/s closing speed at most)
+    #: m a contact point may separate before Bullet forgets it: its default while the pads
+    #: grip (persistent points hold a grasp), a short one while they open: otherwise
+    #: points with stale normals between a pad and a cylinder can leave a released disk
+    #: hooked on the receding finger
+    contact_breaking: float = 0.02
+    release_contact_breaking: float = 0.002
 
 
 class Simulation:
@@ -52,7 +58,10 @@ class Simulation:
         p.setGravity(0, 0, -9.81, physicsClientId=cid)
         p.setTimeStep(self.config.timestep, physicsClientId=cid)
         p.setPhysicsEngineParameter(numSolverIterations=self.config.solver_iterations,
-                                    deterministicOverlappingPairs=1, physicsClientId=cid)
+                                    deterministicOverlappingPairs=1,
+                                    contactBreakingThreshold=self.config.contact_breaking,
+                                    physicsClientId=cid)
+        self._releasing = False  #: the pads are opening (see SimConfig.contact_breaking)
         self.objects, self.bodies, self._com = {}, {}, {}
         self.zones = {}
         x0, x1, y0, y1 = TABLE_EXTENT
@@ -198,6 +207,13 @@ class Simulation:
                                     forces=[float(f) for f in robot.max_effort], positionGains=[0.3] * robot.dof,
                                     physicsClientId=cid)
         target = robot.gripper.joint_for_width(width)
+        opening = width > self.gripper_width() + 1e-3
+        if opening != self._releasing:
+            self._releasing = opening
+            threshold = self.config.release_contact_breaking if opening else \
+                self.config.contact_breaking
+            p.setPhysicsEngineParameter(contactBreakingThreshold=threshold,
+                                        physicsClientId=cid)
         # only the actuated finger has a motor; the gear drives the other one
         p.setJointMotorControl2(self.robot_id, self.finger_joints[0], p.POSITION_CONTROL,
                                 targetPosition=target, force=self.config.grip_force,

@@ -181,6 +181,10 @@ class Planner:
         if cfg.domain not in DOMAIN_MODELS:
             return Plan(False, reason=f"unknown domain '{cfg.domain}'; known: "
                                       f"{', '.join(DOMAIN_MODELS)}")
+        if len(goal) == 1 and next(iter(goal))[0] == "holding":
+            # holding one object needs nothing but its pick, whatever the domain calls it
+            # (a bowl is a container to the pick-place domain, yet it can be lifted)
+            return self.plan_pick(world, next(iter(goal))[1], q_start)
         types = DOMAIN_MODELS[cfg.domain].types(world)
         for atom in goal:
             for name in atom[1:]:

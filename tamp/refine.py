@@ -481,8 +481,11 @@ class Refiner:
                                   f"straight move down for {' '.join(place_action)}")
         q_pre, lower, tcp_place = found
         transfer = self._transit(lift[-1], q_pre, f"carrying {obj.name}")
-        # release: the object joins the world at its placement
-        placed_world = self.world.with_pose(obj.name, pose)
+        # release: the object joins the world where it comes to rest, ``drop_height``
+        # below the pose it is let go at (else heights add up along a tower of placements)
+        rest = pose.copy()
+        rest[2, 3] -= self.cfg.placement.drop_height
+        placed_world = self.world.with_pose(obj.name, rest)
         ch.detach()
         ch.set_world(placed_world)
         # release as wide as the surroundings allow: an object that turned a little in

@@ -138,3 +138,16 @@ def test_full_bowl_is_cleared_before_placing(robot):
     assert plan.success, plan.reason
     names = [a.name for a in plan.actions]
     assert names[0] == "take-out" and names[-2:] == ["pick", "place-in"]
+
+
+def test_holding_a_bowl_is_planned_as_its_pick(robot):
+    """The pick-place domain types a bowl as a container, yet "hold the bowl" is one
+    pick: the planner plans it (a rim grasp) instead of failing symbolically."""
+    world = _world()
+    plan = Planner(robot, PlannerConfig(time_budget=60)).plan(
+        world, frozenset({("holding", "green_bowl")}), robot.home)
+    assert plan.success, plan.reason
+    assert [a.name for a in plan.actions] == ["pick"]
+    assert plan.actions[0].args[0] == "green_bowl"
+    unknown = Planner(robot).plan(world, frozenset({("holding", "purple_bowl")}), robot.home)
+    assert not unknown.success and "purple_bowl" in unknown.reason
