@@ -22,8 +22,10 @@ def yaw_pose(x: float, y: float, yaw: float, z: float = 0.0) -> np.ndarray:
 
 
 def scatter(shapes: list[Shape], rng: np.random.Generator, gap: float = 0.03,
-            attempts: int = 2000, workspace=WORKSPACE) -> list[np.ndarray]:
-    """Non-overlapping poses on the table for ``shapes`` (largest placed first)."""
+            attempts: int = 2000, workspace=WORKSPACE,
+            reach: tuple[float, float] | None = None) -> list[np.ndarray]:
+    """Non-overlapping poses on the table for ``shapes`` (largest placed first); with
+    ``reach`` (m), every footprint lies between those distances from the robot's base."""
     placed: list[tuple[np.ndarray, float]] = []
     poses: list[np.ndarray | None] = [None] * len(shapes)
     order = sorted(range(len(shapes)), key=lambda i: -footprint_radius(shapes[i]))
@@ -32,6 +34,9 @@ def scatter(shapes: list[Shape], rng: np.random.Generator, gap: float = 0.03,
         r = footprint_radius(shapes[i])
         for _ in range(attempts):
             xy = np.array([rng.uniform(x0, x1), rng.uniform(y0, y1)])
+            if reach is not None and not (reach[0] <= np.linalg.norm(xy) - r
+                                          and np.linalg.norm(xy) + r <= reach[1]):
+                continue
             if all(np.linalg.norm(xy - c) > r + rc + gap for c, rc in placed):
                 break
         else:

@@ -22,6 +22,9 @@ GAP = 0.035  #: m around each box in the tray (as the planner packs them)
 WALL = 0.008
 COLOURS = ("red", "green", "blue", "yellow", "orange", "purple")
 WORKSPACE = ((0.30, 0.68), (-0.42, 0.42))
+#: m from the robot's base: every footprint (the tray's included) lies where a top-down
+#: grasp or release is in easy reach of the Panda (0.855 m at most, less at table height)
+REACH = (0.22, 0.74)
 
 
 @register_task("packing-boxes", gym_id="tamp/PackingBoxes-v0", max_episode_steps=12000)
@@ -43,7 +46,7 @@ class PackingBoxes(Task):
         tray = Shape("tray", (width + GAP + 2 * WALL + slack, depth + GAP + 2 * WALL + slack,
                               0.03), WALL)
         shapes = [tray] + [Shape("box", s) for s in sizes]
-        poses = scatter(shapes, rng, gap=0.04, workspace=WORKSPACE)
+        poses = scatter(shapes, rng, gap=0.04, workspace=WORKSPACE, reach=REACH)
         tray_pose = yaw_pose(poses[0][0, 3], poses[0][1, 3], rng.choice([0.0, np.pi / 2]))
         objects = [WorldObject("tray", "tray", "grey", tray, tray_pose, movable=False)]
         for k, (shape, pose) in enumerate(zip(shapes[1:], poses[1:])):

@@ -108,7 +108,7 @@ def bowl_inner_radius(shape: Shape) -> float:
 def footprint_radius(shape: Shape) -> float:
     """Radius of a circle that contains the shape's footprint, m."""
     sx, sy, _ = shape.size
-    if shape.kind == "box":
+    if shape.kind in ("box", "tray"):  # both are sized by their full sides
         return float(np.hypot(sx, sy) / 2)
     return float(sx)
 

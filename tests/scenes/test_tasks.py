@@ -174,3 +174,23 @@ def test_hanoi_disk_off_its_place_can_still_be_picked_up(robot):
     last = {a[1]: a[2] for a in names if a[0] == "put"}
     assert last[f"disk_{n}"] == "place_3"
     assert all(last[f"disk_{k}"] == f"disk_{k + 1}" for k in range(1, n))
+
+
+def test_packing_keeps_the_tray_and_boxes_within_reach():
+    """Every footprint of a packing scene lies 0.22-0.74 m from the robot's base, where
+    top-down grasps and releases are in reach (a tray corner at 0.83 m was not)."""
+    from tamp.geometry.shapes import footprint_radius
+
+    task = make_task("packing-boxes")
+    for seed in range(30):
+        for o in task.sample(np.random.default_rng(seed)).objects:
+            d = float(np.linalg.norm(o.position[:2]))
+            r = footprint_radius(o.shape)
+            assert 0.22 <= d - r and d + r <= 0.74, (seed, o.name, d, r)
+
+
+def test_tray_footprint_radius_is_its_half_diagonal():
+    from tamp.geometry.shapes import footprint_radius
+    from tamp.world import Shape
+
+    assert abs(footprint_radius(Shape("tray", (0.3, 0.4, 0.03), 0.008)) - 0.25) < 1e-12
