@@ -172,6 +172,12 @@ class Planner:
         # so that the first plan's time is the planner's own
         import tamp.geometry.antipodal  # noqa: F401
 
+        try:  # the time parameterisation's solver (seconds to import)
+            import toppra.algorithm  # noqa: F401
+            import toppra.constraint  # noqa: F401
+        except ImportError:
+            pass
+
         if self.config.domain in DOMAIN_MODELS:
             _domain(self.config.domain)
 
