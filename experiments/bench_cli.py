@@ -33,13 +33,75 @@ def add_commands(sub) -> None:
     e.add_argument("--episodes", type=int, default=100, help="seeds per task (default 100)")
     e.add_argument("--seed-start", type=int, default=1000,
                    help="first evaluation seed (default 1000, away from development seeds)")
-    e.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    e.add_argument("--workers", type=int, default=1, help="parallel processes, or the CPUs of a "
+                   "local Ray (default 1)")
     e.add_argument("--time-budget", type=float, default=60.0, help="planning budget, s")
     e.add_argument("--out", default="runs/bench-episodes", help="output directory; a "
                    "rerun skips the episodes already there")
+    e.add_argument("--backend", default="process", help="where episodes run: 'process' "
+                   "(this machine, --workers processes) or 'ray' (a Ray cluster)")
+    e.add_argument("--ray-address", default=None, help="with --backend ray: the cluster "
+                   "to join (default: a local Ray with --workers CPUs)")
+    e.add_argument("--gif-seeds", default="", metavar="SEEDS",
+                   help="comma-separated seeds whose episodes also write episode.gif")
+    e.add_argument("--checkpoints", default=None, metavar="DIR",
+                   help="checkpoint folder of the learned baselines (default: the shipped "
+                        "ones); passed to every method that takes 'checkpoints'")
+    add_vlm_arguments(e)
     e.add_argument("--update-docs", action="store_true",
                    help="replace the episodes section of docs/BENCHMARKS.md")
     e.set_defaults(func=_cmd_episodes)
+
+
+def add_vlm_arguments(parser) -> None:
+    """The VLM planner's options (methods vlm, vlm-closed), for ``bench episodes`` and
+    ``run``."""
+    g = parser.add_argument_group("VLM planner (methods vlm, vlm-closed)")
+    g.add_argument("--vlm-base-url", default=None, metavar="URL",
+                   help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
+    g.add_argument("--vlm-model", default=None, help="model name the endpoint serves")
+    g.add_argument("--vlm-api-key-env", default="OPENAI_API_KEY", metavar="VAR",
+                   help="environment variable holding the API key (default "
+                        "OPENAI_API_KEY; unset: no key is sent)")
+    g.add_argument("--vlm-cache", default=None, metavar="DIR",
+                   help="record answers in DIR and replay them when asked again")
+    g.add_argument("--cache-only", action="store_true",
+                   help="answer only from --vlm-cache; a miss is a failed episode, no "
+                        "request is made")
+
+
+def vlm_options(args, methods) -> dict:
+    """Method options from the VLM flags; :class:`UsageError` for bad ones."""
+    from experiments.cli import UsageError
+
+    if not any(m.startswith("vlm") for m in methods):
+        return {}
+    if not args.vlm_model:
+        raise UsageError("the VLM methods need --vlm-model")
+    if args.cache_only and not args.vlm_cache:
+        raise UsageError("--cache-only needs --vlm-cache DIR")
+    url = args.vlm_base_url
+    if not url and not args.cache_only:
+        raise UsageError("the VLM methods need --vlm-base-url (an OpenAI-compatible "
+                         "endpoint, e.g. http://localhost:8000/v1) or --cache-only")
+    if url and not url.startswith(("http://", "https://")):
+        raise UsageError(f"--vlm-base-url must start with http:// or https://, got '{url}'")
+    if args.vlm_cache and Path(args.vlm_cache).exists() and not Path(args.vlm_cache).is_dir():
+        raise UsageError(f"--vlm-cache {args.vlm_cache} exists and is not a directory")
+    return {"base_url": url, "model": args.vlm_model, "api_key_env": args.vlm_api_key_env,
+            "cache_dir": args.vlm_cache, "cache_only": bool(args.cache_only)}
+
+
+def _vlm_flags(args, methods) -> str:
+    """The VLM flags of the command as run (never the key itself)."""
+    if not any(m.startswith("vlm") for m in methods):
+        return ""
+    flags = f" --vlm-model {args.vlm_model}"
+    if args.vlm_base_url:
+        flags += f" --vlm-base-url {args.vlm_base_url}"
+    if args.vlm_cache:
+        flags += f" --vlm-cache {args.vlm_cache}"
+    return flags + (" --cache-only" if args.cache_only else "")
 
 
 def _replace_section(text: str, name: str, body: str) -> str:
@@ -97,6 +159,8 @@ def _cmd_episodes(args) -> int:
     tasks = tuple(task_names()) if args.tasks == "all" else \
         tuple(t.strip() for t in args.tasks.split(",") if t.strip())
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    if not tasks or not methods:
+        raise UsageError("--tasks and --methods must name at least one task and method")
     unknown = [t for t in tasks if t not in task_names()]
     if unknown:
         raise UsageError(f"unknown task '{unknown[0]}'; known tasks: {', '.join(task_names())}")
@@ -108,20 +172,55 @@ def _cmd_episodes(args) -> int:
         raise UsageError("--episodes and --workers must be >= 1 and --seed-start >= 0")
     if args.time_budget <= 0:
         raise UsageError(f"--time-budget must be > 0 s, got {args.time_budget}")
+    if args.backend not in be.BACKENDS:
+        raise UsageError(f"unknown backend '{args.backend}'; known: {', '.join(be.BACKENDS)}")
+    if args.ray_address and args.backend != "ray":
+        raise UsageError("--ray-address needs --backend ray")
+    if args.backend == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise UsageError("--backend ray needs Ray: pip install 'tamp[ray]'") from None
+    try:
+        gif_seeds = tuple(int(s) for s in args.gif_seeds.split(",") if s.strip())
+    except ValueError:
+        raise UsageError(f"--gif-seeds must be comma-separated integers, got "
+                         f"'{args.gif_seeds}'") from None
+    options = vlm_options(args, methods)
+    if args.checkpoints is not None:
+        if not Path(args.checkpoints).is_dir():
+            raise UsageError(f"--checkpoints {args.checkpoints} is not a directory")
+        options["checkpoints"] = args.checkpoints
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a directory")
     cfg = be.EpisodesConfig(tasks, methods, args.episodes, args.seed_start, args.workers,
-                            args.time_budget)
+                            args.time_budget, options, args.backend, args.ray_address,
+                            gif_seeds)
     with tqdm(desc="episodes", unit="ep", file=sys.stderr, dynamic_ncols=True) as bar:
         results = be.run(cfg, out, bar)
     table = be.rows(results)
     be.write_csv(out / "results.csv", table)
     command = (f"tamp bench episodes --methods {','.join(methods)} --tasks {args.tasks} "
                f"--episodes {args.episodes} --seed-start {args.seed_start} "
-               f"--workers {args.workers}")
-    text = be.report(table, command)
-    (out / "report.md").write_text(text)
+               f"--workers {args.workers}"
+               + (f" --time-budget {args.time_budget:g}" if args.time_budget != 60.0 else "")
+               + (f" --backend {args.backend}" if args.backend != "process" else "")
+               + (f" --gif-seeds {','.join(map(str, gif_seeds))}" if gif_seeds else "")
+               + (f" --checkpoints {args.checkpoints}" if args.checkpoints else "")
+               + _vlm_flags(args, methods))
+    plots = be.write_plots(table, out, tasks, methods)
+    text = be.report(table, command, tasks, methods, tuple(plots))
+    tmp = out / ".report.md.tmp"
+    tmp.write_text(text)
+    tmp.replace(out / "report.md")
     print(text)
     if args.update_docs:
+        import os
+
+        # the plots, linked from docs/ to where they are
+        linked = tuple(os.path.relpath((out / p).resolve(), DOCS.parent) for p in plots)
+        text = be.report(table, command, tasks, methods, linked)
         old = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
         DOCS.write_text(_replace_section(old, "episodes", text))
     return 0

@@ -1,8 +1,15 @@
 """``tamp bench episodes``: many seeded episodes per task and method, resumable.
 
 Each episode writes ``OUT/episodes/TASK/METHOD/seed_S/result.json`` (atomically); a rerun
-skips every episode whose result exists. ``OUT/results.csv`` and ``OUT/report.md`` are
-rebuilt from all results on disk at the end.
+skips every episode whose result exists (and whose GIF exists, where one was asked for).
+``OUT/results.csv``, ``OUT/report.md`` and the plots ``OUT/success.png`` and
+``OUT/planning_time.png`` are rebuilt from all results on disk at the end.
+
+Episodes run in this process (``workers=1``), in a pool of processes, or as tasks of a Ray
+cluster (``backend="ray"``: a local Ray, or the cluster at ``ray_address``); with Ray the
+result and the GIF come back to this process, which writes them, so that the workers need
+no shared file system. An episode that raises is a counted failure with the reason; the
+benchmark goes on.
 """
 
 from __future__ import annotations
@@ -10,14 +17,18 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 FIELDS = ("task", "method", "seed", "success", "planning_time_s", "execution_time_s",
-          "plan_length", "replans", "failure_reason")
+          "plan_length", "replans", "measured", "failure_reason")
+BACKENDS = ("process", "ray")
 
 
 @dataclass(frozen=True)
@@ -28,58 +39,146 @@ class EpisodesConfig:
     seed_start: int = 1000  #: evaluation seeds start here, away from development seeds
     workers: int = 1
     time_budget: float = 60.0
+    options: dict[str, Any] = field(default_factory=dict)  #: method options (VLM endpoint)
+    backend: str = "process"
+    ray_address: str | None = None  #: None: a local Ray with ``workers`` CPUs
+    gif_seeds: tuple[int, ...] = ()  #: write episode.gif for these seeds
+
+    def seeds(self) -> range:
+        return range(self.seed_start, self.seed_start + self.episodes)
 
 
 def episode_dir(out: Path, task: str, method: str, seed: int) -> Path:
     return out / "episodes" / task / method / f"seed_{seed}"
 
 
-def _run_one(task: str, method: str, seed: int, out: str, time_budget: float) -> dict:
+def _crashed(task: str, method: str, seed: int, err: BaseException) -> dict:
+    return {"task": task, "seed": seed, "method": method, "success": False, "plan": [],
+            "planning_time_s": 0.0, "execution_time_s": 0.0,
+            "failure_reason": f"crashed: {type(err).__name__}: {err}"}
+
+
+def _run_one(task: str, method: str, seed: int, out: str, time_budget: float,
+             options: dict | None = None, gif: bool = False) -> dict:
+    """One episode, its result written under ``out`` (a crash is written as a failure)."""
     from experiments.episode import EpisodeSpec, run_episode
 
+    where = episode_dir(Path(out), task, method, seed)
     try:
-        return run_episode(EpisodeSpec(task, seed, method, time_budget=time_budget),
-                           out=episode_dir(Path(out), task, method, seed))
+        return run_episode(EpisodeSpec(task, seed, method, time_budget=time_budget,
+                                       options=dict(options or {})), out=where, gif=gif)
     except Exception as err:  # a crash is a counted failure, never the end of the run
         from experiments.files import write_json_atomic
 
-        result = {"task": task, "seed": seed, "method": method, "success": False,
-                  "plan": [], "planning_time_s": 0.0, "execution_time_s": 0.0,
-                  "failure_reason": f"crashed: {type(err).__name__}: {err}"}
-        write_json_atomic(episode_dir(Path(out), task, method, seed) / "result.json", result)
+        result = _crashed(task, method, seed, err)
+        write_json_atomic(where / "result.json", result)
         return result
+
+
+def _run_detached(task: str, method: str, seed: int, time_budget: float, options: dict,
+                  gif: bool) -> tuple[dict, bytes | None]:
+    """One episode on a (possibly remote) worker: the result and the GIF's bytes."""
+    with tempfile.TemporaryDirectory(prefix="tamp-episode-") as tmp:
+        result = _run_one(task, method, seed, tmp, time_budget, options, gif)
+        path = episode_dir(Path(tmp), task, method, seed) / "episode.gif"
+        return result, (path.read_bytes() if path.exists() else None)
+
+
+def _store(out: Path, result: dict, gif: bytes | None) -> None:
+    from experiments.files import write_json_atomic
+
+    where = episode_dir(out, result["task"], result["method"], result["seed"])
+    if gif is not None:
+        where.mkdir(parents=True, exist_ok=True)
+        tmp = where / ".episode.gif.tmp"
+        tmp.write_bytes(gif)
+        os.replace(tmp, where / "episode.gif")
+    write_json_atomic(where / "result.json", result)
+
+
+def pending(config: EpisodesConfig, out: Path) -> list[tuple[str, str, int, bool]]:
+    """(task, method, seed, gif) of each episode still to run."""
+    todo = []
+    for t in config.tasks:
+        for m in config.methods:
+            for s in config.seeds():
+                where = episode_dir(out, t, m, s)
+                gif = s in config.gif_seeds
+                if not (where / "result.json").exists() or \
+                        (gif and not (where / "episode.gif").exists()):
+                    todo.append((t, m, s, gif))
+    return todo
 
 
 def run(config: EpisodesConfig, out: Path, progress=None) -> list[dict]:
     """Run what is missing, then return every result on disk for the configuration."""
-    todo = [(t, m, s) for t in config.tasks for m in config.methods
-            for s in range(config.seed_start, config.seed_start + config.episodes)
-            if not (episode_dir(out, t, m, s) / "result.json").exists()]
+    out = Path(out)
+    todo = pending(config, out)
     if progress is not None:
         progress.reset(total=len(todo))
-    if config.workers <= 1:
-        for t, m, s in todo:
-            _run_one(t, m, s, str(out), config.time_budget)
-            if progress is not None:
-                progress.update(1)
+
+    def done(_=None) -> None:
+        if progress is not None:
+            progress.update(1)
+
+    if config.backend == "ray":
+        _run_ray(config, out, todo, done)
+    elif config.workers <= 1:
+        for t, m, s, gif in todo:
+            _run_one(t, m, s, str(out), config.time_budget, config.options, gif)
+            done()
     else:
         with ProcessPoolExecutor(config.workers) as pool:
-            futures = [pool.submit(_run_one, t, m, s, str(out), config.time_budget)
-                       for t, m, s in todo]
+            futures = [pool.submit(_run_one, t, m, s, str(out), config.time_budget,
+                                   config.options, gif) for t, m, s, gif in todo]
             for f in as_completed(futures):
                 f.result()
-                if progress is not None:
-                    progress.update(1)
+                done()
+    return load(config, out)
+
+
+def load(config: EpisodesConfig, out: Path) -> list[dict]:
     results = []
     for t in config.tasks:
         for m in config.methods:
-            for s in range(config.seed_start, config.seed_start + config.episodes):
+            for s in config.seeds():
                 path = episode_dir(out, t, m, s) / "result.json"
                 if path.exists():
                     results.append(json.loads(path.read_text()))
     return results
 
 
+def _run_ray(config: EpisodesConfig, out: Path, todo, done) -> None:
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if config.ray_address:
+            kwargs["address"] = config.ray_address
+        else:
+            kwargs["num_cpus"] = config.workers
+        ray.init(**kwargs)
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=0)(_run_detached)
+        refs = {remote.remote(t, m, s, config.time_budget, config.options, gif): (t, m, s)
+                for t, m, s, gif in todo}
+        waiting = list(refs)
+        while waiting:
+            ready, waiting = ray.wait(waiting, num_returns=1)
+            ref = ready[0]
+            try:
+                result, gif = ray.get(ref)
+            except Exception as err:  # the worker died: a counted failure
+                result, gif = _crashed(*refs[ref], err), None
+            _store(out, result, gif)
+            done()
+    finally:
+        if started:
+            ray.shutdown()
+
+
+# -- tables, report and plots ------------------------------------------------------------
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """95 % Wilson score interval of a success rate."""
     if n == 0:
@@ -95,6 +194,7 @@ def rows(results: list[dict]) -> list[dict]:
              "success": bool(r["success"]), "planning_time_s": r.get("planning_time_s", 0.0),
              "execution_time_s": r.get("execution_time_s", 0.0),
              "plan_length": len(r.get("plan", [])), "replans": r.get("replans", 0),
+             "measured": not r.get("not_measured"),
              "failure_reason": r.get("failure_reason") or ""} for r in results]
 
 
@@ -107,27 +207,149 @@ def write_csv(path: Path, table: list[dict]) -> None:
     tmp.replace(path)
 
 
-def report(table: list[dict], command: str) -> str:
-    lines = ["## Episodes", "", f"Command: `{command}`", "",
-             "| task | method | success (95 % CI) | n | planning time median / p95 (s) "
-             "| plan length (median) | replans (mean) |",
-             "|---|---|---|---:|---|---:|---:|"]
-    failures: dict[tuple[str, str], list[str]] = {}
-    keys = sorted({(r["task"], r["method"]) for r in table})
-    for task, method in keys:
-        sel = [r for r in table if r["task"] == task and r["method"] == method]
+@dataclass(frozen=True)
+class Cell:
+    """One task x method: success with its 95 % interval, and whether it was measured."""
+
+    n: int
+    ok: int
+    lo: float
+    hi: float
+    measured: bool  #: False: some episode got no answer from a real model (VLM)
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.n if self.n else 0.0
+
+    def text(self) -> str:
+        if not self.n:
+            return "—"
+        value = f"{100 * self.rate:.0f} % ({100 * self.lo:.0f}–{100 * self.hi:.0f})"
+        return value if self.measured else "not measured"
+
+
+def cells(table: list[dict]) -> dict[tuple[str, str], Cell]:
+    out = {}
+    for key in sorted({(r["task"], r["method"]) for r in table}):
+        sel = [r for r in table if (r["task"], r["method"]) == key]
         ok = sum(r["success"] for r in sel)
-        lo, hi = wilson(ok, len(sel))
-        pt = np.array([r["planning_time_s"] for r in sel])
-        lines.append(f"| {task} | {method} | {100 * ok / len(sel):.0f} % "
-                     f"({100 * lo:.0f}-{100 * hi:.0f}) | {len(sel)} | "
-                     f"{np.median(pt):.2f} / {np.percentile(pt, 95):.2f} | "
-                     f"{np.median([r['plan_length'] for r in sel]):.0f} | "
-                     f"{np.mean([r['replans'] for r in sel]):.2f} |")
-        failures[(task, method)] = [f"seed {r['seed']}: {r['failure_reason'][:160]}"
-                                    for r in sel if not r["success"]]
+        out[key] = Cell(len(sel), ok, *wilson(ok, len(sel)), all(r["measured"] for r in sel))
+    return out
+
+
+def _order(table: list[dict], key: str, given: tuple[str, ...] | None) -> list[str]:
+    seen = {r[key] for r in table}
+    return [x for x in given if x in seen] if given else sorted(seen)
+
+
+def report(table: list[dict], command: str, tasks: tuple[str, ...] | None = None,
+           methods: tuple[str, ...] | None = None, plots: tuple[str, ...] = ()) -> str:
+    tasks_, methods_ = _order(table, "task", tasks), _order(table, "method", methods)
+    by = cells(table)
+    lines = ["## Episodes", "", f"Command: `{command}`", "",
+             "Success rate (95 % Wilson interval), tasks × methods:", "",
+             "| task | " + " | ".join(methods_) + " |",
+             "|---|" + "---|" * len(methods_)]
+    for t in tasks_:
+        lines.append(f"| {t} | " + " | ".join(
+            by[(t, m)].text() if (t, m) in by else "—" for m in methods_) + " |")
+    unmeasured = sorted({m for (t, m), c in by.items() if not c.measured})
+    if unmeasured:
+        lines += ["", f"*not measured*: {', '.join(unmeasured)} got no answer from a real "
+                  "model in some episodes (the VLM test double, or an endpoint that did not "
+                  "answer); their numbers below test the pipeline, not a model."]
+    if plots:
+        lines += [""] + [f"![{Path(p).stem}]({p})" for p in plots]
+    lines += ["", "| task | method | success (95 % CI) | n | planning time median / p95 (s) "
+              "| plan length (median) | replans (mean) |",
+              "|---|---|---|---:|---|---:|---:|"]
+    failures: dict[tuple[str, str], list[str]] = {}
+    for task in tasks_:
+        for method in methods_:
+            sel = [r for r in table if r["task"] == task and r["method"] == method]
+            if not sel:
+                continue
+            c = by[(task, method)]
+            pt = np.array([r["planning_time_s"] for r in sel])
+            note = "" if c.measured else " (not measured)"
+            lines.append(f"| {task} | {method} | {100 * c.rate:.0f} % "
+                         f"({100 * c.lo:.0f}-{100 * c.hi:.0f}){note} | {c.n} | "
+                         f"{np.median(pt):.2f} / {np.percentile(pt, 95):.2f} | "
+                         f"{np.median([r['plan_length'] for r in sel]):.0f} | "
+                         f"{np.mean([r['replans'] for r in sel]):.2f} |")
+            failures[(task, method)] = [f"seed {r['seed']}: {r['failure_reason'][:160]}"
+                                        for r in sel if not r["success"]]
     if any(failures.values()):
         lines += ["", "Failures:", ""]
         for (task, method), items in failures.items():
             lines += [f"- {task} / {method}: {item}" for item in items]
     return "\n".join(lines) + "\n"
+
+
+def _save_figure(fig, path: Path) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp, dpi=120, metadata={"Software": None})  # no timestamps: reproducible
+    os.replace(tmp, path)
+
+
+def write_plots(table: list[dict], out: Path, tasks: tuple[str, ...] | None = None,
+                methods: tuple[str, ...] | None = None) -> list[str]:
+    """``success.png`` (success with 95 % intervals) and ``planning_time.png`` (median and
+    interquartile range), grouped by task with one bar per method; a method with a
+    cell that was not measured is left out (and named in the title). Returns the file
+    names written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks_, methods_ = _order(table, "task", tasks), _order(table, "method", methods)
+    by = cells(table)
+    if not tasks_ or not methods_:
+        return []
+    shown = [m for m in methods_ if all(by.get((t, m)) is None or by[(t, m)].measured
+                                        for t in tasks_)]
+    hidden = [m for m in methods_ if m not in shown]
+    colours = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(methods_)}
+    x = np.arange(len(tasks_))
+    width = 0.8 / max(1, len(shown))
+    names = []
+    for kind in ("success", "planning_time"):
+        fig, ax = plt.subplots(figsize=(min(16.0, max(6.0, 1.5 + 0.28 * len(tasks_)
+                                                      * max(1, len(shown)))), 4.5))
+        for j, m in enumerate(shown):
+            xs, ys, err = [], [], [[], []]
+            for i, t in enumerate(tasks_):
+                c = by.get((t, m))
+                if c is None:
+                    continue
+                if kind == "success":
+                    ys.append(100 * c.rate)
+                    err[0].append(100 * (c.rate - c.lo))
+                    err[1].append(100 * (c.hi - c.rate))
+                else:
+                    pt = [r["planning_time_s"] for r in table
+                          if r["task"] == t and r["method"] == m]
+                    q1, med, q3 = np.percentile(pt, [25, 50, 75])
+                    ys.append(med)
+                    err[0].append(med - q1)
+                    err[1].append(q3 - med)
+                xs.append(x[i] - 0.4 + width * (j + 0.5))
+            ax.bar(xs, ys, width, yerr=err if xs else None, capsize=2, label=m,
+                   color=colours[m], error_kw={"elinewidth": 0.8})
+        if hidden:
+            ax.set_title(f"not measured, left out: {', '.join(hidden)}", fontsize=8)
+        ax.set_xticks(x, tasks_, rotation=20, ha="right")
+        if kind == "success":
+            ax.set_ylabel("success (%), 95 % Wilson interval")
+            ax.set_ylim(0, 105)
+        else:
+            ax.set_ylabel("planning time (s), median and IQR")
+        if shown:
+            ax.legend(fontsize=8, ncol=min(len(shown), 6), loc="lower center",
+                      bbox_to_anchor=(0.5, 1.0 if not hidden else 1.06), frameon=False)
+        fig.tight_layout()
+        _save_figure(fig, out / f"{kind}.png")
+        plt.close(fig)
+        names.append(f"{kind}.png")
+    return names

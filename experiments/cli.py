@@ -15,7 +15,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: modules that add subcommands: each defines ``add_commands(subparsers)`` and keeps its
 #: heavy imports inside the command functions so that ``tamp --help`` stays fast
 COMMAND_MODULES: list[str] = ["experiments.bench_cli", "experiments.pddl_cli", "experiments.gripper_cli",
-                              "experiments.deploy_cli", "experiments.concepts_cli"]
+                              "experiments.deploy_cli", "experiments.concepts_cli",
+                              "experiments.policies_cli"]
 
 
 class UsageError(Exception):
@@ -116,12 +117,14 @@ def _cmd_run(args) -> int:
     if args.gui and not os.environ.get("DISPLAY"):
         raise UsageError("--gui needs a display, and DISPLAY is not set")
 
+    from experiments.bench_cli import vlm_options
     from experiments.episode import EpisodeSpec, run_episode
 
+    options = vlm_options(args, [args.method])
     monitor = _progress()
     try:
         result = run_episode(EpisodeSpec(args.task, args.seed, args.method, args.perception,
-                                         args.time_budget, args.goal, concepts),
+                                         args.time_budget, args.goal, concepts, options),
                              out=out, gif=args.gif, gui=args.gui, monitor=monitor)
     finally:
         monitor.close()
@@ -162,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="planning time budget in seconds (default 60)")
     p_run.add_argument("--gif", action="store_true", help="also write OUT/episode.gif")
     p_run.add_argument("--gui", action="store_true", help="show the PyBullet GUI (needs a display)")
+    from experiments.bench_cli import add_vlm_arguments
+
+    add_vlm_arguments(p_run)
     p_run.set_defaults(func=_cmd_run)
 
     p_tasks = sub.add_parser("tasks", help="list the registered tasks",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from experiments.files import write_gif_atomic, write_json_atomic
-from policies import Monitor, make_policy
+from policies import EpisodeOutcome, Monitor, make_policy
 from scenes.env import TabletopEnv
 
 GIF_FPS = 10.0
@@ -23,6 +24,33 @@ class EpisodeSpec:
     time_budget: float = 60.0  #: s of planning
     goal: str | None = None  #: the goal in words (default: the task's own description)
     concepts: str | None = None  #: concept checkpoint for learned perception
+    #: method options (e.g. the VLM's base_url, model, cache_dir, cache_only): passed to
+    #: every method whose constructor takes them (see :func:`policy_kwargs`)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def policy_kwargs(spec: EpisodeSpec, cls) -> dict[str, Any]:
+    """The keyword arguments for the method's class ``cls``: the TAMP agent's as always;
+    for any method, those of the planner config (budget, seed), goal, perception, concepts
+    and ``spec.options`` that its constructor accepts (all of them if it takes
+    ``**kwargs``), so that one set of options can serve several methods."""
+    from tamp.planner import PlannerConfig
+
+    config = PlannerConfig(time_budget=spec.time_budget, seed=spec.seed)
+    if spec.method == "tamp":
+        fixed = {"config": config, "perception": spec.perception, "goal": spec.goal,
+                 "concepts": spec.concepts}
+        offered = dict(spec.options)
+    else:
+        fixed = {}
+        offered = {"config": config, "seed": spec.seed, "time_budget": spec.time_budget,
+                   "goal": spec.goal, **spec.options}
+        if spec.perception != "oracle":
+            offered.update(perception=spec.perception, concepts=spec.concepts)
+    params = inspect.signature(cls).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        offered = {k: v for k, v in offered.items() if k in params}
+    return {**offered, **fixed}
 
 
 class _Recorder(Monitor):
@@ -48,7 +76,7 @@ def run_episode(spec: EpisodeSpec, out: str | Path | None = None, gif: bool = Fa
                 gui: bool = False, monitor: Monitor | None = None) -> dict[str, Any]:
     """Reset the task's environment with ``spec.seed``, let the method solve it, and
     return (and write to ``out/result.json``) the result record."""
-    from tamp.planner import PlannerConfig
+    from policies.base import _POLICIES
 
     monitor = monitor or Monitor()
     env = TabletopEnv(spec.task, gui=gui)
@@ -59,14 +87,18 @@ def run_episode(spec: EpisodeSpec, out: str | Path | None = None, gif: bool = Fa
         recorder = _Recorder(monitor, every)
         if gif:
             recorder.frames.append(env.capture().rgb)
-        kwargs = {}
-        if spec.method == "tamp":
-            kwargs = {"config": PlannerConfig(time_budget=spec.time_budget, seed=spec.seed),
-                      "perception": spec.perception, "goal": spec.goal,
-                      "concepts": spec.concepts}
-        policy = make_policy(spec.method, **kwargs)
+        try:
+            cls = _POLICIES.get(spec.method)
+            policy = make_policy(spec.method, **(policy_kwargs(spec, cls) if cls else {}))
+        except (KeyError, ValueError, TypeError, OSError) as err:
+            # e.g. a missing checkpoint or endpoint: this episode fails with the reason
+            msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+            policy, outcome = None, EpisodeOutcome(
+                False, failure_reason=f"method '{spec.method}' could not be set up: "
+                                      f"{type(err).__name__}: {msg}")
         t0 = time.perf_counter()
-        outcome = policy.run(env, recorder)
+        if policy is not None:
+            outcome = policy.run(env, recorder)
         result = {
             "task": spec.task,
             "seed": spec.seed,

@@ -44,6 +44,8 @@ def expected_facts(action: Action) -> set[tuple[str, ...]]:
         return {("in", *action.args)}
     if action.name in ("stack", "place", "put"):
         return {("on", *action.args)}
+    if action.name == "build":  # pyramid: (build block slot below-left below-right)
+        return {("on", *action.args[:2])}
     return set()
 
 

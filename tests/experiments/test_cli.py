@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from experiments.cli import main
+from policies import policy_names
 from scenes.tasks import task_names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +38,8 @@ KNOWN = ", ".join(task_names())
     (["run", "--task", "fly-to-moon"], f"unknown task 'fly-to-moon'; known tasks: {KNOWN}"),
     (["run", "--seed", "-3"], "--seed must be >= 0"),
     (["run", "--seed", "abc"], "invalid int value: 'abc'"),
-    (["run", "--method", "magic"], "unknown method 'magic'; known methods: tamp"),
+    (["run", "--method", "magic"], "unknown method 'magic'; known methods: "
+                                   + ", ".join(policy_names())),
     (["run", "--time-budget", "0"], "--time-budget must be > 0"),
     (["run", "--perception", "learned", "--concepts", "/nonexistent"],
      "no concept checkpoint at /nonexistent: concepts.json is missing"),
