@@ -26,7 +26,7 @@ from scenes.env import TabletopEnv
 from scenes.executor import Executor
 from tamp.execution.plan import Action
 from tamp.geometry import placements as pl
-from tamp.planner import Planner, PlannerConfig, symbolic_state
+from tamp.planner import DOMAIN_MODELS, Planner, PlannerConfig, symbolic_state
 from tamp.refine import PLACEMENT_STREAMS, RefinementError, Refiner
 from tamp.world import WorldModel
 
@@ -116,8 +116,11 @@ class Primitives:
         if name not in PLACEMENT_STREAMS:
             return StepOutcome(False, f"unknown place action '{name}'; known: "
                                       f"{', '.join(sorted(PLACEMENT_STREAMS))}")
-        missing = [a for a in place_action[1:] if a not in world.objects and
-                   a not in world.zones and a != "table"]
+        # what the step may name: objects, marked places, and whatever else the task's
+        # domain knows (e.g. the pyramid's slots)
+        known = set(world.objects) | set(world.zones) | {"table"} | \
+            set(DOMAIN_MODELS[self.domain].types(world))
+        missing = [a for a in place_action[1:] if a not in known]
         if missing or len(place_action) < 3:
             return StepOutcome(False, f"'{' '.join(place_action)}' names unknown objects: "
                                       f"{', '.join(missing) or 'too few arguments'}")
