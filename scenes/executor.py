@@ -21,6 +21,10 @@ from tamp.geometry.shapes import max_extent
 GRIPPER_TIMEOUT = 1.5  #: s for the fingers to stop
 SETTLE_TIME = 0.25  #: s holding the last target after each motion
 HOLD_TOLERANCE = 0.012  #: m, pad opening vs object width after closing
+RELEASE_RETRIES = 2  #: grip-and-open again when the pads stall while letting go
+#: m the point of the object held between the pads may move away from the TCP before
+#: the object counts as slipped (it may turn about the pads: a bowl held by its rim)
+SLIP_TOLERANCE = 0.03
 
 
 @dataclass
@@ -41,6 +45,8 @@ class Executor:
         self.width_cmd = env.sim.gripper_width()
         self.steps = 0
         self.info: dict = {}
+        #: per held object, the TCP position in the object's frame when the pads closed
+        self.grip_point: dict[str, np.ndarray] = {}
 
     def _step(self) -> None:
         _, _, _, _, self.info = self.env.step(np.append(self.q_cmd, self.width_cmd))
@@ -80,12 +86,27 @@ class Executor:
             if len(history) > 2 * stall_steps and max(recent) - min(recent) < 2e-4:
                 break
 
+    def _release(self, seg: Segment) -> None:
+        """Open the pads; if they stall short of the opening while something still
+        touches them (a pad jammed against the object it held), grip once more and open
+        again, so that the object is not carried away by the retreat."""
+        self._gripper(seg)
+        for _ in range(RELEASE_RETRIES):
+            sim = self.env.sim
+            if sim.gripper_width() > seg.width - 0.005 or \
+                    not any(sim.touching_robot(n) for n in sim.objects):
+                return
+            self._gripper(Segment("gripper", "regrip", width=0.0))
+            self._gripper(seg)
+
     def run_actions(self, actions) -> str:
         """Execute ``actions`` in order; the reason the monitor stopped them, or ""."""
         for action in actions:
             for seg in action.segments:
                 if seg.kind == "move":
                     self._move(seg)
+                elif seg.label == "release":
+                    self._release(seg)
                 else:
                     self._gripper(seg)
                 reason = self._check(seg)
@@ -122,10 +143,17 @@ class Executor:
             width = sim.gripper_width()
             if width < 0.002 or width > max_extent(sim.objects[seg.holding].shape) + HOLD_TOLERANCE:
                 return f"grasp of {seg.holding} failed (pads {width * 1000:.0f} mm apart)"
+            obj = sim.object_pose(seg.holding)
+            self.grip_point[seg.holding] = (np.linalg.inv(obj) @ np.append(
+                sim.tcp_pose()[:3, 3], 1.0))[:3]
         if seg.kind == "move" and seg.holding:
             tcp = sim.tcp_pose()
             obj = sim.object_pose(seg.holding)
+            grip = self.grip_point.get(seg.holding)
+            # where the pads closed on the object, now; without that, its shape frame
+            held_at = obj[:3, :3] @ grip + obj[:3, 3] if grip is not None else obj[:3, 3]
+            limit = SLIP_TOLERANCE if grip is not None else 0.08
             if not sim.touching_robot(seg.holding) or \
-                    np.linalg.norm(obj[:3, 3] - tcp[:3, 3]) > 0.08:
+                    np.linalg.norm(held_at - tcp[:3, 3]) > limit:
                 return f"{seg.holding} slipped out of the gripper during {seg.label}"
         return ""
