@@ -22,9 +22,9 @@ SPLIT_SEED = {"train": 0, "test": 10_000, "compositional": 20_000, "support": 30
 
 def default_checkpoint() -> Path:
     """The checkpoint shipped in the repository (``tamp concepts train`` rewrites it)."""
-    import tamp.concepts
+    from tamp.concepts.checkpoint import shipped_checkpoint
 
-    return Path(tamp.concepts.__file__).parent / "checkpoints" / "base"
+    return shipped_checkpoint()
 
 
 def _say(msg: str) -> None:

@@ -299,3 +299,27 @@ def _judge(env: TabletopEnv, atoms, failure: str) -> tuple[bool, str, dict[str, 
         return True, "", status
     failed = [k for k, v in status.items() if not v]
     return False, failure or "goal not reached: " + ", ".join(failed), status
+
+
+@register_policy("tamp-learned")
+class LearnedTampPolicy(TampPolicy):
+    """The TAMP agent planning from the camera: the simulator's instance masks, objects
+    named and described by the learned concept model, the goal's words grounded in what
+    it sees (a column of its own in ``tamp bench episodes``)."""
+
+    perception_mode = "learned"
+
+    def __init__(self, config: PlannerConfig | None = None, max_replans: int = 3,
+                 goal: str | None = None, concepts: str | Path | None = None):
+        from tamp.concepts.checkpoint import shipped_checkpoint
+
+        super().__init__(config, self.perception_mode, max_replans, goal,
+                         concepts or shipped_checkpoint())
+
+
+@register_policy("tamp-learned-geometric")
+class GeometricTampPolicy(LearnedTampPolicy):
+    """As ``tamp-learned``, segmented without masks (table-plane fit and clustering), as
+    on a real depth camera."""
+
+    perception_mode = "learned-geometric"

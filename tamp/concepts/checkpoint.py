@@ -88,3 +88,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Con
         raise CheckpointError(f"{path}: weights do not match its config: "
                               f"{str(err).splitlines()[0]}") from None
     return model.to(device).eval()
+
+
+def shipped_checkpoint() -> Path:
+    """The checkpoint that ships with the package (``tamp concepts train`` rewrites it)."""
+    return Path(__file__).resolve().parent / "checkpoints" / "base"
