@@ -157,6 +157,9 @@ class GeometryBenchConfig:
     n_ik: int = 500
     n_motion: int = 24
     n_grasp_trials: int = 20  #: lift trials per object kind
+    #: the lift task's kinds and the labels of ``GRASP_SCENES`` to grasp
+    grasp_kinds: tuple[str, ...] = ("block", "box", "cylinder", "disk", "bowl",
+                                    "bowl (place-in-bowl)", "bowl (sort-by-colour)")
     seed: int = 0
 
 
@@ -263,6 +266,7 @@ def bench_motion(robot: RobotSpec, cfg: GeometryBenchConfig, progress) -> dict:
     progress(f"building {cfg.n_motion} cluttered-table motion problems")
     problems = motion_problems(robot, kin, cfg.n_motion, cfg.seed)
     out = {}
+    timings = {"transit": [], "straight": []}
     for name in ("kernel", "pybullet"):
         times, ok, valid = [], 0, 0
         for k, (world, a, b) in enumerate(problems):
@@ -273,6 +277,9 @@ def bench_motion(robot: RobotSpec, cfg: GeometryBenchConfig, progress) -> dict:
                                config=MotionConfig(time_limit=10.0))
             times.append(plan.planning_time)
             ok += plan.success
+            if name == "kernel" and plan.success:
+                timings["transit"].append(_timings(robot, plan.path))
+                timings["straight"].append(_timings(robot, straight_path(kin, a, -0.10)))
             if plan.success:  # every edge of the answer is free for the sphere model
                 exact = CollisionChecker(kin, world)
                 valid += all(exact.edge_free(x, y) for x, y in zip(plan.path[:-1], plan.path[1:]))
@@ -282,36 +289,124 @@ def bench_motion(robot: RobotSpec, cfg: GeometryBenchConfig, progress) -> dict:
                      "p95_s": float(np.percentile(times, 95)), "valid_paths": valid}
     out["n"] = len(problems)
     out["speedup_median"] = out["pybullet"]["median_s"] / out["kernel"]["median_s"]
+    out["timing"] = {kind: _timing_summary(rows) for kind, rows in timings.items()}
     return out
+
+
+def straight_path(kin: Kinematics, q0: np.ndarray, dz: float, step: float = 0.01):
+    """Joint waypoints moving the TCP ``dz`` m straight along the world z axis at
+    ``step`` m intervals (as the planner's approach and lift moves), from IK seeded with
+    the previous waypoint."""
+    start = kin.tcp_pose(q0)
+    n = max(1, int(np.ceil(abs(dz) / step)))
+    path, q = [q0], q0
+    rng = np.random.default_rng(0)
+    for s in np.linspace(0, 1, n + 1)[1:]:
+        target = start.copy()
+        target[2, 3] += s * dz
+        res = kin.ik(target, [q], rng)
+        if not res.success:
+            break
+        q = res.q
+        path.append(q)
+    return np.array(path)
+
+
+def _timings(robot: RobotSpec, path: np.ndarray) -> dict:
+    """Durations of one path timed both ways, at the planner's speed scale and period."""
+    from tamp.geometry.motion import time_parameterize
+    from tamp.planner import PlannerConfig
+
+    pc = PlannerConfig()
+    args = (path, robot.max_velocity, robot.max_acceleration, pc.dt, pc.speed_scale)
+    t0 = time.perf_counter()
+    timed = time_parameterize(*args, method="toppra")
+    elapsed = time.perf_counter() - t0
+    stop = time_parameterize(*args, method="trapezoid")
+    return {"waypoints": len(path), "toppra_s": timed.duration, "trapezoid_s": stop.duration,
+            "method": timed.method, "compute_s": elapsed}
+
+
+def _timing_summary(rows: list[dict]) -> dict:
+    if not rows:
+        return {"n": 0}
+    ratio = [r["toppra_s"] / r["trapezoid_s"] for r in rows if r["trapezoid_s"] > 0]
+    return {"n": len(rows), "median_waypoints": float(np.median([r["waypoints"] for r in rows])),
+            "trapezoid_median_s": float(np.median([r["trapezoid_s"] for r in rows])),
+            "toppra_median_s": float(np.median([r["toppra_s"] for r in rows])),
+            "ratio_median": float(np.median(ratio)), "ratio_max": float(np.max(ratio)),
+            "toppra_used": sum(r["method"] == "toppra" for r in rows),
+            "compute_median_s": float(np.median([r["compute_s"] for r in rows]))}
+
+
+#: (row label, task, category of the object to lift: the first of its scene by name)
+#: beyond the lift task's kinds: the bowls the other tasks use, at their sizes
+GRASP_SCENES = (("bowl (place-in-bowl)", "place-in-bowl", "bowl"),
+                ("bowl (sort-by-colour)", "sort-by-colour", "bowl"))
 
 
 def bench_grasps(robot: RobotSpec, cfg: GeometryBenchConfig, progress) -> dict:
-    """Antipodal grasps executed under physics: the ``lift`` task, one kind at a time."""
-    from policies import make_policy
+    """Antipodal grasps executed under physics, one object kind at a time.
+
+    Each trial is the planner's pick alone (``Planner.plan_pick`` with antipodal grasps:
+    approach, close, lift 10 cm) executed by the simulated executor, with no replanning;
+    it counts when ground truth says the object is held (its bottom 5 cm above the table,
+    touching the robot and not the table). The scenes are the ``lift`` task's, one per
+    kind and seed, then the bowls of the tasks that use them (``GRASP_SCENES``). One
+    grasp per trial, without the agent's replanning: this measures the grasps, not the
+    task."""
     from scenes.env import TabletopEnv
     from scenes.tasks.lift import KINDS, Lift
-    from tamp.planner import PlannerConfig
 
-    env = TabletopEnv("lift")
+    rows = [(kind, "lift", kind) for kind in cfg.grasp_kinds if kind in KINDS]
+    rows += [r for r in GRASP_SCENES if r[0] in cfg.grasp_kinds]
     out = {}
+    env = None
     try:
-        for k, kind in enumerate(KINDS):
-            env.task = Lift(kind)
+        for k, (label, task, category) in enumerate(rows):
+            if env is None or env.task.name != task:
+                if env is not None:
+                    env.close()
+                env = TabletopEnv(task)
+            if task == "lift":
+                env.task = Lift(label)
             ok, reasons = 0, []
             for trial in range(cfg.n_grasp_trials):
                 seed = cfg.seed + 1000 * (k + 1) + trial
-                progress(f"grasping a {kind}: trial {trial + 1}/{cfg.n_grasp_trials}")
+                progress(f"grasping a {label}: trial {trial + 1}/{cfg.n_grasp_trials}")
                 env.reset(seed=seed)
-                outcome = make_policy("tamp", config=PlannerConfig(
-                    seed=seed, grasp_source="antipodal")).run(env)
-                ok += outcome.success
-                if not outcome.success:
-                    reasons.append(outcome.failure_reason)
-            out[kind] = {"trials": cfg.n_grasp_trials, "lifted": ok,
-                         "rate": ok / cfg.n_grasp_trials, "failures": reasons}
+                objects = env.oracle_world().objects
+                name = next(n for n in sorted(objects) if objects[n].category == category)
+                reason = lift_once(env, robot, name, seed)
+                ok += not reason
+                if reason:
+                    reasons.append(f"seed {seed}: {reason}")
+            out[label] = {"trials": cfg.n_grasp_trials, "lifted": ok,
+                          "rate": ok / cfg.n_grasp_trials, "failures": reasons}
     finally:
-        env.close()
+        if env is not None:
+            env.close()
     return out
+
+
+def lift_once(env, robot: RobotSpec, name: str, seed: int) -> str:
+    """Plan a pick of ``name`` with antipodal grasps and execute it in ``env``; "" when
+    the object ends up held, else why not."""
+    from scenes.executor import Executor
+    from tamp.planner import Planner, PlannerConfig
+
+    planner = Planner(robot, PlannerConfig(seed=seed, grasp_source="antipodal"))
+    plan = planner.plan_pick(env.oracle_world(), name, env.sim.arm_positions())
+    if not plan.success:
+        return f"planning failed: {plan.reason}"
+    executor = Executor(env)
+    reason = executor.run_actions(plan.actions)
+    if reason:
+        return reason
+    executor.result("", 0.0)  # lets the scene settle
+    if not env.task.holds(("holding", name), env.oracle_world(), env.object_truth()):
+        return f"{name} not held after the lift"
+    return ""
 
 
 def report(results: dict, command: str) -> str:
@@ -361,9 +456,35 @@ def report(results: dict, command: str) -> str:
         f"Median speed-up over OMPL + PyBullet: **{m['speedup_median']:.1f}x**.",
         "",
     ]
+    if "timing" in m:
+        lines += [
+            "### Time parameterisation (half the joint velocity and acceleration limits, "
+            "as the planner runs)",
+            "",
+            "TOPP-RA along a spline within 0.005 rad of the path, against a trapezoid per "
+            "straight segment that stops at every waypoint (the trapezoid is kept where it "
+            "is quicker).",
+            "",
+            "| paths | n | waypoints (median) | trapezoid median (s) | TOPP-RA median (s) "
+            "| TOPP-RA / trapezoid median (max) | TOPP-RA used | time to compute (median, s) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        labels = {"transit": "planned transit paths (above)",
+                  "straight": "10 cm straight TCP moves, 1 cm waypoints"}
+        for kind, r in m["timing"].items():
+            if r["n"]:
+                lines.append(
+                    f"| {labels.get(kind, kind)} | {r['n']} | {r['median_waypoints']:.0f} | "
+                    f"{r['trapezoid_median_s']:.2f} | {r['toppra_median_s']:.2f} | "
+                    f"{r['ratio_median']:.2f} ({r['ratio_max']:.2f}) | "
+                    f"{r['toppra_used']}/{r['n']} | {r['compute_median_s']:.3f} |")
+        lines.append("")
     if "grasps" in results:
         lines += [
-            "### Antipodal grasps executed in PyBullet (task `lift`, held by friction)",
+            "### Antipodal grasps executed in PyBullet (held by friction)",
+            "",
+            "One planned pick per trial (approach, close, lift 10 cm), no replanning, on the "
+            "`lift` task's scenes and on the bowls of `place-in-bowl` and `sort-by-colour`.",
             "",
             "| object | lifted | trials | rate |",
             "|---|---:|---:|---:|",

@@ -38,6 +38,10 @@ class SimConfig:
     release_contact_breaking: float = 0.002
 
 
+#: shapes PyBullet keeps in one compound collision or visual shape
+MAX_COMPOUND_SHAPES = 16
+
+
 class Simulation:
     """One PyBullet client (DIRECT unless ``gui``) holding the robot, table and objects."""
 
@@ -115,29 +119,51 @@ class Simulation:
         com = np.array([0.0, 0.0, min(obj.shape.height / 2, 0.02)
                         if obj.shape.kind in ("bowl", "tray") else obj.shape.height / 2])
         kinds = {"box": p.GEOM_BOX, "cylinder": p.GEOM_CYLINDER}
-        args = dict(shapeTypes=[kinds[q.kind] for q in prims],
-                    halfExtents=[q.half for q in prims],
-                    radii=[q.half[0] for q in prims],
-                    lengths=[2 * q.half[2] for q in prims])
-        frames = [translation(-com) @ q.local for q in prims]
-        positions = [to_pos_quat(f)[0] for f in frames]
-        orientations = [to_pos_quat(f)[1] for f in frames]
-        col = p.createCollisionShapeArray(collisionFramePositions=positions,
-                                          collisionFrameOrientations=orientations,
-                                          physicsClientId=cid, **args)
-        vis = p.createVisualShapeArray(visualFramePositions=positions,
-                                       visualFrameOrientations=orientations,
-                                       physicsClientId=cid, **args)
+
+        def shape_arrays(part):
+            args = dict(shapeTypes=[kinds[q.kind] for q in part],
+                        halfExtents=[q.half for q in part],
+                        radii=[q.half[0] for q in part],
+                        lengths=[2 * q.half[2] for q in part])
+            frames = [translation(-com) @ q.local for q in part]
+            positions = [to_pos_quat(f)[0] for f in frames]
+            orientations = [to_pos_quat(f)[1] for f in frames]
+            col = p.createCollisionShapeArray(collisionFramePositions=positions,
+                                              collisionFrameOrientations=orientations,
+                                              physicsClientId=cid, **args)
+            vis = p.createVisualShapeArray(visualFramePositions=positions,
+                                           visualFrameOrientations=orientations,
+                                           physicsClientId=cid, **args)
+            return col, vis
+
+        # PyBullet keeps at most MAX_COMPOUND_SHAPES shapes of one compound and silently
+        # drops the rest (a bowl has a floor and 16 wall plates): the pieces beyond go to
+        # links fixed to the base, with a token mass at the body's centre of mass
+        chunks = [prims[k:k + MAX_COMPOUND_SHAPES]
+                  for k in range(0, len(prims), MAX_COMPOUND_SHAPES)]
+        col, vis = shape_arrays(chunks[0])
+        links = [shape_arrays(chunk) for chunk in chunks[1:]]
         if mass is None:
             mass = 0.3 if obj.shape.kind in ("bowl", "tray") else 0.1
+        link_mass = 0.01 * mass
         body_pose = obj.pose @ translation(com)
         pos, quat = to_pos_quat(body_pose)
-        body = p.createMultiBody(mass, col, vis, pos, quat, physicsClientId=cid)
-        p.changeVisualShape(body, -1, rgbaColor=(*COLORS.get(obj.color, (0.5, 0.5, 0.5)), 1),
-                            physicsClientId=cid)
-        p.changeDynamics(body, -1, lateralFriction=self.config.object_friction,
-                         spinningFriction=self.config.spinning_friction, rollingFriction=0.0,
-                         physicsClientId=cid)
+        n = len(links)
+        body = p.createMultiBody(
+            mass - n * link_mass, col, vis, pos, quat,
+            linkMasses=[link_mass] * n, linkCollisionShapeIndices=[c for c, _ in links],
+            linkVisualShapeIndices=[v for _, v in links], linkPositions=[[0, 0, 0]] * n,
+            linkOrientations=[[0, 0, 0, 1]] * n, linkInertialFramePositions=[[0, 0, 0]] * n,
+            linkInertialFrameOrientations=[[0, 0, 0, 1]] * n, linkParentIndices=[0] * n,
+            linkJointTypes=[p.JOINT_FIXED] * n, linkJointAxis=[[0, 0, 1]] * n,
+            physicsClientId=cid)
+        for link in range(-1, n):
+            p.changeVisualShape(body, link,
+                                rgbaColor=(*COLORS.get(obj.color, (0.5, 0.5, 0.5)), 1),
+                                physicsClientId=cid)
+            p.changeDynamics(body, link, lateralFriction=self.config.object_friction,
+                             spinningFriction=self.config.spinning_friction,
+                             rollingFriction=0.0, physicsClientId=cid)
         self.objects[obj.name] = obj
         self.bodies[obj.name] = body
         self._com[obj.name] = com

@@ -37,22 +37,38 @@ class AntipodalConfig:
     fingertip_clearance: float = 0.012
     #: contacts only where the surface is this flat (see ``surface_variation``)
     max_surface_variation: float = 0.02
+    #: m a finger reaches beyond its pad along the closing axis (a 2F-85 finger is about
+    #: 14 mm thick): on a sloped closing axis the outer finger reaches below the TCP
+    finger_thickness: float = 0.014
+    #: m opened beyond the object's width for the approach
+    open_margin: float = 0.02
 
 
-def surface_points(shape: Shape, pose: np.ndarray, n: int, rng: np.random.Generator
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Points (n, 3) and outward normals (n, 3) sampled on a shape's surface (world).
-
-    Stands in for a camera's view of the object in tests and benchmarks.
-    """
-    pts, nrm = [], []
-    prims = primitives(shape)
+def _primitive_areas(prims) -> np.ndarray:
     areas = []
     for p in prims:
         hx, hy, hz = p.half
         areas.append(8 * (hx * hy + hy * hz + hx * hz) if p.kind == "box"
                      else 2 * math.pi * hx * (hx + 2 * hz))
-    counts = rng.multinomial(n, np.array(areas) / sum(areas))
+    return np.array(areas)
+
+
+def surface_points(shape: Shape, pose: np.ndarray, n: int, rng: np.random.Generator,
+                   max_spacing: float | None = 0.003) -> tuple[np.ndarray, np.ndarray]:
+    """Points (k, 3) and outward normals (k, 3) sampled on a shape's surface (world).
+
+    ``n`` points are drawn, or more on a large shape: enough for one per ``max_spacing``
+    squared of its pieces' area (a bowl's 8 mm walls need a few mm between points for
+    their two faces to get separate normals). Faces hidden inside a neighbouring piece
+    are dropped, so ``k`` is at most that count. Stands in for a camera's view of the
+    object in tests and benchmarks.
+    """
+    pts, nrm = [], []
+    prims = primitives(shape)
+    areas = _primitive_areas(prims)
+    if max_spacing is not None:
+        n = max(int(n), int(math.ceil(areas.sum() / max_spacing ** 2)))
+    counts = rng.multinomial(n, areas / areas.sum())
     for p, k in zip(prims, counts):
         hx, hy, hz = p.half
         if p.kind == "box":
@@ -96,20 +112,35 @@ def estimate_normals(points: np.ndarray, radius: float) -> np.ndarray:
     return np.asarray(cloud.normals)
 
 
+def median_spacing(points: np.ndarray) -> float:
+    """Median distance from a point to its nearest neighbour, m."""
+    from scipy.spatial import cKDTree
+
+    d, _ = cKDTree(points).query(points, k=2)
+    return float(np.median(d[:, 1]))
+
+
 def surface_variation(points: np.ndarray, radius: float) -> np.ndarray:
     """Per point, the smallest eigenvalue of the neighbourhood covariance over their sum:
     about 0 on a flat patch, up to 1/3 at an edge or corner, where a normal means little."""
     from scipy.spatial import cKDTree
 
+    points = np.asarray(points, float)
     tree = cKDTree(points)
-    out = np.zeros(len(points))
-    for i, nb in enumerate(tree.query_ball_point(points, radius)):
-        if len(nb) < 4:
-            out[i] = 1.0 / 3.0
-            continue
-        ev = np.linalg.eigvalsh(np.cov(points[nb].T))
-        out[i] = ev[0] / max(ev.sum(), 1e-18)
-    return out
+    # every neighbour within the radius, as one padded batch (missing ones masked)
+    k = int(tree.query_ball_point(points, radius, return_length=True).max())
+    dist, idx = tree.query(points, k=max(1, min(k, len(points))), distance_upper_bound=radius)
+    dist, idx = dist.reshape(len(points), -1), idx.reshape(len(points), -1)
+    mask = np.isfinite(dist)
+    count = mask.sum(axis=1)
+    nb = points[np.where(mask, idx, 0)] * mask[..., None]  # (N, k, 3)
+    mean = nb.sum(axis=1) / np.maximum(count, 1)[:, None]
+    centred = (nb - mean[:, None]) * mask[..., None]
+    cov = np.einsum("nki,nkj->nij", centred, centred) / np.maximum(count - 1, 1)[:, None, None]
+    ev = np.linalg.eigvalsh(cov)
+    out = ev[:, 0] / np.maximum(ev.sum(axis=1), 1e-18)
+    out[count < 4] = 1.0 / 3.0
+    return np.clip(out, 0.0, 1.0 / 3.0)
 
 
 def _downsample(points: np.ndarray, normals: np.ndarray, voxel: float):
@@ -135,6 +166,13 @@ def antipodal_grasps(obj_name: str, points: np.ndarray, robot: RobotSpec,
     if len(points) < 10:
         return GraspCandidates([], f"too few points ({len(points)}) on {obj_name}")
     if normals is None:
+        # about ten neighbours within the normal radius: the median gap between nearest
+        # neighbours of evenly spread points is then 0.28 of that radius
+        spacing = median_spacing(points)
+        if spacing > 0.3 * config.normal_radius:
+            return GraspCandidates([], f"the points on {obj_name} are too sparse for normals "
+                                       f"({spacing * 1000:.1f} mm between neighbours, at "
+                                       f"most {config.normal_radius * 300:.1f} mm needed)")
         normals = estimate_normals(points, config.normal_radius)
     pts_np, nrm_np = _downsample(points, np.asarray(normals, float), config.voxel)
     # contacts on edges and corners are unreliable (their normals are a blur of two
@@ -158,19 +196,29 @@ def antipodal_grasps(obj_name: str, points: np.ndarray, robot: RobotSpec,
     across = (rel - along[..., None] * n1[:, None]).norm(dim=-1)
     on_line = (across < config.line_tolerance) & (along.abs() > config.min_width) & \
         (along.abs() < max_width)
-    # the opposite contact: the farthest point on the line whose normal is also in the cone
+    # the opposite contact: of the points on the line whose normal is also in the cone,
+    # the one closest to the line for its distance (across a thin wall, a farther point
+    # on the line is one on an oblique cut through it, not across it)
     cos2 = (nrm[None] * n1[:, None]).sum(-1).abs()
     ok = on_line & (cos2 >= cos_cone)
-    score = torch.where(ok, along.abs(), torch.full_like(along, -1.0))
+    score = torch.where(ok, -across / along.abs().clamp_min(1e-9),
+                        torch.full_like(along, -math.inf))
     best, j = score.max(dim=1)
-    keep = best > 0
+    keep = torch.isfinite(best)
     if not bool(keep.any()):
         return GraspCandidates([], f"no antipodal pair on {obj_name} fits the "
                                    f"{g.stroke * 1000:.0f} mm stroke")
     a, b = p1[keep], pts[j[keep]]
-    normals_ab = torch.stack([n1[keep], nrm[j[keep]]], dim=1)  # (K, 2, 3)
-    width = (b - a).norm(dim=-1)
-    axis = (b - a) / width[:, None]
+    na, nb = n1[keep], nrm[j[keep]]
+    normals_ab = torch.stack([na, nb], dim=1)  # (K, 2, 3)
+    # closing axis: the contacts' mean normal line (the points' offset is only known to
+    # within the line tolerance, much of a wall's thickness), pointing from a to b
+    axis = torch.nn.functional.normalize(na + torch.sign((na * nb).sum(-1, keepdim=True)) * nb,
+                                         dim=-1)
+    axis = torch.where(((b - a) * axis).sum(-1, keepdim=True) < 0, -axis, axis)
+    width = ((b - a) * axis).sum(-1)
+    wide = width > config.min_width
+    a, b, axis, width, normals_ab = a[wide], b[wide], axis[wide], width[wide], normals_ab[wide]
     centre = (a + b) / 2
     grasps = _poses(axis.cpu().numpy().astype(float), centre.cpu().numpy().astype(float),
                     width.cpu().numpy().astype(float), config, robot,
@@ -188,7 +236,7 @@ def antipodal_grasps(obj_name: str, points: np.ndarray, robot: RobotSpec,
     ideal_z = max(support + config.fingertip_clearance + robot.tcp_to_fingertip,
                   top - g.pad_size[1] / 2)
     ranked = sorted(grasps, key=lambda gr: _rank(gr, centroid, ideal_z))
-    out = [Grasp(obj_name, inv @ t, w, min(w + 0.02, g.stroke))
+    out = [Grasp(obj_name, inv @ t, w, min(w + config.open_margin, g.stroke))
            for t, w, _ in ranked[:config.max_candidates]]
     return GraspCandidates(out)
 
@@ -202,26 +250,36 @@ def _centroid_frame(points: np.ndarray) -> np.ndarray:
 def _poses(axis, centre, width, config: AntipodalConfig, robot: RobotSpec,
            support_z: float, contact_normals: np.ndarray):
     """TCP poses (world) for each contact pair: closing axis = pair axis, approach as
-    vertical as possible, then tilted about the closing axis. A TCP whose fingertips
-    would reach below the support + clearance is raised along the approach axis, as long
-    as the contacts stay on the pads and the surfaces run along the approach (so that the
-    pads still touch them higher up)."""
+    vertical as possible, then tilted about the closing axis.
+
+    The fingers must stay ``fingertip_clearance`` above the support. What reaches lowest
+    is a corner of a fingertip: ``tcp_to_fingertip`` along the approach, the open half
+    width plus the finger's thickness along the closing axis (which slopes when the pair
+    does, as across a bowl's sloped wall) and half a pad across. A TCP whose fingers
+    would reach lower is raised along the approach axis, as long as the contacts stay on
+    the pads and the surfaces run along the approach (so that the pads still touch them
+    higher up)."""
     out = []
-    pad_half = robot.gripper.pad_size[1] / 2
+    g = robot.gripper
+    pad_half = g.pad_size[1] / 2
     down = np.array([0.0, 0.0, -1.0])
     for y, c, w, normals in zip(axis, centre, width, contact_normals):
         z = down - (down @ y) * y
         if np.linalg.norm(z) < 0.3:  # pair nearly vertical: no top approach
             continue
         z /= np.linalg.norm(z)
+        side = min(w + config.open_margin, g.stroke) / 2 + config.finger_thickness
         for tilt in config.tilts:
             zt = math.cos(tilt) * z + math.sin(tilt) * np.cross(y, z)
+            x = np.cross(y, zt)
             t = np.eye(4)
-            t[:3, :3] = np.column_stack([np.cross(y, zt), y, zt])
+            t[:3, :3] = np.column_stack([x, y, zt])
             # the pad centre sits between the contacts; the TCP is the pad centre
             t[:3, 3] = c
-            down_reach = -zt[2] * robot.tcp_to_fingertip  # fingertip below the TCP, m
-            short = support_z + config.fingertip_clearance - (c[2] - down_reach)
+            # how far the lowest fingertip corner lies below the TCP, m
+            drop = -zt[2] * robot.tcp_to_fingertip + abs(y[2]) * side \
+                + abs(x[2]) * g.pad_size[0] / 2
+            short = support_z + config.fingertip_clearance - (c[2] - drop)
             if short > 0:
                 along_approach = np.abs(normals @ zt).max() < 0.35  # within ~20 deg
                 if not along_approach or -zt[2] < 1e-6 or short / -zt[2] > pad_half:

@@ -72,3 +72,101 @@ def test_gripper_filter_drops_grasps_into_a_neighbour(robot, kinematics):
     assert dropped == 2 and len(kept) == 2
     for g in kept:
         assert abs(g.tcp_pose(obj.pose)[1, 1]) > 0.99  # closing axis along world y
+
+
+# -- bowls: pinched across the sloped wall at the rim -----------------------------------
+
+#: the bowls of the tasks: lift's range ends, place-in-bowl and clear-then-place,
+#: sort-by-colour
+TASK_BOWLS = [Shape("bowl", (0.10, 0.07, 0.04)), Shape("bowl", (0.12, 0.08, 0.05)),
+              Shape("bowl", (0.13, 0.09, 0.05)), Shape("bowl", (0.135, 0.10, 0.045))]
+
+
+def _wall_radii(shape: Shape, z: float) -> tuple[float, float]:
+    """Inner and outer radius of a bowl's wall at height z (the plates' faces)."""
+    top, bottom, height = shape.size
+    r0, z0, r1, z1 = bottom, shape.wall, top - shape.wall, height
+    inner = r0 + (z - z0) * (r1 - r0) / (z1 - z0)
+    slope = np.hypot(r1 - r0, z1 - z0) / (z1 - z0)
+    return inner, inner + shape.wall * slope
+
+
+@pytest.mark.parametrize("shape", TASK_BOWLS)
+def test_antipodal_grasps_pinch_a_bowl_wall(robot, shape):
+    obj = _obj(shape)
+    rng = np.random.default_rng(1)
+    pts, _ = surface_points(shape, obj.pose, 3000, rng)
+    cands = antipodal_grasps(obj.name, pts, robot, rng, obj_pose=obj.pose)
+    assert len(cands.grasps) >= 10, cands.reason
+    for g in cands.grasps[:10]:
+        # across the wall: about its thickness along the sloped normal
+        assert abs(g.width - shape.wall) < 0.003
+        t = g.obj_T_tcp
+        r = float(np.hypot(t[0, 3], t[1, 3]))
+        inner, outer = _wall_radii(shape, float(t[2, 3]))
+        assert inner - 0.006 < r < outer + 0.006  # the pad centre sits on the wall
+        # closing across the wall, along its sloped normal; approaching from above
+        top, bottom, height = shape.size
+        slope = np.arctan2(top - shape.wall - bottom, height - shape.wall)
+        radial = np.array([t[0, 3], t[1, 3], 0.0]) / r
+        normal = np.cos(slope) * radial + np.array([0.0, 0.0, -np.sin(slope)])
+        assert abs(t[:3, 1] @ normal) > np.cos(np.radians(10))
+        assert t[2, 2] < -0.6
+
+
+@pytest.mark.parametrize("shape", TASK_BOWLS[::3])
+def test_bowl_rim_grasps_keep_the_fingers_off_the_table(robot, kinematics, shape):
+    """The outer finger of a grasp across a sloped wall reaches below the TCP: the
+    sampler's finger envelope must keep the collision model's fingers off the table."""
+    obj = _obj(shape, name="bowl")
+    rng = np.random.default_rng(2)
+    pts, _ = surface_points(shape, obj.pose, 3000, rng)
+    cands = antipodal_grasps(obj.name, pts, robot, rng, obj_pose=obj.pose)
+    checker = CollisionChecker(kinematics, WorldModel({"bowl": obj}))
+    kept, dropped = gripper_collision_filter(
+        cands.grasps, obj.pose, checker,
+        robot.gripper.joint_for_width(max(g.open_width for g in cands.grasps)))
+    assert len(kept) >= 0.9 * len(cands.grasps), f"{dropped} of {len(cands.grasps)} dropped"
+
+
+def test_surface_points_are_dense_enough_on_a_large_shape():
+    from tamp.geometry.antipodal import median_spacing
+
+    rng = np.random.default_rng(0)
+    bowl = Shape("bowl", (0.135, 0.10, 0.045))
+    dense, _ = surface_points(bowl, np.eye(4), 3000, rng)
+    sparse, _ = surface_points(bowl, np.eye(4), 3000, rng, max_spacing=None)
+    assert len(sparse) <= 3000 < len(dense)
+    assert median_spacing(dense) < 0.002 < median_spacing(sparse)
+    # a small shape already has its n points at that spacing
+    block, _ = surface_points(Shape("box", (0.045, 0.045, 0.045)), np.eye(4), 3000, rng)
+    assert len(block) == 3000
+
+
+def test_antipodal_says_when_points_are_too_sparse_for_normals(robot):
+    bowl = Shape("bowl", (0.135, 0.10, 0.045))
+    rng = np.random.default_rng(0)
+    pts, _ = surface_points(bowl, np.eye(4), 1000, rng, max_spacing=None)
+    cands = antipodal_grasps("bowl", pts, robot, rng)
+    assert cands.grasps == [] and "too sparse" in cands.reason
+
+
+def test_surface_variation_is_flat_on_faces_and_high_at_corners():
+    from scipy.spatial import cKDTree
+
+    from tamp.geometry.antipodal import surface_variation
+
+    rng = np.random.default_rng(0)
+    pts, _ = surface_points(Shape("box", (0.04, 0.04, 0.04)), np.eye(4), 4000, rng)
+    var = surface_variation(pts, 0.007)
+    # the batched computation against a plain loop over neighbourhoods
+    tree = cKDTree(pts)
+    for i in rng.choice(len(pts), 50, replace=False):
+        nb = tree.query_ball_point(pts[i], 0.007)
+        ev = np.linalg.eigvalsh(np.cov(pts[nb].T)) if len(nb) >= 4 else None
+        expected = 1 / 3 if ev is None else min(ev[0] / ev.sum(), 1 / 3)
+        assert var[i] == pytest.approx(expected, abs=1e-9)
+    centre_of_face = np.abs(pts[:, 2] - 0.04) < 1e-9
+    centre_of_face &= np.hypot(pts[:, 0], pts[:, 1]) < 0.01
+    corner = np.all(np.abs(np.abs(pts - (0, 0, 0.02)) - 0.02) < 0.003, axis=1)
+    assert var[centre_of_face].max() < 1e-6 and var[corner].min() > 0.02
