@@ -124,7 +124,7 @@ class TampPolicy(Policy):
         planner = Planner(env.robot, replace(self.config, domain=domain))
         executor = Executor(env, monitor.step)
         t_exec = time.perf_counter()
-        planning_time, executed, replans, first_plan = 0.0, [], 0, None
+        planning_time, planning_cpu, executed, replans, first_plan = 0.0, 0.0, [], 0, None
         reason = ""
         while True:
             if goal_holds(world, goal, domain):
@@ -134,6 +134,7 @@ class TampPolicy(Policy):
                           + (f" [replan {replans}]" if replans else ""))
             plan = planner.plan(world, goal, env.sim.arm_positions())
             planning_time += plan.planning_time
+            planning_cpu += plan.planning_cpu_time
             if first_plan is None:
                 first_plan = [a.as_dict() for a in plan.actions]
             if not plan.success:
@@ -173,7 +174,7 @@ class TampPolicy(Policy):
         return EpisodeOutcome(
             success, first_plan or [], planning_time,
             max(0.0, result.wall_time - planning_time), failure,
-            {**extra, "sim_time_s": result.sim_time, "control_steps": result.steps,
+            {**extra, "planning_cpu_s": round(planning_cpu, 4), "sim_time_s": result.sim_time, "control_steps": result.steps,
              "replans": replans, "executed": executed, "goal_status": status})
 
     # -- learned perception -------------------------------------------------------------

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Callable
 
@@ -182,6 +182,13 @@ class Planner:
             _domain(self.config.domain)
 
     def plan(self, world: WorldModel, goal: frozenset[Fact], q_start: np.ndarray) -> Plan:
+        """A refined plan from ``world`` to ``goal``, or a failure with its reason, within
+        the time budget; both the wall-clock and the CPU time it took are recorded."""
+        cpu0 = time.thread_time()
+        result = self._plan(world, goal, q_start)
+        return replace(result, planning_cpu_time=time.thread_time() - cpu0)
+
+    def _plan(self, world: WorldModel, goal: frozenset[Fact], q_start: np.ndarray) -> Plan:
         t0 = time.perf_counter()
         cfg = self.config
         if cfg.domain not in DOMAIN_MODELS:

@@ -40,8 +40,10 @@ class Plan:
 
     success: bool
     actions: list[Action] = field(default_factory=list)
-    planning_time: float = 0.0  #: s
+    planning_time: float = 0.0  #: s, wall clock
     reason: str = ""
+    #: s of CPU the planning thread used: the planning time a quiet machine would show
+    planning_cpu_time: float = 0.0
 
     @property
     def duration(self) -> float:

@@ -22,9 +22,10 @@ def double():
         yield d
 
 
-def _row(task, method, seed, success, measured=True, pt=1.0, n_plan=2):
+def _row(task, method, seed, success, measured=True, pt=1.0, n_plan=2, cpu=""):
     return {"task": task, "method": method, "seed": seed, "success": success,
-            "planning_time_s": pt, "execution_time_s": 2.0, "plan_length": n_plan,
+            "planning_time_s": pt, "planning_cpu_s": cpu, "execution_time_s": 2.0,
+            "plan_length": n_plan,
             "replans": 0, "measured": measured, "failure_reason": "" if success else "nope"}
 
 
@@ -46,7 +47,8 @@ def test_wilson_interval_values():
 def _table():
     table = [_row("lift", "tamp", s, s < 1009) for s in range(1000, 1010)]        # 9/10
     table += [_row("lift", "vlm", s, True, measured=False) for s in range(1000, 1010)]
-    table += [_row("place-in-bowl", "tamp", s, True) for s in range(1000, 1010)]  # 10/10
+    table += [_row("place-in-bowl", "tamp", s, True, cpu=1.5 if s == 1009 else 0.5)
+              for s in range(1000, 1010)]                                        # 10/10
     table += [_row("place-in-bowl", "bc-1demo", s, s % 2 == 0, pt=0.1, n_plan=1)
               for s in range(1000, 1010)]                                        # 5/10
     return table
@@ -62,7 +64,10 @@ def test_report_puts_methods_side_by_side_with_intervals():
     assert "*not measured*: vlm got no answer from a real model" in text
     assert "![success](success.png)" in text
     assert "| lift | vlm | 100 % (72-100) (not measured) | 10 |" in text
-    assert "| place-in-bowl | bc-1demo | 50 % (24-76) | 10 | 0.10 / 0.10 | 1 |" in text
+    assert "| place-in-bowl | bc-1demo | 50 % (24-76) | 10 | 0.10 / 0.10 | — | 1 |" in text
+    # CPU seconds where the planner records them: median and 95th percentile
+    assert "| place-in-bowl | tamp | 100 % (72-100) | 10 | 1.00 / 1.00 | 0.50 / 1.05 | 2 |" \
+        in text
     assert "- lift / tamp: seed 1009: nope" in text
     # the same results give the same report
     assert text == be.report(_table(), "tamp bench episodes ...", ("place-in-bowl", "lift"),

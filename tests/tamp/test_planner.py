@@ -151,3 +151,9 @@ def test_holding_a_bowl_is_planned_as_its_pick(robot):
     assert plan.actions[0].args[0] == "green_bowl"
     unknown = Planner(robot).plan(world, frozenset({("holding", "purple_bowl")}), robot.home)
     assert not unknown.success and "purple_bowl" in unknown.reason
+
+
+def test_plan_records_its_cpu_time_next_to_the_wall_clock(robot):
+    plan = Planner(robot, PlannerConfig(time_budget=60)).plan(_world(), GOAL, robot.home)
+    assert plan.success
+    assert 0.0 < plan.planning_cpu_time <= plan.planning_time + 0.05
