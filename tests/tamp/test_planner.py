@@ -157,3 +157,19 @@ def test_plan_records_its_cpu_time_next_to_the_wall_clock(robot):
     plan = Planner(robot, PlannerConfig(time_budget=60)).plan(_world(), GOAL, robot.home)
     assert plan.success
     assert 0.0 < plan.planning_cpu_time <= plan.planning_time + 0.05
+
+
+def test_a_box_that_fits_nowhere_fails_within_the_budget_with_the_reason(robot):
+    """Packing a box into a tray too small for it: no plan, a reason that names the box
+    and the tray, and the planner gives up within its time budget."""
+    tray = WorldObject("tray", "tray", "grey", Shape("tray", (0.12, 0.12, 0.03), 0.008),
+                       _at(0.5, -0.2), movable=False)
+    box = WorldObject("big_box", "box", "red", Shape("box", (0.08, 0.06, 0.05)),
+                      _at(0.5, 0.2))
+    world = WorldModel({"tray": tray, "big_box": box})
+    budget = 10.0
+    plan = Planner(robot, PlannerConfig(time_budget=budget)).plan(
+        world, frozenset({("in", "big_box", "tray")}), robot.home)
+    assert not plan.success
+    assert "big_box" in plan.reason and "tray" in plan.reason
+    assert plan.planning_time <= budget + 1.0
