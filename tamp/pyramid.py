@@ -109,7 +109,8 @@ def pyramid_types(world: WorldModel) -> dict[str, str]:
 
 def pyramid_state(world: WorldModel) -> frozenset[Fact]:
     """Facts of the pyramid domain: which block fills which slot, which blocks lie free
-    on the table (nothing on them), and the static shape of the pyramid."""
+    on the table or loose on other blocks (nothing on them), and the static shape of the
+    pyramid."""
     facts: set[Fact] = {("handempty",), ("filled", "table")}
     slots = pyramid_slots(world)
     filled = occupants(world, slots)
@@ -122,14 +123,19 @@ def pyramid_state(world: WorldModel) -> frozenset[Fact]:
     blocks = [o for o in world.objects.values() if o.category == "block"]
     in_slots = set(filled.values())
     for b in blocks:
-        if b.name in in_slots or b.position[2] > world.table_height + SLOT_TOLERANCE:
+        if b.name in in_slots or any(c.name != b.name and rests_on(c, b) for c in blocks):
             continue
-        if not any(c.name != b.name and rests_on(c, b) for c in blocks):
+        if b.position[2] <= world.table_height + SLOT_TOLERANCE:
             facts.add(("on", b.name, "table"))
+            continue
+        # off its slot on top of other blocks (a release that pushed it): unstack it
+        below = sorted(c.name for c in blocks if c.name != b.name and rests_on(b, c))
+        if len(below) in (1, 2) and b.pose[2, 2] >= math.cos(0.1):
+            facts.add(("over", b.name, below[0], below[-1]))
     return frozenset(facts)
 
 
-def slot_placements(world: WorldModel, obj: WorldObject, slot_name_: str,
+def slot_placements(world: WorldModel, obj: WorldObject, target: str,
                     drop_height: float) -> tuple[list[np.ndarray], str, tuple[str, ...],
                                                  tuple[str, ...]]:
     """Poses (4x4, bottom centre) that set ``obj`` into a slot: centred on it, square to
@@ -142,9 +148,9 @@ def slot_placements(world: WorldModel, obj: WorldObject, slot_name_: str,
     from tamp.geometry.placements import footprint_of, overlap
 
     slots = pyramid_slots(world)
-    if slot_name_ not in slots:
-        return [], f"no slot named {slot_name_}", (), ()
-    slot = slots[slot_name_]
+    if target not in slots:
+        return [], f"no slot named {target}", (), ()
+    slot = slots[target]
     filled = occupants(world, slots)
     if slot.row == 1:
         z, touch = world.table_height, ("table",)

@@ -225,8 +225,8 @@ def support_of(pick_action: tuple[str, ...] | None) -> tuple[str, ...]:
     if pick_action is None or pick_action[0] == "pick":
         # "pick" takes from a surface: the table itself or a place marked on it
         return ("table",) if pick_action is None else (pick_action[2], "table")
-    if pick_action[0] == "unstack":
-        return (pick_action[2],)
+    if pick_action[0] == "unstack":  # every block it rests on (the pyramid's: two)
+        return tuple(pick_action[2:])
     if pick_action[0] == "take-out":
         return (f"{pick_action[2]}/bottom",)
     return ("table",)

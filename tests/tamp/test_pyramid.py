@@ -86,12 +86,20 @@ def test_a_block_off_its_slot_by_more_than_a_centimetre_is_not_in_it():
                                                           "pyramid")
 
 
-def test_loose_blocks_are_on_the_table_unless_something_rests_on_them():
+def test_loose_blocks_are_on_the_table_or_over_blocks_unless_something_rests_on_them():
     world = world_with({"a": (0.4, -0.28, 0.0), "b": (0.4, -0.22, 0.0),
-                        "c": (0.4, -0.25, SIZE)})  # c lies across a and b
+                        "c": (0.4, -0.25, SIZE), "d": (0.6, 0.3, 0.0),
+                        "e": (0.6, 0.305, SIZE)})  # c lies across a and b, e on d
     state = symbolic_state(world, "pyramid")
-    assert ("on", "c", "table") not in state  # up on blocks, no slot: nothing to pick it as
-    assert ("on", "a", "table") not in state and ("on", "b", "table") not in state
+    assert ("on", "c", "table") not in state and ("over", "c", "a", "b") in state
+    assert ("over", "e", "d", "d") in state
+    assert not any(f[1] in "abd" for f in state if f[0] in ("on", "over"))
+    # a middle block pushed 15 mm off its slot lies loose over its two supports
+    world = built(skip=("slot_2_2", "slot_3_1"))
+    b3 = world.objects["b3"].pose.copy()
+    b3[:2, 3] += 0.015 * np.array([-math.sin(0.3), math.cos(0.3)])
+    state = symbolic_state(world.with_pose("b3", b3), "pyramid")
+    assert ("over", "b3", "b0", "b1") in state and ("vacant", "slot_2_1") in state
     world = world_with({"a": (0.4, -0.3, 0.0), "b": (0.4, -0.2, 0.0)})
     state = symbolic_state(world, "pyramid")
     assert {("on", "a", "table"), ("on", "b", "table")} <= state
