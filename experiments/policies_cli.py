@@ -1,0 +1,329 @@
+"""``tamp policies ...``: record demonstrations, train and evaluate the one-demonstration
+imitation baselines (``bc-1demo``, ``bc-1demo-aug``, ``transporter-1demo``).
+
+Torch runs with ``--threads`` intra-op threads (default 1: on a shared CPU more threads
+spin against other processes and run slower).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+METHODS = ("bc-1demo", "bc-1demo-aug", "transporter-1demo")
+EVAL_DIR = "runs/policies/eval"
+
+
+def _say(msg: str) -> None:
+    print(f"[policies] {msg}", file=sys.stderr, flush=True)
+
+
+def _tasks(spec: str) -> list[str]:
+    from experiments.cli import UsageError
+    from scenes.tasks import task_names
+
+    names = task_names() if spec == "all" else [t for t in spec.split(",") if t]
+    unknown = [t for t in names if t not in task_names()]
+    if unknown or not names:
+        raise UsageError(f"unknown task '{','.join(unknown) or spec}'; known tasks: "
+                         f"{', '.join(task_names())} (or 'all')")
+    return names
+
+
+def _methods(spec: str) -> list[str]:
+    from experiments.cli import UsageError
+
+    names = list(METHODS) if spec == "all" else [m for m in spec.split(",") if m]
+    unknown = [m for m in names if m not in METHODS]
+    if unknown or not names:
+        raise UsageError(f"unknown method '{','.join(unknown) or spec}'; imitation methods: "
+                         f"{', '.join(METHODS)} (or 'all')")
+    return names
+
+
+def _seeds(spec: str) -> list[int]:
+    """``1000-1009`` or ``1000,1003``."""
+    from experiments.cli import UsageError
+
+    try:
+        if "-" in spec:
+            a, b = (int(v) for v in spec.split("-", 1))
+            seeds = list(range(a, b + 1))
+        else:
+            seeds = [int(v) for v in spec.split(",") if v]
+    except ValueError:
+        raise UsageError(f"--seeds: expected e.g. 1000-1009 or 1000,1003, got '{spec}'") \
+            from None
+    if not seeds or min(seeds) < 0:
+        raise UsageError(f"--seeds: expected seeds >= 0, e.g. 1000-1009, got '{spec}'")
+    return seeds
+
+
+def _setup(args):
+    import torch
+
+    from experiments.cli import UsageError
+
+    if args.threads < 1:
+        raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
+    try:
+        return torch.device(args.device)
+    except RuntimeError as err:
+        raise UsageError(f"--device {args.device}: {err}") from None
+
+
+def add_commands(sub) -> None:
+    from experiments.cli import _Parser
+    from policies.demos import DEMO_DIR, DEMO_SEED
+
+    p = sub.add_parser("policies", help="one-demonstration imitation baselines",
+                       description="Record a TAMP demonstration, train the imitation "
+                       "baselines (bc-1demo, bc-1demo-aug, transporter-1demo) on it, and "
+                       "evaluate them on held-out seeds.")
+    cmd = p.add_subparsers(dest="policies_command", metavar="ACTION", parser_class=_Parser)
+    cmd.required = True
+
+    d = cmd.add_parser("demo", help="record a demonstration with the TAMP planner",
+                       description="Let the TAMP planner solve one seed of a task and record "
+                       "each pick-and-place (state, images, object, where it came to rest).")
+    d.add_argument("--task", required=True, help="task name (see 'tamp tasks'), or 'all'")
+    d.add_argument("--seed", type=int, default=DEMO_SEED,
+                   help=f"scene seed (default {DEMO_SEED}; evaluation uses 1000+)")
+    d.add_argument("--demos", default=DEMO_DIR, help=f"demo directory (default {DEMO_DIR})")
+    d.set_defaults(func=_cmd_demo)
+
+    t = cmd.add_parser("train", help="train a method on a task's demonstration",
+                       description="Train METHOD on the task's demonstration (recorded first "
+                       "if missing) and write <out>/<method>/<task>.safetensors + .json.")
+    t.add_argument("--method", required=True, help=f"{', '.join(METHODS)}, or 'all'")
+    t.add_argument("--task", required=True, help="task name, comma-separated names, or 'all'")
+    t.add_argument("--demo-seed", type=int, default=DEMO_SEED,
+                   help=f"seed of the demonstration (default {DEMO_SEED})")
+    t.add_argument("--demos", default=DEMO_DIR, help=f"demo directory (default {DEMO_DIR})")
+    t.add_argument("--out", default=None,
+                   help="checkpoint root (default: the shipped policies/checkpoints)")
+    t.add_argument("--iterations", type=int, default=None,
+                   help="training iterations (default: 1500 for BC, 500 for Transporter)")
+    t.add_argument("--augment-per-step", type=int, default=None,
+                   help="bc-1demo-aug: augmented samples per demo step (default 32)")
+    t.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    t.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    t.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    t.set_defaults(func=_cmd_train)
+
+    e = cmd.add_parser("eval", help="success rate over seeds",
+                       description="Run each method on each task over the seeds and write "
+                       "OUT/<method>/<task>/seed<S>.json per episode and OUT/summary.md.")
+    e.add_argument("--method", default="all", help="comma-separated methods (default all)")
+    e.add_argument("--task", default="place-in-bowl", help="comma-separated tasks, or 'all'")
+    e.add_argument("--seeds", default="1000-1009", help="e.g. 1000-1009 (default)")
+    e.add_argument("--checkpoints", default=None,
+                   help="checkpoint root (default: the shipped policies/checkpoints)")
+    e.add_argument("--out", default=EVAL_DIR, help=f"output directory (default {EVAL_DIR})")
+    e.add_argument("--resume", action="store_true",
+                   help="keep episodes already written under OUT")
+    e.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    e.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    e.set_defaults(func=_cmd_eval)
+
+
+def _cmd_demo(args) -> int:
+    from experiments.cli import UsageError
+    from policies.demos import DemoError, record_demo, save_demo
+
+    if args.seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    failed = 0
+    for task in _tasks(args.task):
+        _say(f"recording {task} (seed {args.seed})")
+        try:
+            demo = record_demo(task, args.seed, say=lambda m: _say(f"{task}: {m}"))
+        except DemoError as err:
+            _say(f"FAILED: {err}")
+            failed += 1
+            continue
+        path = save_demo(demo, args.demos)
+        _say(f"{task}: {len(demo.steps)} steps in {demo.info['seconds']} s -> {path}")
+        if demo.info["replans"]:
+            _say(f"{task}: warning: the demonstration recovered from "
+                 f"{len(demo.info['replans'])} failed step(s) ({demo.info['replans'][0]}); "
+                 "its later steps start from a state no clean run reaches: consider "
+                 "another --seed")
+    return 1 if failed else 0
+
+
+def _cmd_train(args) -> int:
+    from experiments.cli import UsageError
+
+    device = _setup(args)
+    if args.iterations is not None and args.iterations < 1:
+        raise UsageError(f"--iterations must be >= 1, got {args.iterations}")
+    if args.augment_per_step is not None and args.augment_per_step < 1:
+        raise UsageError(f"--augment-per-step must be >= 1, got {args.augment_per_step}")
+    if args.demo_seed < 0 or args.seed < 0:
+        raise UsageError("--demo-seed and --seed must be >= 0")
+    methods, tasks = _methods(args.method), _tasks(args.task)
+    failed = 0
+    for task in tasks:
+        for method in methods:
+            try:
+                _train_one(method, task, args, device)
+            except (RuntimeError, ValueError) as err:
+                _say(f"{method} on {task} FAILED: {err}")
+                failed += 1
+    return 1 if failed else 0
+
+
+#: seeds tried after --demo-seed for a clean demonstration (all well below the
+#: evaluation seeds, which start at 1000)
+CLEAN_DEMO_TRIES = 5
+
+
+def _demo_for(task: str, args):
+    """The demonstration to imitate: the first seed from ``--demo-seed`` on whose
+    demonstration ran without a replan (one that recovered from a slip shows steps from
+    states a clean run never reaches); recorded where missing."""
+    from policies.demos import DemoError, load_demo, record_demo, save_demo
+
+    seen = []
+    for seed in range(args.demo_seed, args.demo_seed + CLEAN_DEMO_TRIES):
+        try:
+            demo = load_demo(task, seed, args.demos)
+        except DemoError:
+            _say(f"no demonstration of {task} seed {seed} yet: recording it")
+            try:
+                demo = record_demo(task, seed, say=lambda m: _say(f"{task}: {m}"))
+            except DemoError as err:
+                _say(f"{err}; trying the next seed")
+                continue
+            save_demo(demo, args.demos)
+        if not demo.info.get("replans"):
+            return demo
+        _say(f"the {task} demonstration of seed {seed} needed a replan; trying the next seed")
+        seen.append(demo)
+    if seen:
+        return seen[0]
+    raise ValueError(f"no demonstration of {task} could be recorded on seeds "
+                     f"{args.demo_seed}-{args.demo_seed + CLEAN_DEMO_TRIES - 1}")
+
+
+def _train_one(method: str, task: str, args, device) -> None:
+    from dataclasses import replace
+
+    import robots
+    from policies.weights import save_checkpoint
+
+    demo = _demo_for(task, args)
+    if not demo.steps:
+        raise ValueError(f"the {task} demonstration has no pick-and-place step to imitate")
+    command = f"tamp policies train --method {method} --task {task}"
+    for flag, value in (("--iterations", args.iterations),
+                        ("--augment-per-step", args.augment_per_step)):
+        if value is not None:
+            command += f" {flag} {value}"
+    if args.seed:
+        command += f" --seed {args.seed}"
+    info = {"command": command, "demo_seed": demo.seed, "demo_steps": len(demo.steps),
+            "demo_actions": [" ".join(s.action) for s in demo.steps]}
+    t0 = time.perf_counter()
+    if method == "transporter-1demo":
+        from policies.bc import max_steps_for
+        from policies.transporter import (TransporterConfig, checkpoint_config,
+                                          demo_samples, train_transporter)
+
+        config = TransporterConfig(seed=args.seed)
+        if args.iterations is not None:
+            config = replace(config, iterations=args.iterations)
+        net, report = train_transporter(
+            demo_samples(demo, config.rotations), config, device,
+            lambda it, loss: _say(f"{method} {task}: iteration {it}: loss {loss:.3f}"))
+        info["train"] = report
+        doc = checkpoint_config(config, max_steps_for(demo))
+    else:
+        from policies.bc import BCConfig, checkpoint_config, train_method
+
+        config = BCConfig(seed=args.seed)
+        if args.iterations is not None:
+            config = replace(config, iterations=args.iterations)
+        if args.augment_per_step is not None:
+            config = replace(config, augment_per_step=args.augment_per_step)
+        domain = demo_domain(task)
+        net, extra = train_method(method, demo, domain, robots.load("panda_2f85"), config,
+                                  device, lambda m: _say(f"{method} {task}: {m}"))
+        info.update(extra)
+        doc = checkpoint_config(config, demo)
+    info["seconds"] = round(time.perf_counter() - t0, 1)
+    path = save_checkpoint(method, task, net, doc, info, args.out)
+    _say(f"{method} on {task}: trained in {info['seconds']} s -> {path}")
+
+
+def demo_domain(task: str) -> str:
+    """The PDDL domain the task's goals are stated in (from one sampled instance)."""
+    import numpy as np
+
+    from scenes.tasks import make_task
+
+    return make_task(task).sample(np.random.default_rng(0)).domain
+
+
+def _cmd_eval(args) -> int:
+    import json
+
+    from experiments.cli import UsageError
+    from experiments.files import write_json_atomic
+    from policies import make_policy
+    from scenes.env import TabletopEnv
+
+    device = _setup(args)
+    methods, tasks, seeds = _methods(args.method), _tasks(args.task), _seeds(args.seeds)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a directory")
+    rows = []
+    for task in tasks:
+        env = TabletopEnv(task)
+        try:
+            for method in methods:
+                policy = make_policy(method, checkpoints=args.checkpoints, device=str(device))
+                results = []
+                for seed in seeds:
+                    path = out / method / task / f"seed{seed}.json"
+                    if args.resume and path.is_file():
+                        results.append(json.loads(path.read_text()))
+                        continue
+                    env.reset(seed=seed)
+                    t0 = time.perf_counter()
+                    outcome = policy.run(env)
+                    record = {"task": task, "seed": seed, "method": method,
+                              "success": bool(outcome.success),
+                              "failure_reason": outcome.failure_reason,
+                              "planning_time_s": round(outcome.planning_time_s, 3),
+                              "execution_time_s": round(outcome.execution_time_s, 3),
+                              "wall_time_s": round(time.perf_counter() - t0, 2),
+                              "steps": outcome.extra.get("steps", [])}
+                    write_json_atomic(path, record)
+                    results.append(record)
+                    _say(f"{method} {task} seed {seed}: "
+                         f"{'success' if outcome.success else 'FAILED: ' + outcome.failure_reason}")
+                wins = sum(r["success"] for r in results)
+                rows.append({"method": method, "task": task, "episodes": len(results),
+                             "successes": wins,
+                             "success_rate": round(wins / len(results), 3)})
+        finally:
+            env.close()
+    seeds_text = f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) \
+        else ",".join(map(str, seeds))
+    command = f"tamp policies eval --method {','.join(methods)} --task {','.join(tasks)} " \
+        f"--seeds {seeds_text}"
+    write_json_atomic(out / "summary.json", {"command": command, "rows": rows})
+    table = ["| method | task | success | episodes |", "|---|---|---|---|"]
+    table += [f"| {r['method']} | {r['task']} | {100 * r['success_rate']:.0f} % "
+              f"({r['successes']}/{r['episodes']}) | {r['episodes']} |" for r in rows]
+    text = "\n".join(table) + "\n"
+    tmp = out / ".summary.md.tmp"
+    tmp.write_text(f"`{command}`\n\n" + text)
+    tmp.replace(out / "summary.md")
+    print(text, end="")
+    return 0

@@ -1,0 +1,307 @@
+"""``transporter-1demo``: a Transporter-style pick-and-place policy on top-down images
+(after Zeng et al. 2020, "Transporter Networks: Rearranging the Visual World for Robotic
+Manipulation"; written for this project from the paper's description).
+
+The observation is a top-down colour and height map of the workspace
+(:func:`policies.demos.topdown`, 6.25 mm cells). Two fully convolutional networks:
+
+* *attention*: a logit per cell — where to pick; the object under the chosen cell (or
+  the movable object nearest to it) is picked;
+* *transport*: a crop around the pick cell is encoded and its features turned to
+  ``rotations`` angles (query); the whole image is encoded (key); their cross-correlation gives a
+  logit per (rotation, cell) — where the picked object's centre goes and by how much it
+  turns.
+
+Training is on the one demonstration with the paper's augmentation: each iteration the
+image of a demo step is rotated and translated at random (pick and place cells moved
+with it; the rotation of the object between pick and place does not change). Both heads
+are trained with cross-entropy against the demonstrated cells (and rotation bin).
+Execution goes through the same primitives as every other method.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from policies.base import EpisodeOutcome, Monitor, Policy, register_policy
+from policies.demos import (TOPDOWN_RES, TOPDOWN_X, TOPDOWN_Y, Demo, cell_of, rollout,
+                            topdown, topdown_shape, xy_of, yaw_of)
+from scenes.env import TabletopEnv
+
+METHOD = "transporter-1demo"
+
+
+@dataclass(frozen=True)
+class TransporterConfig:
+    rotations: int = 36  #: place rotation bins over a full turn (the paper's 36)
+    crop: int = 33  #: cells of the query crop (odd: centred on the pick cell), ~20 cm
+    width: int = 12  #: channels of the first layer of each network
+    channels: int = 3  #: key/query feature channels (the paper's 3)
+    iterations: int = 500
+    #: Adam; the paper's 1e-4 is for tens of thousands of iterations, too slow to
+    #: converge in the few hundred a CPU affords in minutes
+    lr: float = 1e-3
+    seed: int = 0
+    max_shift: int = 24  #: cells of random translation in augmentation
+
+
+def _conv(a: int, b: int, stride: int = 1, dilation: int = 1) -> nn.Module:
+    return nn.Sequential(nn.Conv2d(a, b, 3, stride, dilation, dilation), nn.ReLU())
+
+
+class FCN(nn.Module):
+    """A small encoder-decoder (two halvings, dilated convolutions at the bottom, skip
+    connections); output the input's size."""
+
+    def __init__(self, cin: int, cout: int, width: int = 16):
+        super().__init__()
+        w = width
+        self.enc1 = nn.Sequential(_conv(cin, w), _conv(w, w))
+        self.enc2 = nn.Sequential(_conv(w, 2 * w, 2), _conv(2 * w, 2 * w))
+        self.enc3 = nn.Sequential(_conv(2 * w, 2 * w, 2), _conv(2 * w, 2 * w, 1, 2),
+                                  _conv(2 * w, 2 * w, 1, 4))
+        self.dec2 = _conv(4 * w, 2 * w)
+        self.dec1 = _conv(3 * w, w)
+        self.out = nn.Conv2d(w, cout, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e1 = self.enc1(x)
+        e2 = self.enc2(e1)
+        e3 = self.enc3(e2)
+        d2 = self.dec2(torch.cat([F.interpolate(e3, size=e2.shape[-2:]), e2], 1))
+        d1 = self.dec1(torch.cat([F.interpolate(d2, size=e1.shape[-2:]), e1], 1))
+        return self.out(d1)
+
+
+def prepare(image: torch.Tensor) -> torch.Tensor:
+    """(..., H, W, 4) colour + height (m) -> (..., 4, H, W) network input."""
+    x = image.movedim(-1, -3)
+    return torch.cat([(x[..., :3, :, :] - 0.5) * 2.0, x[..., 3:, :, :] * 10.0], -3)
+
+
+def rotate_crops(crop: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
+    """``crop`` (C, S, S) turned by each of ``angles`` (rad, counter-clockwise in the
+    world's x-y plane; rows run along x, columns along y) about its centre cell."""
+    c, s = torch.cos(angles), torch.sin(angles)
+    zero = torch.zeros_like(c)
+    # output (col, row) samples the input at R(-angle) in world axes, in (col, row) order
+    theta = torch.stack([torch.stack([c, -s, zero], -1), torch.stack([s, c, zero], -1)], -2)
+    grid = F.affine_grid(theta, (len(angles), *crop.shape), align_corners=True)
+    return F.grid_sample(crop.expand(len(angles), *crop.shape), grid, align_corners=True)
+
+
+class Transporter(nn.Module):
+    def __init__(self, config: TransporterConfig = TransporterConfig()):
+        super().__init__()
+        self.config = config
+        self.attention = FCN(4, 1, config.width)
+        self.key = FCN(4, config.channels, config.width)
+        self.query = FCN(4, config.channels, config.width)
+        self.register_buffer("angles", torch.arange(config.rotations) * (2 * math.pi /
+                                                                           config.rotations),
+                             persistent=False)
+
+    def pick_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """(4, H, W) -> (H, W)."""
+        return self.attention(x[None])[0, 0]
+
+    def place_logits(self, x: torch.Tensor, pick: tuple[int, int]) -> torch.Tensor:
+        """(4, H, W) and the pick cell -> (rotations, H, W)."""
+        half = self.config.crop // 2
+        # the query network sees a crop large enough that its turned copies keep their
+        # corners; its features are turned (rather than the input, once per angle: 36
+        # times cheaper on a CPU) and cut to the crop
+        big = int(math.ceil(half * math.sqrt(2))) + 1
+        padded = F.pad(x, (big, big, big, big))
+        crop = padded[:, pick[0]:pick[0] + 2 * big + 1, pick[1]:pick[1] + 2 * big + 1]
+        feats = rotate_crops(self.query(crop[None])[0], self.angles.to(x.device))
+        query = feats[:, :, big - half:big + half + 1, big - half:big + half + 1]
+        key = self.key(F.pad(x, (half, half, half, half))[None])[0]
+        return correlate(key, query, x.shape[-2:])
+
+
+def correlate(key: torch.Tensor, query: torch.Tensor, size) -> torch.Tensor:
+    """Cross-correlation of ``key`` (C, H + S - 1, W + S - 1) with each of ``query``
+    (R, C, S, S): (R, H, W), the value at (i, j) with the query's centre over cell (i, j)
+    — ``F.conv2d(key[None], query)[0]``, computed through the FFT (many times faster on a
+    CPU for large kernels). The padded key is as large as the circular correlation needs:
+    no index wraps around for i < H, j < W."""
+    hp, wp = key.shape[-2:]
+    kf = torch.fft.rfft2(key, s=(hp, wp))
+    qf = torch.fft.rfft2(query, s=(hp, wp))
+    out = torch.fft.irfft2((kf[None] * qf.conj()).sum(1), s=(hp, wp))
+    return out[:, :size[0], :size[1]]
+
+
+# -- data -----------------------------------------------------------------------------------
+@dataclass
+class TransportSample:
+    image: np.ndarray  #: (H, W, 4)
+    pick: tuple[int, int]  #: cell of the picked object's centre
+    place: tuple[int, int]  #: cell where its centre came to rest
+    rotation: int  #: bin of its turn from pick to place
+
+
+def demo_samples(demo: Demo, rotations: int) -> list[TransportSample]:
+    if demo.images is None:
+        raise ValueError(f"the {demo.task} demonstration has no images (record it again)")
+    out = []
+    for step, image in zip(demo.steps, demo.images):
+        pose = step.world.objects[step.pick].pose
+        pick = tuple(int(round(v)) for v in cell_of(pose[:2, 3]))
+        place = tuple(int(round(v)) for v in cell_of(step.place_xy))
+        turn = (step.place_yaw - yaw_of(pose)) % (2 * math.pi)
+        out.append(TransportSample(image, pick, place,
+                                   int(round(turn / (2 * math.pi / rotations))) % rotations))
+    return out
+
+
+def augment(image: torch.Tensor, cells: list[tuple[int, int]], rng: np.random.Generator,
+            max_shift: int, tries: int = 20):
+    """The image (H, W, 4) rotated about its centre and shifted at random, and ``cells``
+    moved with it; unchanged if no transform keeps every cell inside."""
+    h, w = image.shape[:2]
+    centre = np.array([(h - 1) / 2, (w - 1) / 2])
+    pts = np.array(cells, float)
+    for _ in range(tries):
+        psi = rng.uniform(-math.pi, math.pi)
+        shift = rng.integers(-max_shift, max_shift + 1, 2)
+        r = np.array([[math.cos(psi), -math.sin(psi)], [math.sin(psi), math.cos(psi)]])
+        moved = (pts - centre) @ r.T + centre + shift
+        rounded = np.round(moved).astype(int)
+        if (rounded >= 0).all() and (rounded[:, 0] < h).all() and (rounded[:, 1] < w).all():
+            break
+    else:
+        return image, cells
+    # each output cell samples the input at the inverse transform
+    rr, cc = torch.meshgrid(torch.arange(h, dtype=torch.float32),
+                            torch.arange(w, dtype=torch.float32), indexing="ij")
+    out = torch.stack([rr - centre[0] - shift[0], cc - centre[1] - shift[1]], -1)
+    src = out @ torch.tensor(r, dtype=torch.float32) + torch.tensor(centre, dtype=torch.float32)
+    grid = torch.stack([(2 * src[..., 1] + 1) / w - 1, (2 * src[..., 0] + 1) / h - 1], -1)
+    new = F.grid_sample(image.movedim(-1, 0)[None], grid[None].to(image.device),
+                        mode="nearest", align_corners=False)[0].movedim(0, -1)
+    return new, [tuple(int(v) for v in p) for p in rounded]
+
+
+def train_transporter(samples: list[TransportSample],
+                      config: TransporterConfig = TransporterConfig(),
+                      device: str | torch.device = "cpu", progress=None
+                      ) -> tuple[Transporter, dict]:
+    if not samples:
+        raise ValueError("no training samples")
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    dev = torch.device(device)
+    net = Transporter(config).to(dev)
+    opt = torch.optim.Adam(net.parameters(), config.lr)
+    images = [torch.from_numpy(np.asarray(s.image, np.float32)).to(dev) for s in samples]
+    t0 = time.perf_counter()
+    recent: list[float] = []
+    for it in range(1, config.iterations + 1):
+        k = int(rng.integers(len(samples)))
+        s = samples[k]
+        image, (pick, place) = augment(images[k], [s.pick, s.place], rng, config.max_shift)
+        x = prepare(image)
+        h, w = x.shape[-2:]
+        pl = net.pick_logits(x).reshape(1, -1)
+        tl = net.place_logits(x, pick).reshape(1, -1)
+        loss = F.cross_entropy(pl, torch.tensor([pick[0] * w + pick[1]], device=dev)) + \
+            F.cross_entropy(tl, torch.tensor([(s.rotation * h + place[0]) * w + place[1]],
+                                             device=dev))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        recent = (recent + [float(loss.detach())])[-50:]
+        if progress is not None and (it % 100 == 0 or it == config.iterations):
+            progress(it, float(np.mean(recent)))
+    net.eval()
+    return net, {"samples": len(samples), "iterations": config.iterations,
+                 "final_loss": round(float(np.mean(recent)), 4),
+                 "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def image_config() -> dict:
+    return {"x": list(TOPDOWN_X), "y": list(TOPDOWN_Y), "resolution": TOPDOWN_RES,
+            "shape": list(topdown_shape())}
+
+
+# -- the policy -----------------------------------------------------------------------------
+@register_policy(METHOD)
+class TransporterPolicy(Policy):
+    """Pick where the attention map peaks; place where the transported crop matches."""
+
+    def __init__(self, checkpoints: str | Path | None = None, device: str = "cpu",
+                 max_steps: int | None = None, config=None):
+        self.root = checkpoints
+        self.config = config  #: the primitives' PlannerConfig (default: the planner's)
+        self.device = torch.device(device)
+        self.max_steps = max_steps
+
+    def load(self, task: str) -> tuple[Transporter, dict]:
+        from policies.weights import CheckpointInvalid, load_checkpoint
+
+        doc, tensors = load_checkpoint(METHOD, task, self.root)
+        if doc["config"].get("image") != image_config():
+            raise CheckpointInvalid(f"{METHOD} checkpoint for {task} was trained on other "
+                                    "images (train it again)")
+        fields = TransporterConfig.__dataclass_fields__
+        net = Transporter(TransporterConfig(**{k: v for k, v in doc["config"]["model"].items()
+                                               if k in fields}))
+        try:
+            net.load_state_dict(tensors, strict=True)
+        except RuntimeError as err:
+            raise CheckpointInvalid(f"{METHOD} checkpoint for {task}: "
+                                    f"{str(err).splitlines()[0]}") from None
+        return net.to(self.device).eval(), doc
+
+    def run(self, env: TabletopEnv, monitor: Monitor | None = None) -> EpisodeOutcome:
+        from policies.weights import CheckpointInvalid, CheckpointMissing
+
+        task = env.task.name
+        try:
+            net, doc = self.load(task)
+        except (CheckpointMissing, CheckpointInvalid) as err:
+            return EpisodeOutcome(False, failure_reason=str(err))
+        dev = self.device
+        n_rot = net.config.rotations
+
+        def choose(env: TabletopEnv):
+            view = topdown(env)
+            world = env.oracle_world()  # only to name what is under the chosen cell
+            movable = [o for o in world.objects.values() if o.movable]
+            if not movable:
+                return "nothing to pick"
+            x = prepare(torch.from_numpy(view.image).to(dev))
+            with torch.no_grad():
+                pl = net.pick_logits(x)
+                w = pl.shape[1]
+                i = int(pl.argmax())
+                pick = (i // w, i % w)
+                tl = net.place_logits(x, pick)
+            j = int(tl.argmax())
+            h = tl.shape[1]
+            rot, cell = j // (h * w), ((j // w) % h, j % w)
+            name = view.object_at(pick)
+            if name not in {o.name for o in movable}:
+                here = np.array(xy_of(pick))
+                name = min(movable, key=lambda o: np.linalg.norm(o.position[:2] - here)).name
+            yaw = yaw_of(world.objects[name].pose) + rot * 2 * math.pi / n_rot
+            return name, xy_of(cell), yaw
+
+        max_steps = self.max_steps or int(doc["config"]["max_steps"])
+        return rollout(env, choose, max_steps, monitor,
+                       {"checkpoint_task": task, "demo_seed": doc["info"].get("demo_seed")},
+                       self.config)
+
+
+def checkpoint_config(config: TransporterConfig, max_steps: int) -> dict:
+    return {"model": asdict(config), "image": image_config(), "max_steps": max_steps}

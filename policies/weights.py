@@ -1,0 +1,97 @@
+"""Checkpoints of the imitation policies: ``<root>/<method>/<task>.safetensors`` (tensors
+only) beside ``<task>.json`` (the model's configuration and how it was trained).
+
+Loading parses JSON and raw tensors: no pickle, no code runs. The shipped checkpoints
+live in ``policies/checkpoints`` (package data); ``tamp policies train`` rewrites them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+FORMAT = "tamp-imitation"
+FORMAT_VERSION = 1
+
+
+class CheckpointMissing(FileNotFoundError):
+    """No checkpoint of this method for this task."""
+
+
+class CheckpointInvalid(ValueError):
+    """A checkpoint that this code cannot use."""
+
+
+def write_json_atomic(path: str | Path, data) -> None:
+    """JSON written beside ``path`` and renamed into place (as ``experiments.files`` does;
+    policies come before experiments in the import order)."""
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2)
+            f.write("\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def default_root() -> Path:
+    return Path(__file__).resolve().parent / "checkpoints"
+
+
+def checkpoint_paths(method: str, task: str, root: str | Path | None = None
+                     ) -> tuple[Path, Path]:
+    d = Path(root or default_root()) / method
+    return d / f"{task}.safetensors", d / f"{task}.json"
+
+
+def save_checkpoint(method: str, task: str, model: torch.nn.Module, config: dict,
+                    info: dict, root: str | Path | None = None) -> Path:
+    """Write the weights (CPU; floating point ones as float16, which halves the shipped
+    files and changes no decision of these small networks) and the JSON document, each
+    atomically."""
+    from safetensors.torch import save_file
+
+    weights, doc_path = checkpoint_paths(method, task, root)
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to("cpu", torch.float16 if v.is_floating_point() else v.dtype)
+               .contiguous() for k, v in model.state_dict().items()}
+    tmp = weights.with_name(f".{weights.name}.tmp")
+    save_file(tensors, str(tmp), metadata={"format": FORMAT})
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, weights)
+    write_json_atomic(doc_path, {"format": FORMAT, "format_version": FORMAT_VERSION,
+                                 "method": method, "task": task, "config": config,
+                                 "info": info})
+    return weights
+
+
+def load_checkpoint(method: str, task: str, root: str | Path | None = None
+                    ) -> tuple[dict, dict[str, torch.Tensor]]:
+    """The JSON document and the tensors of ``method``'s checkpoint for ``task``."""
+    from safetensors.torch import load_file
+
+    weights, doc_path = checkpoint_paths(method, task, root)
+    if not weights.is_file() or not doc_path.is_file():
+        raise CheckpointMissing(
+            f"no {method} checkpoint for task {task} (train with: tamp policies train "
+            f"--method {method} --task {task})")
+    try:
+        doc = json.loads(doc_path.read_text())
+    except json.JSONDecodeError as err:
+        raise CheckpointInvalid(f"{doc_path} is not valid JSON: {err}") from None
+    if doc.get("format") != FORMAT or doc.get("format_version") != FORMAT_VERSION or \
+            doc.get("method") != method:
+        raise CheckpointInvalid(f"{doc_path} is not a {method} checkpoint of this version "
+                                f"(train it again)")
+    tensors = load_file(str(weights), device="cpu")
+    return doc, {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
