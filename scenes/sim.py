@@ -36,6 +36,9 @@ class SimConfig:
     #: hooked on the receding finger
     contact_breaking: float = 0.02
     release_contact_breaking: float = 0.002
+    #: m/s per finger while the pads open: slowly enough not to fling a light object
+    #: that still clings to a pad
+    release_speed: float = 0.02
 
 
 #: shapes PyBullet keeps in one compound collision or visual shape
@@ -240,10 +243,16 @@ class Simulation:
                 self.config.contact_breaking
             p.setPhysicsEngineParameter(contactBreakingThreshold=threshold,
                                         physicsClientId=cid)
+            # anchored pad contacts hold what the pads pressed: a pad letting go would
+            # drag the object along, or stall against it with its motor saturated
+            for j in self.finger_joints:
+                p.changeDynamics(self.robot_id, j, frictionAnchor=0 if opening else 1,
+                                 physicsClientId=cid)
+        speed = self.config.release_speed if opening else self.config.finger_speed
         # only the actuated finger has a motor; the gear drives the other one
         p.setJointMotorControl2(self.robot_id, self.finger_joints[0], p.POSITION_CONTROL,
                                 targetPosition=target, force=self.config.grip_force,
-                                maxVelocity=self.config.finger_speed, physicsClientId=cid)
+                                maxVelocity=speed, physicsClientId=cid)
 
     def step(self, n: int = 1) -> None:
         for _ in range(n):
