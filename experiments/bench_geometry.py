@@ -463,7 +463,8 @@ def report(results: dict, command: str) -> str:
             "",
             "TOPP-RA along a spline within 0.005 rad of the path, against a trapezoid per "
             "straight segment that stops at every waypoint (the trapezoid is kept where it "
-            "is quicker).",
+            "is quicker, and used directly on paths that turn by more than 30 degrees at a "
+            "waypoint, where the spline would all but stop anyway).",
             "",
             "| paths | n | waypoints (median) | trapezoid median (s) | TOPP-RA median (s) "
             "| TOPP-RA / trapezoid median (max) | TOPP-RA used | time to compute (median, s) |",
