@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from tamp.files import write_json_atomic
+
 FORMAT = "tamp-imitation"
 FORMAT_VERSION = 1
 
@@ -23,25 +25,6 @@ class CheckpointMissing(FileNotFoundError):
 
 class CheckpointInvalid(ValueError):
     """A checkpoint that this code cannot use."""
-
-
-def write_json_atomic(path: str | Path, data) -> None:
-    """JSON written beside ``path`` and renamed into place (as ``experiments.files`` does;
-    policies come before experiments in the import order)."""
-    import tempfile
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def default_root() -> Path:
