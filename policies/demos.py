@@ -172,7 +172,7 @@ def save_demo(demo: Demo, root: str | Path = DEMO_DIR) -> Path:
     import torch
     from safetensors.torch import save_file
 
-    from policies.weights import write_json_atomic
+    from tamp.files import write_json_atomic
 
     path = demo_path(demo.task, demo.seed, root)
     path.parent.mkdir(parents=True, exist_ok=True)
