@@ -347,19 +347,14 @@ class _BCPolicy(Policy):
         self.max_steps = max_steps
 
     def load(self, task: str) -> tuple[BCNet, dict]:
-        from policies.weights import CheckpointInvalid, load_checkpoint
+        from policies.weights import CheckpointInvalid, load_checkpoint, load_weights
 
         doc, tensors = load_checkpoint(self.name, task, self.root)
         cfg = doc["config"]
         if cfg.get("features") != FEATURES or cfg.get("entities") != MAX_ENTITIES:
             raise CheckpointInvalid(f"{self.name} checkpoint for {task} was trained on "
                                     "another state layout (train it again)")
-        net = BCNet(cfg["hidden"], cfg["layers"])
-        try:
-            net.load_state_dict(tensors, strict=True)
-        except RuntimeError as err:
-            raise CheckpointInvalid(f"{self.name} checkpoint for {task}: "
-                                    f"{str(err).splitlines()[0]}") from None
+        net = load_weights(BCNet(cfg["hidden"], cfg["layers"]), tensors, self.name, task)
         return net.to(self.device).eval(), doc
 
     def run(self, env: TabletopEnv, monitor: Monitor | None = None) -> EpisodeOutcome:

@@ -247,7 +247,7 @@ class TransporterPolicy(Policy):
         self.max_steps = max_steps
 
     def load(self, task: str) -> tuple[Transporter, dict]:
-        from policies.weights import CheckpointInvalid, load_checkpoint
+        from policies.weights import CheckpointInvalid, load_checkpoint, load_weights
 
         doc, tensors = load_checkpoint(METHOD, task, self.root)
         if doc["config"].get("image") != image_config():
@@ -256,11 +256,7 @@ class TransporterPolicy(Policy):
         fields = TransporterConfig.__dataclass_fields__
         net = Transporter(TransporterConfig(**{k: v for k, v in doc["config"]["model"].items()
                                                if k in fields}))
-        try:
-            net.load_state_dict(tensors, strict=True)
-        except RuntimeError as err:
-            raise CheckpointInvalid(f"{METHOD} checkpoint for {task}: "
-                                    f"{str(err).splitlines()[0]}") from None
+        net = load_weights(net, tensors, METHOD, task)
         return net.to(self.device).eval(), doc
 
     def run(self, env: TabletopEnv, monitor: Monitor | None = None) -> EpisodeOutcome:

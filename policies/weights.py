@@ -78,3 +78,15 @@ def load_checkpoint(method: str, task: str, root: str | Path | None = None
                                 f"(train it again)")
     tensors = load_file(str(weights), device="cpu")
     return doc, {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
+
+
+def load_weights(net: torch.nn.Module, tensors: dict, method: str, task: str
+                 ) -> torch.nn.Module:
+    """``net`` with the checkpoint's tensors (every one, no more), or CheckpointInvalid
+    naming the first mismatch."""
+    try:
+        net.load_state_dict(tensors, strict=True)
+    except RuntimeError as err:
+        raise CheckpointInvalid(f"{method} checkpoint for {task}: "
+                                f"{str(err).splitlines()[0]}") from None
+    return net
