@@ -76,7 +76,7 @@ def run_episode(spec: EpisodeSpec, out: str | Path | None = None, gif: bool = Fa
                 gui: bool = False, monitor: Monitor | None = None) -> dict[str, Any]:
     """Reset the task's environment with ``spec.seed``, let the method solve it, and
     return (and write to ``out/result.json``) the result record."""
-    from policies.base import _POLICIES
+    from policies.base import policy_class
 
     monitor = monitor or Monitor()
     env = TabletopEnv(spec.task, gui=gui)
@@ -88,7 +88,7 @@ def run_episode(spec: EpisodeSpec, out: str | Path | None = None, gif: bool = Fa
         if gif:
             recorder.frames.append(env.capture().rgb)
         try:
-            cls = _POLICIES.get(spec.method)
+            cls = policy_class(spec.method)
             policy = make_policy(spec.method, **(policy_kwargs(spec, cls) if cls else {}))
         except (KeyError, ValueError, TypeError, OSError) as err:
             # e.g. a missing checkpoint or endpoint: this episode fails with the reason

@@ -59,6 +59,11 @@ def policy_names() -> list[str]:
     return sorted(_POLICIES)
 
 
+def policy_class(name: str) -> Callable[..., Policy] | None:
+    """The class registered as ``name``, or None."""
+    return _POLICIES.get(name)
+
+
 def make_policy(name: str, **kwargs) -> Policy:
     if name not in _POLICIES:
         raise KeyError(f"unknown method '{name}'; known methods: {', '.join(policy_names())}")

@@ -6,7 +6,7 @@ import pytest
 
 from experiments.episode import EpisodeSpec, policy_kwargs, run_episode
 from policies import make_policy, policy_names
-from policies.base import _POLICIES
+from policies.base import policy_class
 from tamp.concepts.checkpoint import shipped_checkpoint
 
 
@@ -21,7 +21,7 @@ def test_variants_are_registered_with_their_perception_and_the_shipped_model():
 
 def test_the_episode_runner_passes_the_seeded_planner_config():
     spec = EpisodeSpec("place-in-bowl", 7, "tamp-learned", time_budget=12.0)
-    kwargs = policy_kwargs(spec, _POLICIES["tamp-learned"])
+    kwargs = policy_kwargs(spec, policy_class("tamp-learned"))
     assert kwargs["config"].seed == 7 and kwargs["config"].time_budget == 12.0
     assert "perception" not in kwargs  # fixed by the method itself
 
