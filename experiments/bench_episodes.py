@@ -333,8 +333,9 @@ def write_plots(table: list[dict], out: Path, tasks: tuple[str, ...] | None = No
                     continue
                 if kind == "success":
                     ys.append(100 * c.rate)
-                    err[0].append(100 * (c.rate - c.lo))
-                    err[1].append(100 * (c.hi - c.rate))
+                    # (rounding can put a bound a hair past the rate)
+                    err[0].append(max(0.0, 100 * (c.rate - c.lo)))
+                    err[1].append(max(0.0, 100 * (c.hi - c.rate)))
                 else:
                     pt = [r["planning_time_s"] for r in table
                           if r["task"] == t and r["method"] == m]

@@ -25,7 +25,7 @@ import numpy as np
 from policies.base import EpisodeOutcome, Monitor, Policy, register_policy
 from scenes.env import TabletopEnv
 from scenes.executor import Executor
-from tamp.execution.plan import Action
+from tamp.execution.plan import DRIFT_DISTANCE, Action, drift
 from tamp.planner import Planner, PlannerConfig, goal_holds, symbolic_state
 from tamp.refine import PICK_ACTIONS
 from tamp.world import WorldModel
@@ -36,6 +36,13 @@ PERCEPTION_MODES = ("oracle", "learned", "learned-geometric")
 #: look like another shape while its colour stays
 MISMATCH_COST = 1.0
 SHAPE_MISMATCH_COST = 0.3
+#: plans made again, per episode, because the next step's object or support lies away
+#: from where the plan computed its grasp or placement (not failures: nothing went
+#: wrong yet; they do not count against ``max_replans``)
+MAX_REFRESHES = 10
+#: m: how far a perceived object may lie from its planned position before that counts
+#: (a camera's pose estimates move by a few mm from one view to the next)
+PERCEIVED_DRIFT_DISTANCE = 0.012
 
 
 def expected_facts(action: Action) -> set[tuple[str, ...]]:
@@ -71,6 +78,8 @@ class TampPolicy(Policy):
         self.config = config or PlannerConfig()
         self.perception = perception
         self.max_replans = max_replans
+        self.drift_distance = DRIFT_DISTANCE if perception == "oracle" else \
+            PERCEIVED_DRIFT_DISTANCE
         self.goal = goal
         self.model = None
         if perception != "oracle":
@@ -125,6 +134,7 @@ class TampPolicy(Policy):
         executor = Executor(env, monitor.step)
         t_exec = time.perf_counter()
         planning_time, planning_cpu, executed, replans, first_plan = 0.0, 0.0, [], 0, None
+        refreshes = 0  #: plans made again because things lay off their planned poses
         reason = ""
         while True:
             if goal_holds(world, goal, domain):
@@ -144,17 +154,29 @@ class TampPolicy(Policy):
                           " executing")
             monitor.expect_steps(int(plan.duration / env.control_dt))
             reason = ""
-            for step in steps_of(plan.actions):
+            steps, moved = steps_of(plan.actions), ""
+            for k, step in enumerate(steps):
                 reason = executor.run_actions(self._in_simulator_names(step))
                 executed += [a.as_dict() for a in step]
                 if not reason:
+                    world = self.observe(env)
                     missing = set().union(*(expected_facts(a) for a in step)) - \
-                        symbolic_state(self.observe(env), domain)
+                        symbolic_state(world, domain)
                     if missing:
                         reason = "after " + " ".join((step[-1].name, *step[-1].args)) + \
                             ", not observed: " + ", ".join(" ".join(f) for f in sorted(missing))
-                if reason:
+                    elif k + 1 < len(steps):
+                        # the next step's grasp and placement were computed for where
+                        # things were expected to be; if they are not there, plan again
+                        moved = drift({n: p for a in steps[k + 1] for n, p in a.expects.items()},
+                                      {n: o.pose for n, o in world.objects.items()},
+                                      self.drift_distance)
+                if reason or moved:
                     break
+            if moved and refreshes < MAX_REFRESHES:
+                refreshes += 1
+                monitor.stage(f"{moved}; planning again from what is observed")
+                continue
             if not reason:
                 break
             if replans >= self.max_replans:
@@ -175,7 +197,7 @@ class TampPolicy(Policy):
             success, first_plan or [], planning_time,
             max(0.0, result.wall_time - planning_time), failure,
             {**extra, "planning_cpu_s": round(planning_cpu, 4), "sim_time_s": result.sim_time, "control_steps": result.steps,
-             "replans": replans, "executed": executed, "goal_status": status})
+             "replans": replans, "refreshes": refreshes, "executed": executed, "goal_status": status})
 
     # -- learned perception -------------------------------------------------------------
     def _perceive(self, env: TabletopEnv) -> WorldModel:

@@ -39,6 +39,9 @@ class SimConfig:
     #: m/s per finger while the pads open: slowly enough not to fling a light object
     #: that still clings to a pad
     release_speed: float = 0.02
+    pad_friction: float = 1.5  #: friction coefficient of the pads (Bullet multiplies by the object's)
+    #: while the pads open: a receding pad that still grips drags what it let go of
+    release_friction: float = 0.2
 
 
 #: shapes PyBullet keeps in one compound collision or visual shape
@@ -94,7 +97,7 @@ class Simulation:
             # PyBullet's point contacts have no torsional friction of their own; a 22 x 40 mm
             # pad resists twisting roughly like a friction patch of ~1 cm radius. Bullet
             # multiplies the two bodies' coefficients: 0.1 x 0.1 = 0.01 m.
-            p.changeDynamics(self.robot_id, j, lateralFriction=1.5,
+            p.changeDynamics(self.robot_id, j, lateralFriction=self.config.pad_friction,
                              spinningFriction=self.config.spinning_friction,
                              frictionAnchor=1, physicsClientId=cid)
         # the 2F-85's linkage moves both fingers together: the mimic finger is geared to
@@ -224,7 +227,8 @@ class Simulation:
 
     def world_model(self) -> WorldModel:
         """Ground truth as the planner's world model (the ``oracle`` observation)."""
-        return WorldModel({n: o.moved(self.object_pose(n)) for n, o in self.objects.items()},
+        return WorldModel({n: o.moved(self.object_pose(n)).upright()
+                           for n, o in self.objects.items()},
                           TABLE_EXTENT, 0.0, zones=dict(self.zones))
 
     # -- control ------------------------------------------------------------------------
@@ -236,7 +240,9 @@ class Simulation:
                                     forces=[float(f) for f in robot.max_effort], positionGains=[0.3] * robot.dof,
                                     physicsClientId=cid)
         target = robot.gripper.joint_for_width(width)
-        opening = width > self.gripper_width() + 1e-3
+        # letting go: opening, or holding open; a pad that touches something then must
+        # not carry it along (the retreat after a release, a transit with open pads)
+        opening = width > self.gripper_width() - 1e-3
         if opening != self._releasing:
             self._releasing = opening
             threshold = self.config.release_contact_breaking if opening else \
@@ -247,6 +253,8 @@ class Simulation:
             # drag the object along, or stall against it with its motor saturated
             for j in self.finger_joints:
                 p.changeDynamics(self.robot_id, j, frictionAnchor=0 if opening else 1,
+                                 lateralFriction=self.config.release_friction if opening
+                                 else self.config.pad_friction,
                                  physicsClientId=cid)
         speed = self.config.release_speed if opening else self.config.finger_speed
         # only the actuated finger has a motor; the gear drives the other one

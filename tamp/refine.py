@@ -220,6 +220,44 @@ def pick_grasps(obj: WorldObject, robot: RobotSpec, config, rng: np.random.Gener
                             normals=None if config.estimate_normals else normals)
 
 
+def _yaw(pose: np.ndarray) -> float:
+    return float(np.arctan2(pose[1, 0], pose[0, 0]))
+
+
+def _wrap(angle: float) -> float:
+    return float((angle + np.pi) % (2 * np.pi) - np.pi)
+
+
+def _least_turn(obj: WorldObject, poses: list[np.ndarray]) -> list[np.ndarray]:
+    """The placement poses, each turned about its vertical axis by a symmetry of the
+    object (a box by half a turn, a square one by a quarter turn too; a cylinder by any
+    angle) to the yaw nearest the one the object has now, so the wrist turns least: a
+    wrist turned far pushes the last joint past its limit, and IK into another arm
+    posture, with a long and fast swing to get there. Order and positions are kept."""
+    if obj.pose[2, 2] < 0.99:  # not upright: its symmetries are not about the vertical
+        return list(poses)
+    here = _yaw(obj.pose)
+    sx, sy, _ = obj.shape.size
+    if obj.shape.kind == "cylinder":
+        steps = None
+    elif obj.shape.kind == "box":
+        steps = np.pi / 2 if abs(sx - sy) < 1e-6 else np.pi
+    else:
+        return list(poses)
+    kept = []
+    for pose in poses:
+        if abs(pose[2, 2]) < 0.99:
+            kept.append(pose)
+            continue
+        delta = _wrap(here - _yaw(pose))
+        turn = delta if steps is None else steps * round(delta / steps)
+        c, s_ = np.cos(turn), np.sin(turn)
+        turned = pose.copy()
+        turned[:3, :3] = np.array([[c, -s_, 0.0], [s_, c, 0.0], [0.0, 0.0, 1.0]]) @ pose[:3, :3]
+        kept.append(turned)
+    return kept
+
+
 def support_of(pick_action: tuple[str, ...] | None) -> tuple[str, ...]:
     """What the object touches before a pick-like action lifts it off."""
     if pick_action is None or pick_action[0] == "pick":
@@ -365,7 +403,7 @@ class Refiner:
                 reasons.append(str(err))
                 continue
             any_pick = True
-            for pose in stream.placements.poses[:self.cfg.max_placements]:
+            for pose in _least_turn(obj, stream.placements.poses)[:self.cfg.max_placements]:
                 try:
                     return self._place(obj, place_action, stream.load_may_touch, grasp, pose,
                                        picked, rng, pick_action)
@@ -400,7 +438,10 @@ class Refiner:
             kept, dropped = gripper_collision_filter(cands.grasps, obj.pose, self.checker,
                                                      open_joint)
             if kept:
-                return kept
+                # the wrist turns least from where it is (stable: ties keep their order);
+                # far turns push the last joint past its limit and IK into another posture
+                here = _yaw(self.kin.tcp_pose(self.q))
+                return sorted(kept, key=lambda g: abs(_wrap(_yaw(g.tcp_pose(obj.pose)) - here)))
             reasons.append(f"all {dropped} candidates put the open gripper in collision")
         raise RefinementError(f"no grasp for {obj.name}: " + "; ".join(dict.fromkeys(reasons)),
                               stage="pick")
@@ -431,7 +472,7 @@ class Refiner:
             self._move(descend, "approach"),
             Segment("gripper", "close", width=0.0, holding=obj.name),
             self._move(lift, "lift", holding=obj.name),
-        ))
+        ), expects={obj.name: obj.pose.copy()})
 
     def _pick(self, obj: WorldObject, grasp: Grasp, rng, support: tuple[str, ...]):
         """Transit above the object, descend, close, lift. Leaves the object attached."""
@@ -509,10 +550,12 @@ class Refiner:
         self.world = placed_world
         self.q = retreat[-1]
         pick = self._pick_action(obj, grasp, transit, descend, lift, pick_action)
+        supports = {n: placed_world.objects[n].pose for n in place_action[2:]
+                    if n in placed_world.objects}
         place = Action(place_action[0], tuple(place_action[1:]), (
             self._move(transfer, "transfer", holding=obj.name),
             self._move(lower, "lower", holding=obj.name),
             Segment("gripper", "release", width=release),
             self._move(retreat, "retreat"),
-        ))
+        ), expects=supports)
         return [pick, place]

@@ -55,6 +55,33 @@ class WorldObject:
     def moved(self, pose: np.ndarray) -> "WorldObject":
         return replace(self, pose=np.asarray(pose, float))
 
+    def upright(self) -> "WorldObject":
+        """The same solid described with the frame's z axis up: a box that came to
+        rest on a side face (or upside down) is a box of permuted extents standing on
+        that face, so that facts such as ``on`` and the grasps from above apply to it
+        again; a cylinder (a disk) upside down is described right side up. Bowls, trays
+        and solids already upright are returned as they are."""
+        if self.shape.kind not in ("box", "cylinder"):
+            return self
+        rot = self.pose[:3, :3]
+        # the body axis nearest the world's z (a cylinder stands only on its ends)
+        up = int(np.argmax(np.abs(rot[2]))) if self.shape.kind == "box" else 2
+        if up == 2 and rot[2, 2] > 0:
+            return self
+        sign = 1.0 if rot[2, up] > 0 else -1.0
+        side = (up + 1) % 3  # keep a right-handed frame: (side, third, up) cycle
+        third = (up + 2) % 3
+        z = sign * rot[:, up]
+        x = rot[:, side]
+        y = np.cross(z, x)
+        size = self.shape.size
+        centre = self.pose[:3, 3] + rot[:, 2] * size[2] / 2
+        pose = np.eye(4)
+        pose[:3, :3] = np.column_stack([x, y, z])
+        pose[:3, 3] = centre - z * size[up] / 2
+        shape = replace(self.shape, size=(size[side], size[third], size[up]))
+        return replace(self, shape=shape, pose=pose)
+
 
 @dataclass(frozen=True)
 class Zone:

@@ -9,6 +9,12 @@ import numpy as np
 
 from tamp.geometry.motion import Trajectory
 
+#: m an object may lie away from where a plan's grasp or placement assumed it: about a
+#: quarter of the pads' centring tolerance on the smallest objects (a 42 mm disk)
+DRIFT_DISTANCE = 0.005
+#: degrees an object's up axis may turn before its planned grasps no longer fit
+DRIFT_TILT = 10.0
+
 
 @dataclass(frozen=True)
 class Segment:
@@ -29,6 +35,10 @@ class Action:
     name: str
     args: tuple[str, ...]
     segments: tuple[Segment, ...]
+    #: object name -> the pose (4x4) the refinement assumed it has when the action
+    #: starts: the object picked, the support placed on. An executor that observes it
+    #: elsewhere knows the action's motions no longer fit (see :func:`drift`)
+    expects: dict = field(default_factory=dict, compare=False, repr=False)
 
     def as_dict(self) -> dict:
         return {"name": self.name, "args": list(self.args)}
@@ -57,3 +67,21 @@ class Plan:
                 if seg.trajectory is not None:
                     return seg.trajectory.positions[-1]
         return None
+
+
+def drift(expects: dict, poses: dict, distance: float = DRIFT_DISTANCE) -> str:
+    """Why the objects in ``poses`` (name -> observed 4x4 pose) no longer match what an
+    action ``expects``: an object more than ``distance`` m from its assumed position,
+    or tilted more than ``DRIFT_TILT`` away from its assumed up axis; "" if they match.
+    Objects not in ``poses`` (not seen) are not judged."""
+    for name, expected in expects.items():
+        seen = poses.get(name)
+        if seen is None:
+            continue
+        moved = float(np.linalg.norm(seen[:3, 3] - expected[:3, 3]))
+        if moved > distance:
+            return f"{name} is {moved * 1000:.0f} mm from where the plan expects it"
+        cos = float(np.clip(seen[:3, 2] @ expected[:3, 2], -1.0, 1.0))
+        if np.degrees(np.arccos(cos)) > DRIFT_TILT:
+            return f"{name} is tilted {np.degrees(np.arccos(cos)):.0f} deg from its planned pose"
+    return ""

@@ -33,3 +33,30 @@ def test_executor_reports_a_dropped_block(env):
     outcome = make_policy("tamp", config=PlannerConfig(seed=1)).run(env)
     assert not outcome.success
     assert "slipped" in outcome.failure_reason or "grasp" in outcome.failure_reason
+
+
+@pytest.mark.slow
+def test_an_object_nudged_between_steps_is_picked_where_it_lies(env, monkeypatch):
+    """After each step the agent compares where the next step's object is with where its
+    grasp was computed; 2 cm off, it plans again from what it sees (not a failure)."""
+    from scenes.executor import Executor
+
+    env.reset(seed=0)
+    actions = dict(pick=None)
+    run_actions = Executor.run_actions
+
+    def nudge_after_first_step(self, step):
+        reason = run_actions(self, step)
+        if actions["pick"] is None:  # once: push the block that is still on the table
+            actions["pick"] = step[0].args[0]
+            other = next(n for n in ("red_block_0", "red_block_1") if n != step[0].args[0])
+            body = env.sim.bodies[other]
+            pos, quat = p.getBasePositionAndOrientation(body, physicsClientId=env.sim.client)
+            p.resetBasePositionAndOrientation(body, (pos[0] + 0.02, pos[1] - 0.01, pos[2]),
+                                              quat, physicsClientId=env.sim.client)
+        return reason
+
+    monkeypatch.setattr(Executor, "run_actions", nudge_after_first_step)
+    outcome = make_policy("tamp", config=PlannerConfig(seed=0)).run(env)
+    assert outcome.success, outcome.failure_reason
+    assert outcome.extra["refreshes"] == 1 and outcome.extra["replans"] == 0
