@@ -44,6 +44,10 @@ class PlannerConfig:
     time_budget: float = 60.0  #: s for the whole plan
     domain: str = "pick-place"  #: a bundled PDDL domain (tamp/symbolic/domains)
     max_skeletons: int = 12  #: symbolic plans tried before giving up
+    #: times a skeleton whose placement failed is refined again with fresh samples for
+    #: every stream (earlier placements, grasps) before that binding is given up on: the
+    #: objects placed before may have taken the room the failing one needed
+    max_resamples: int = 2
     approach_distance: float = 0.10  #: m of straight motion along the tool axis
     cartesian_step: float = 0.01  #: m between IK solves on a straight move
     max_joint_jump: float = 0.25  #: rad allowed between consecutive straight-move solves
@@ -211,7 +215,8 @@ class Planner:
         blockers_of: dict[tuple[str, ...], tuple[str, ...]] = {}
         last_blocked: tuple[str, ...] | None = None
         reasons: list[str] = []
-        for attempt in range(cfg.max_skeletons):
+        resampled = 0
+        for attempt in range(cfg.max_skeletons + cfg.max_resamples):
             remaining = cfg.time_budget - (time.perf_counter() - t0)
             if remaining <= 0:
                 reasons.append(f"planning time budget of {cfg.time_budget:.0f} s exhausted")
@@ -223,7 +228,7 @@ class Planner:
             refiner = Refiner(self, world, np.asarray(q_start, float), t0)
             refiner.context["goal"] = frozenset(goal)
             try:
-                actions = self._refine(refiner, skeleton)
+                actions = self._refine(refiner, skeleton, salt=resampled)
             except RefinementError as err:
                 reasons.append(str(err))
                 failed = getattr(err, "action", None)
@@ -245,6 +250,8 @@ class Planner:
                     last_blocked = failed
                 if movable:  # no room: the next skeleton first takes one occupant away
                     must_clear.add(("in", movable[0], failed[2]))
+                elif resampled < cfg.max_resamples:  # the same skeleton, fresh samples
+                    resampled += 1
                 else:  # this binding does not refine: try another
                     forbidden.add(failed)
                 continue
@@ -283,8 +290,11 @@ class Planner:
             return f"no symbolic plan: {result.reason}"
         return [(a.name, *a.args) for a in result.plan]
 
-    def _refine(self, refiner: Refiner, skeleton: list[tuple[str, ...]]) -> list[Action]:
+    def _refine(self, refiner: Refiner, skeleton: list[tuple[str, ...]],
+                salt: int = 0) -> list[Action]:
+        """Refine ``skeleton`` action by action; ``salt`` > 0 draws other samples."""
         cfg = self.config
+        seed = cfg.seed + 7919 * salt
         actions: list[Action] = []
         k = 0
         while k < len(skeleton):
@@ -294,10 +304,10 @@ class Planner:
                 raise RefinementError(f"cannot refine '{act[0]}' on its own")
             try:
                 if nxt is not None and nxt[0] in PLACEMENT_STREAMS:
-                    actions += refiner.pick_place(act, nxt, rng_seed=cfg.seed + k)
+                    actions += refiner.pick_place(act, nxt, rng_seed=seed + k)
                     k += 2
                 elif nxt is None:  # the goal is to hold it
-                    actions.append(refiner.pick_only(act[1], cfg.seed + k, act))
+                    actions.append(refiner.pick_only(act[1], seed + k, act))
                     k += 1
                 else:
                     raise RefinementError(f"'{nxt[0]}' has no placement stream")

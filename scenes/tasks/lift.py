@@ -15,7 +15,11 @@ from scenes.tasks.base import Task, TaskInstance
 from scenes.tasks.layout import scatter
 from scenes.tasks.registry import register_task
 from tamp.world import Shape, WorldObject
+
 KINDS = ("block", "box", "cylinder", "disk", "bowl")
+#: m from the robot's base: every footprint lies in reach of a grasp from above (the
+#: Panda reaches 0.855 m at most, less at table height; a bowl is grasped by its rim)
+REACH = (0.22, 0.74)
 
 
 def sample_shape(kind: str, rng: np.random.Generator) -> Shape:
@@ -44,7 +48,7 @@ class Lift(Task):
         kind = self.kind or str(rng.choice(KINDS))
         shapes = [sample_shape(kind, rng)] + [sample_shape("block", rng)
                                               for _ in range(int(rng.integers(0, 3)))]
-        poses = scatter(shapes, rng)
+        poses = scatter(shapes, rng, reach=REACH)
         objects = [WorldObject(f"red_{kind}", kind, "red", shapes[0], poses[0])]
         colors = ("blue", "yellow", "orange")
         objects += [WorldObject(f"{colors[k]}_block_{k}", "block", colors[k], s, p)

@@ -173,3 +173,28 @@ def test_a_box_that_fits_nowhere_fails_within_the_budget_with_the_reason(robot):
     assert not plan.success
     assert "big_box" in plan.reason and "tray" in plan.reason
     assert plan.planning_time <= budget + 1.0
+
+
+def test_a_placement_that_fails_is_refined_again_with_fresh_samples(robot, monkeypatch):
+    """The first refinement's placement fails (as when earlier placements took the room):
+    the planner refines the same skeleton with other samples before giving the goal's
+    binding up; with no resamples allowed it gives up."""
+    from tamp.refine import RefinementError, Refiner
+
+    pick_place = Refiner.pick_place
+    seeds = []
+
+    def fail_first_draw(self, pick, place, rng_seed):
+        seeds.append(rng_seed)
+        if len(seeds) == 1:
+            raise RefinementError("no collision-free IK above the placement (stand-in)")
+        return pick_place(self, pick, place, rng_seed)
+
+    monkeypatch.setattr(Refiner, "pick_place", fail_first_draw)
+    plan = Planner(robot, PlannerConfig(seed=0)).plan(_world(), GOAL, robot.home)
+    assert plan.success, plan.reason
+    assert len(seeds) == 2 and seeds[0] != seeds[1]  # the same action, other samples
+    seeds.clear()
+    plan = Planner(robot, PlannerConfig(seed=0, max_resamples=0)).plan(_world(), GOAL,
+                                                                       robot.home)
+    assert not plan.success and "stand-in" in plan.reason
