@@ -234,9 +234,21 @@ class TampPolicy(Policy):
         # an object out of sight now (hidden, or in the hand) is where it was last seen
         objects = {**{n: o for n, o in self._last.items() if n not in objects}, **objects}
         self._last = objects
-        world = replace(scene.world, objects=objects)
+        # the table's marked places (towers-of-hanoi's place_1..3, the pyramid's bottom
+        # slots) are fixed markings of the workcell, known to the robot like a map and not
+        # objects the camera segments: they come from the scene's layout, not from any
+        # object's ground truth
+        zones = {z.name: z for z in env.instance.zones}
+        world = replace(scene.world, objects=objects, zones=zones)
         if self.facts is None:
-            self.facts = replace(facts, names=tuple(rename[n] for n in facts.names))
+            from tamp.concepts.definitions import characteristic_size
+
+            # sizes from the fitted primitives (a disk's perceived radius), for goals that
+            # order objects by size
+            sizes = tuple(characteristic_size(scene.world.objects[n].shape)
+                          for n in facts.names)
+            self.facts = replace(facts, names=tuple(rename[n] for n in facts.names),
+                                 places=tuple(zones), sizes=sizes)
             self.record = _record(scene, self.facts, rename, self.to_sim)
         return world
 

@@ -41,6 +41,14 @@ def slot_name(row: int, k: int) -> str:
     return f"slot_{row}_{k}"
 
 
+def slot_names(zones) -> tuple[str, ...]:
+    """Names of every slot of the pyramid whose bottom row is the ``slot_1_*`` among the
+    zone names ``zones``, row by row from the bottom (as :func:`pyramid_slots` names
+    them; no geometry needed)."""
+    n = sum(1 for name in zones if _BASE.match(name))
+    return tuple(slot_name(row, k) for row in range(1, n + 1) for k in range(1, n - row + 2))
+
+
 def block_height(world: WorldModel) -> float:
     """Height of the pyramid's blocks (the median over the world's blocks), m."""
     heights = [o.shape.height for o in world.objects.values() if o.category == "block"]

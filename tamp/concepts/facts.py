@@ -1,7 +1,9 @@
 """The symbolic state of a scene: every concept's probability for every object and pair.
 
 Filled from a forward pass of the concept model (learned perception) or from a known
-world with probabilities 0 and 1 (the oracle, and judging against ground truth).
+world with probabilities 0 and 1 (the oracle, and judging against ground truth). Beside
+the concepts it may carry the table's marked places (by name) and each object's size
+from its fitted primitive, for goals that name places or order objects by size.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tamp.concepts.definitions import GROUPS, RELATIONS, relation_truth, unary_truth
+from tamp.concepts.definitions import GROUPS, RELATIONS, characteristic_size, \
+    relation_truth, unary_truth
 from tamp.world import WorldModel
 
 
@@ -23,6 +26,12 @@ class SceneFacts:
     unary: np.ndarray  #: shape (K, U), probabilities
     relations: tuple[str, ...]  #: R
     pairs: np.ndarray  #: shape (K, K, R), probability that relation r(i, j) holds
+    #: names of the table's marked places (``WorldModel.zones``), e.g. place_1; known to
+    #: the robot like a map of the workcell, not perceived
+    places: tuple[str, ...] = ()
+    #: characteristic size of each object (the order of ``names``), m: its largest
+    #: dimension, 2 x radius for round shapes; empty where unknown
+    sizes: tuple[float, ...] = ()
 
     def _i(self, name: str) -> int:
         try:
@@ -57,6 +66,10 @@ class SceneFacts:
                 return None
             conf *= p
         return conf
+
+    def size(self, name: str) -> float | None:
+        """Characteristic size of ``name`` (m), or None where sizes are unknown."""
+        return float(self.sizes[self._i(name)]) if self.sizes else None
 
     def relation(self, rel: str, a: str, b: str) -> float:
         if a == b:
@@ -101,4 +114,5 @@ class SceneFacts:
                 if value in concepts:
                     unary[i, concepts.index(value)] = 1.0
         return SceneFacts(tuple(names), concepts, dict(GROUPS), unary, RELATIONS,
-                          relation_truth(world, names).astype(float))
+                          relation_truth(world, names).astype(float), tuple(world.zones),
+                          tuple(characteristic_size(world.objects[n].shape) for n in names))
