@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
+
+from tamp.files import write_text_atomic
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
 
@@ -49,7 +52,12 @@ def add_commands(sub) -> None:
                         "ones); passed to every method that takes 'checkpoints'")
     add_vlm_arguments(e)
     e.add_argument("--update-docs", action="store_true",
-                   help="replace the episodes section of docs/BENCHMARKS.md")
+                   help="replace a section of docs/BENCHMARKS.md with the report (its plots "
+                        "copied to docs/bench/)")
+    e.add_argument("--docs-section", default="episodes", metavar="NAME",
+                   help="with --update-docs: the section to replace, between "
+                        "'<!-- NAME:start -->' and '<!-- NAME:end -->' (default episodes; "
+                        "added at the end when missing)")
     e.set_defaults(func=_cmd_episodes)
 
 
@@ -194,6 +202,9 @@ def _cmd_episodes(args) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a directory")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", args.docs_section):
+        raise UsageError(f"--docs-section must be lower-case letters, digits and '-', got "
+                         f"'{args.docs_section}'")
     cfg = be.EpisodesConfig(tasks, methods, args.episodes, args.seed_start, args.workers,
                             args.time_budget, options, args.backend, args.ray_address,
                             gif_seeds)
@@ -216,11 +227,19 @@ def _cmd_episodes(args) -> int:
     tmp.replace(out / "report.md")
     print(text)
     if args.update_docs:
-        import os
+        import shutil
 
-        # the plots, linked from docs/ to where they are
-        linked = tuple(os.path.relpath((out / p).resolve(), DOCS.parent) for p in plots)
-        text = be.report(table, command, tasks, methods, linked)
+        # the plots go beside the docs (OUT is usually under the ignored runs/)
+        section = args.docs_section
+        (DOCS.parent / "bench").mkdir(parents=True, exist_ok=True)
+        linked = []
+        for p in plots:
+            name = Path(p).name if section == "episodes" else f"{section}-{Path(p).name}"
+            shutil.copyfile(out / p, DOCS.parent / "bench" / name)
+            linked.append(f"bench/{name}")
+        if section != "episodes":
+            command += f" --update-docs --docs-section {section}"
+        text = be.report(table, command, tasks, methods, tuple(linked))
         old = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-        DOCS.write_text(_replace_section(old, "episodes", text))
+        write_text_atomic(DOCS, _replace_section(old, section, text))
     return 0

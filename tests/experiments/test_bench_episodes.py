@@ -250,3 +250,25 @@ def test_a_recorded_cache_replays_the_benchmark_offline(tmp_path, double):
     assert b["vlm_endpoint"] is None and a["vlm_endpoint"] == url
     # replayed answers of the double are still not a model's
     assert b["not_measured"] == "answers came from the test double, not a model"
+
+
+def test_update_docs_writes_its_own_section_with_the_plots_beside_the_docs(
+        tmp_path, double, monkeypatch):
+    from experiments import bench_cli
+
+    docs = tmp_path / "docs" / "BENCHMARKS.md"
+    docs.parent.mkdir()
+    docs.write_text("# Benchmarks\n\n<!-- episodes:start -->\nkept\n<!-- episodes:end -->\n")
+    monkeypatch.setattr(bench_cli, "DOCS", docs)
+    double.mode = "empty"
+    assert _bench(tmp_path / "out", double, "--update-docs", "--docs-section", "suite",
+                  methods="tamp", tasks="lift", episodes="1") == 0
+    text = docs.read_text()
+    assert "<!-- episodes:start -->\nkept\n<!-- episodes:end -->" in text  # untouched
+    section = text[text.index("<!-- suite:start -->"):text.index("<!-- suite:end -->")]
+    assert "--update-docs --docs-section suite" in section
+    assert "![suite-success](bench/suite-success.png)" in section
+    png = (docs.parent / "bench" / "suite-success.png").read_bytes()
+    assert png == (tmp_path / "out" / "success.png").read_bytes()
+    # a section name that cannot be a marker is refused before anything runs
+    assert _bench(tmp_path / "o2", double, "--update-docs", "--docs-section", "a b") == 2
