@@ -239,7 +239,8 @@ def _cmd_episodes(args) -> int:
             linked.append(f"bench/{name}")
         if section != "episodes":
             command += f" --update-docs --docs-section {section}"
-        text = be.report(table, command, tasks, methods, tuple(linked))
+        title = "Episodes" if section == "episodes" else f"Episodes: {section}"
+        text = be.report(table, command, tasks, methods, tuple(linked), title)
         old = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
         write_text_atomic(DOCS, _replace_section(old, section, text))
     return 0

@@ -247,10 +247,11 @@ def _order(table: list[dict], key: str, given: tuple[str, ...] | None) -> list[s
 
 
 def report(table: list[dict], command: str, tasks: tuple[str, ...] | None = None,
-           methods: tuple[str, ...] | None = None, plots: tuple[str, ...] = ()) -> str:
+           methods: tuple[str, ...] | None = None, plots: tuple[str, ...] = (),
+           title: str = "Episodes") -> str:
     tasks_, methods_ = _order(table, "task", tasks), _order(table, "method", methods)
     by = cells(table)
-    lines = ["## Episodes", "", f"Command: `{command}`", "",
+    lines = [f"## {title}", "", f"Command: `{command}`", "",
              "Success rate (95 % Wilson interval), tasks × methods:", "",
              "| task | " + " | ".join(methods_) + " |",
              "|---|" + "---|" * len(methods_)]

@@ -267,6 +267,7 @@ def test_update_docs_writes_its_own_section_with_the_plots_beside_the_docs(
     assert "<!-- episodes:start -->\nkept\n<!-- episodes:end -->" in text  # untouched
     section = text[text.index("<!-- suite:start -->"):text.index("<!-- suite:end -->")]
     assert "--update-docs --docs-section suite" in section
+    assert "## Episodes: suite\n" in section
     assert "![suite-success](bench/suite-success.png)" in section
     png = (docs.parent / "bench" / "suite-success.png").read_bytes()
     assert png == (tmp_path / "out" / "success.png").read_bytes()
