@@ -137,6 +137,7 @@ def fit_object(cloud: ObjectCloud, table_z: float, camera: np.ndarray | None = N
         raise ValueError(f"{cloud.name}: {len(pts)} points are too few to fit a shape")
     z = pts[:, 2] - table_z
     top = float(z.max())
+    given_bottom = bottom
     if bottom is None:
         bottom = float(z.min())
         if bottom < cfg.bottom_snap:
@@ -159,6 +160,11 @@ def fit_object(cloud: ObjectCloud, table_z: float, camera: np.ndarray | None = N
             kind = "bowl" if round_ else "tray"
         else:
             kind = "cylinder" if round_ else "box"
+    if kind in HOLLOW and given_bottom is None and bottom <= BOWL_WALL + cfg.bottom_snap:
+        # the lowest visible point of a bowl or tray on the table is often its floor,
+        # which lies a wall's thickness above the table (the outer wall's foot is seen
+        # at a grazing angle, if at all)
+        bottom = 0.0
     height = top - bottom
     yaw = rect.yaw
     if kind == "box":

@@ -8,8 +8,20 @@ Two modes share the table fit and the output type:
   colour so that a block resting in a bowl or on another block of a different colour
   becomes its own object.
 
-Objects touching each other *and* sharing one colour stay one cluster in geometric mode;
-that is the known limit of mask-free segmentation without a learned model.
+Objects that touch *and* share one colour form one cluster; geometry splits it again
+(:func:`split_cluster`), with cues a depth camera gives and no masks:
+
+* a bowl is found by the circle of its rim; what stands inside it above its floor and
+  wall, and what stands outside the rim, are other objects;
+* every upright solid has one flat top face: flat regions of the depth image that lie at
+  different heights, or apart, are the tops of different objects;
+* touching solids of different yaws leave notches in their joint footprint: a straight
+  cut that lets two rectangles cover the footprint much more tightly than one separates
+  them.
+
+What remains one cluster: touching objects of one colour with equal heights, aligned
+sides and no visible gap (their union looks like one larger box), and objects of one
+colour stacked so that the lower one's top is hidden.
 """
 
 from __future__ import annotations
@@ -40,6 +52,23 @@ class SegmentationConfig:
     color_min_points: int = 20
     min_points: int = 20  #: objects with fewer visible points are dropped
     seed: int = 0  #: RANSAC and DBSCAN are seeded for repeatable results
+    #: split clusters of one colour into objects by their geometry (see
+    #: :func:`split_cluster`)
+    split: bool = True
+    #: m, radii of a bowl's rim that are looked for
+    bowl_radius: tuple[float, float] = (0.05, 0.25)
+    bowl_rim_tol: float = 0.004  #: m, distance of a rim point to the fitted circle
+    #: m a point must stand above the bowl's floor or wall to belong to its content
+    content_height: float = 0.006
+    #: m, beyond the rim circle a point belongs to something outside the bowl
+    outside_margin: float = 0.004
+    #: m, neighbouring pixels of one flat top face differ by less than this in height
+    flat_tol: float = 0.0015
+    flat_min_pixels: int = 20  #: a flat region smaller than this is no object's top
+    min_part_side: float = 0.02  #: m, the narrowest footprint a split may leave
+    #: a straight cut splits a footprint if two rectangles then cover it with this
+    #: fraction less area than one
+    cut_gain: float = 0.12
 
 
 @dataclass(frozen=True)
@@ -185,6 +214,435 @@ def _split_by_color(points: np.ndarray, rgb: np.ndarray, cfg: SegmentationConfig
     return out
 
 
+# -- splitting a cluster of one colour into objects ---------------------------------------
+
+
+def split_cluster(points: np.ndarray, pixels: np.ndarray, height_image: np.ndarray,
+                  camera: np.ndarray | None = None,
+                  cfg: SegmentationConfig = SegmentationConfig()) -> list[np.ndarray]:
+    """Index sets of the objects in one cluster of one colour, from its geometry alone.
+
+    ``points`` (N, 3) m; ``pixels`` (N,) their flat indices in ``height_image`` (H, W),
+    the height of every pixel above the table (m, NaN where nothing was seen), from which
+    flat top faces and the gaps between them are read; ``camera`` (3,) the camera's
+    position, m. A bowl's rim, flat tops at different heights or apart, and notches in
+    the footprint separate objects (see the module docstring).
+    """
+    everything = np.arange(len(points))
+    heights = height_image.ravel()[pixels]
+    if len(points) < 2 * cfg.min_points:
+        return [everything]
+    xy = points[:, :2]
+    bowl = _find_bowl(xy, heights, cfg)
+    if bowl is None:
+        return _split_solids(everything, xy, heights, pixels, height_image, cfg)
+    centre, radius = bowl
+    r = np.linalg.norm(xy - centre, axis=1)
+    outside = r > radius + cfg.outside_margin
+    # the bowl's surface as a function of the distance from its centre: the floor, then
+    # the inner wall, which the camera sees on the far side (on the near side it sees the
+    # outer wall, lower at the same distance)
+    far = r < radius - 2 * cfg.outside_margin  # not the rim (nor what touches it)
+    if camera is not None:
+        far &= (xy - centre) @ (centre - np.asarray(camera)[:2]) > 0
+    surface = _surface_profile(r[far], heights[far], radius)
+    # what stands clearly above that surface is something in the bowl
+    inside = ((r < radius - 2 * cfg.outside_margin)
+              & (heights > surface(r + cfg.outside_margin) + cfg.content_height))
+    own = ~outside & ~inside
+    parts = []
+    for mask in (inside, outside):
+        idx = np.flatnonzero(mask)
+        labels = _dbscan(points[idx], cfg.cluster_eps, cfg.cluster_min_points)
+        for k in range(labels.max() + 1 if len(labels) else 0):
+            sub = idx[labels == k]
+            if len(sub) >= cfg.min_points:
+                parts += _split_solids(sub, xy, heights, pixels, height_image, cfg)
+            elif mask is inside:  # a few pixels of the wall or floor
+                own[sub] = True
+            else:
+                parts.append(sub)  # too small to be an object: dropped
+        if mask is inside:
+            own[idx[labels < 0]] = True
+    return [np.flatnonzero(own)] + parts
+
+
+def _find_bowl(xy: np.ndarray, heights: np.ndarray, cfg: SegmentationConfig
+               ) -> tuple[np.ndarray, float] | None:
+    """Centre (2,) and radius (m) of a bowl's rim among the points, or None.
+
+    The rim is a circle of points high up (RANSAC on circles through three of them) seen
+    all around, and the bowl is hollow: the points well inside the rim are mostly low.
+    """
+    lo, hi = cfg.bowl_radius
+    if np.ptp(xy, axis=0).max() < 2 * lo:
+        return None
+    high = xy[heights > 0.5 * heights.max()]
+    if len(high) < 30:
+        return None
+    rng = np.random.default_rng(cfg.seed)
+    sample = high[rng.choice(len(high), min(len(high), 500), replace=False)]
+    a, b, c = (sample[rng.integers(0, len(sample), 200)] for _ in range(3))
+    # circumcentres of the triangles (a, b, c)
+    d = 2 * (a[:, 0] * (b[:, 1] - c[:, 1]) + b[:, 0] * (c[:, 1] - a[:, 1])
+             + c[:, 0] * (a[:, 1] - b[:, 1]))
+    ok = np.abs(d) > 1e-12
+    a, b, c, d = a[ok], b[ok], c[ok], d[ok]
+    sa, sb, sc = (a ** 2).sum(1), (b ** 2).sum(1), (c ** 2).sum(1)
+    centres = np.stack([(sa * (b[:, 1] - c[:, 1]) + sb * (c[:, 1] - a[:, 1])
+                         + sc * (a[:, 1] - b[:, 1])) / d,
+                        (sa * (c[:, 0] - b[:, 0]) + sb * (a[:, 0] - c[:, 0])
+                         + sc * (b[:, 0] - a[:, 0])) / d], axis=1)
+    radii = np.linalg.norm(a - centres, axis=1)
+    keep = (radii > lo) & (radii < hi)
+    if not keep.any():
+        return None
+    centres, radii = centres[keep], radii[keep]
+    dist = np.abs(np.linalg.norm(sample[None] - centres[:, None], axis=2) - radii[:, None])
+    best = int(np.argmax((dist < cfg.bowl_rim_tol).sum(1)))
+    centre, radius = centres[best], radii[best]
+    for _ in range(2):  # least squares on the inliers (x^2 + y^2 + D x + E y + F = 0)
+        inl = high[np.abs(np.linalg.norm(high - centre, axis=1) - radius) < cfg.bowl_rim_tol]
+        if len(inl) < 3:
+            return None
+        (dd, ee, ff), *_ = np.linalg.lstsq(np.column_stack([inl, np.ones(len(inl))]),
+                                           -(inl ** 2).sum(1), rcond=None)
+        centre = np.array([-dd / 2, -ee / 2])
+        radius = float(np.sqrt(max(centre @ centre - ff, 0.0)))
+    if not lo < radius < hi or len(inl) < 40:
+        return None
+    # seen most of the way around (the arm may hide some): no arc of something else
+    angles = np.arctan2(*(inl - centre).T[::-1])
+    if len(np.unique(((angles + np.pi) / (2 * np.pi) * 24).astype(int))) < 15:
+        return None
+    r = np.linalg.norm(xy - centre, axis=1)
+    inner = heights[r < 0.5 * radius]
+    rim = float(np.median(heights[np.abs(r - radius) < cfg.bowl_rim_tol]))
+    if len(inner) < 10 or np.quantile(inner, 0.3) > 0.5 * rim:
+        return None  # a solid top (a wide cylinder), not a hollow
+    return _outer_circle(xy, centre, radius, cfg)
+
+
+def _outer_circle(xy: np.ndarray, centre: np.ndarray, radius: float,
+                  cfg: SegmentationConfig, sectors: int = 48) -> tuple[np.ndarray, float]:
+    """The bowl's outer edge: a circle through the farthest point from ``centre`` in each
+    sector around it, where it lies near the rim circle (``radius``).
+
+    The rim circle leans towards the camera (the camera sees the inner wall on the far
+    side and the outer wall on the near one); the outline does not. Sectors where
+    something outside the bowl touches it lie beyond the outline and are left out.
+    """
+    for _ in range(3):
+        d = xy - centre
+        r = np.linalg.norm(d, axis=1)
+        sector = ((np.arctan2(d[:, 1], d[:, 0]) + np.pi) / (2 * np.pi) * sectors).astype(int)
+        order = np.lexsort((r, sector))
+        last = np.searchsorted(sector[order], np.arange(sectors), side="right") - 1
+        seen = last >= 0
+        far = order[last[seen]]
+        far = far[sector[far] == np.arange(sectors)[seen]]  # sectors with points
+        far = far[np.abs(r[far] - radius) < 0.02]
+        if len(far) < sectors // 2:
+            break
+        res = r[far] - np.median(r[far])
+        far = far[np.abs(res) < max(cfg.bowl_rim_tol, 2.5 * np.median(np.abs(res)))]
+        (dd, ee, ff), *_ = np.linalg.lstsq(np.column_stack([xy[far], np.ones(len(far))]),
+                                           -(xy[far] ** 2).sum(1), rcond=None)
+        centre = np.array([-dd / 2, -ee / 2])
+        radius = float(np.sqrt(max(centre @ centre - ff, 0.0)))
+    return centre, radius
+
+
+def _surface_profile(r: np.ndarray, heights: np.ndarray, radius: float,
+                     step: float = 0.004):
+    """The lowest surface of a bowl as a function of the distance from its centre, m: in
+    rings of ``step`` (m), a low quantile of the heights, made non-decreasing outwards
+    (what stands in the bowl covers only part of a ring)."""
+    n = int(radius / step) + 2
+    ring = np.minimum((r / step).astype(int), n - 1)
+    order = np.lexsort((heights, ring))
+    first = np.searchsorted(ring[order], np.arange(n))
+    count = np.searchsorted(ring[order], np.arange(n), side="right") - first
+    low = np.full(n, np.inf)
+    seen = count > 0
+    low[seen] = heights[order][first[seen] + (0.1 * (count[seen] - 1)).astype(int)]
+    low = np.minimum.accumulate(low[::-1])[::-1]
+    low[np.isinf(low)] = float(heights.max()) if len(heights) else 0.0
+    return lambda rr: low[np.minimum((np.asarray(rr) / step).astype(int), n - 1)]
+
+
+def _split_solids(idx: np.ndarray, xy: np.ndarray, heights: np.ndarray, pixels: np.ndarray,
+                  height_image: np.ndarray, cfg: SegmentationConfig) -> list[np.ndarray]:
+    """Index sets (subsets of ``idx``) of the solids in a group of points: by their flat
+    tops first, then by straight cuts through notches of each footprint. A container
+    (a flat floor low down, walls all around) is left whole."""
+    tops = _flat_tops(idx, xy, heights, pixels, height_image, cfg)
+    if any(_is_floor(t, idx, xy, heights) for t in tops):
+        return [idx]
+    groups = _assign_to_tops(idx, xy, heights, tops, cfg) if len(tops) > 1 else [idx]
+    out = []
+    for g in groups:
+        out += _split_by_cuts(g, xy, cfg)
+    return out
+
+
+def _is_floor(top: np.ndarray, idx: np.ndarray, xy: np.ndarray, heights: np.ndarray
+              ) -> bool:
+    """Whether a flat region is the floor of a container: low, with higher points (walls)
+    all around it."""
+    level, high = np.median(heights[top]), heights[idx].max()
+    if level > 0.4 * high:
+        return False
+    wall = idx[heights[idx] > level + 0.5 * (high - level)]
+    d = xy[wall] - xy[top].mean(axis=0)
+    sectors = ((np.arctan2(d[:, 1], d[:, 0]) + np.pi) / (2 * np.pi) * 8).astype(int) % 8
+    return len(np.unique(sectors)) >= 6
+
+
+def _flat_tops(idx: np.ndarray, xy: np.ndarray, heights: np.ndarray, pixels: np.ndarray,
+               height_image: np.ndarray, cfg: SegmentationConfig) -> list[np.ndarray]:
+    """The top faces of the solids among the points ``idx``: flat, level regions of the
+    depth image (connected pixels whose neighbours along both image axes lie at the same
+    height), big enough for a top face; two of one height are one top unless the pixels
+    between them lie lower (a gap that the camera sees through)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rows, cols = np.divmod(pixels[idx], height_image.shape[1])
+    rows, cols = rows - rows.min(), cols - cols.min()
+    img = np.full((rows.max() + 1, cols.max() + 1), np.nan)
+    img[rows, cols] = heights[idx]
+    pos = np.full(img.shape, -1)
+    pos[rows, cols] = np.arange(len(idx))
+    with np.errstate(invalid="ignore"):
+        across = np.abs(np.diff(img, axis=1)) < cfg.flat_tol  # (c, c + 1) at one height
+        along = np.abs(np.diff(img, axis=0)) < cfg.flat_tol  # (r, r + 1)
+    level_c = np.zeros(img.shape, bool)
+    level_c[:, :-1] |= across
+    level_c[:, 1:] |= across
+    level_r = np.zeros(img.shape, bool)
+    level_r[:-1] |= along
+    level_r[1:] |= along
+    flat = level_c & level_r
+    e_c = across & flat[:, :-1] & flat[:, 1:]
+    e_r = along & flat[:-1] & flat[1:]
+    a = np.concatenate([pos[:, :-1][e_c], pos[:-1][e_r]])
+    b = np.concatenate([pos[:, 1:][e_c], pos[1:][e_r]])
+    n = len(idx)
+    _, label = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)),
+                                    directed=False)
+    label[~flat[rows, cols]] = -1
+    # an opening of each region (erode, then grow back within it) drops thin appendages:
+    # pixels of a neighbouring face that touch it at its height
+    img_label = np.full(img.shape, -1)
+    img_label[rows, cols] = label
+    pad = np.pad(img_label, 1, constant_values=-2)
+    shifted = [pad[1:-1, :-2], pad[1:-1, 2:], pad[:-2, 1:-1], pad[2:, 1:-1]]
+    core = (img_label >= 0) & np.all([sh == img_label for sh in shifted], axis=0)
+    core_label = np.pad(np.where(core, img_label, -1), 1, constant_values=-1)
+    grown = np.any([c == img_label for c in (core_label[1:-1, 1:-1], core_label[1:-1, :-2],
+                                              core_label[1:-1, 2:], core_label[:-2, 1:-1],
+                                              core_label[2:, 1:-1])], axis=0)
+    label[~grown[rows, cols]] = -1
+    tops = []
+    for k in np.unique(label[label >= 0]):
+        member = idx[label == k]
+        if len(member) < cfg.flat_min_pixels:
+            continue
+        if _inscribed_width(xy[member]) < 0.7 * cfg.min_part_side:
+            continue  # a sliver: a rim, the top of a wall, an edge
+        tops.append(member)
+    if len(tops) < 2:
+        return tops
+    # tops of one height with no gap between them are pieces of one top (something of
+    # another colour lies across it)
+    level = np.array([np.median(heights[t]) for t in tops])
+    group = list(range(len(tops)))
+    for i in range(len(tops)):
+        for j in range(i + 1, len(tops)):
+            if abs(level[i] - level[j]) < cfg.flat_tol and not _gap_between(
+                    pixels[tops[i]], pixels[tops[j]], height_image,
+                    min(level[i], level[j]) - 3 * cfg.flat_tol):
+                old, new = group[j], group[i]
+                group = [new if g == old else g for g in group]
+    return [np.sort(np.concatenate([t for t, g in zip(tops, group) if g == k]))
+            for k in sorted(set(group))]
+
+
+def _min_width(xy: np.ndarray) -> float:
+    """The narrower side of the smallest rectangle around ``xy`` (N, 2), m."""
+    from tamp.perception.fit import min_area_rectangle
+
+    rect = min_area_rectangle(xy)
+    return min(rect.length, rect.width)
+
+
+def _inscribed_width(xy: np.ndarray, cell: float = 0.002) -> float:
+    """The diameter of the widest disk inside the region that the points ``xy`` (N, 2)
+    cover (gaps of up to about 8 mm between neighbouring points closed), m."""
+    from scipy import ndimage
+
+    return 2 * cell * float(ndimage.distance_transform_edt(_raster(xy, cell)).max())
+
+
+def _covered_area(xy: np.ndarray, cell: float) -> float:
+    """The area that the points ``xy`` (N, 2) cover, gaps between neighbours closed and
+    grown by one ``cell`` (m) all around, m^2."""
+    from scipy import ndimage
+
+    return float(ndimage.binary_dilation(_raster(xy, cell)).sum()) * cell ** 2
+
+
+def _raster(xy: np.ndarray, cell: float, gap: float = 0.008) -> np.ndarray:
+    """The points ``xy`` (N, 2) on a grid of ``cell`` (m), with gaps of up to ``gap`` (m)
+    between neighbouring points closed, and a margin of empty cells all around."""
+    from scipy import ndimage
+
+    k = int(np.ceil(gap / cell / 2))
+    ij = np.floor((xy - xy.min(axis=0)) / cell).astype(int) + k + 2
+    grid = np.zeros(tuple(ij.max(axis=0) + k + 3), bool)
+    grid[ij[:, 0], ij[:, 1]] = True
+    return ndimage.binary_closing(grid, np.ones((2 * k + 1, 2 * k + 1), bool))
+
+
+def _gap_between(pix_a: np.ndarray, pix_b: np.ndarray, height_image: np.ndarray,
+                 below: float) -> bool:
+    """Whether the pixels on the image line between the closest pixels of two regions
+    all lie lower than ``below`` (m) or show nothing."""
+    w = height_image.shape[1]
+    ra, ca = np.divmod(pix_a, w)
+    rb, cb = np.divmod(pix_b, w)
+    d2 = (ra[:, None] - rb[None]) ** 2 + (ca[:, None] - cb[None]) ** 2
+    i, j = np.unravel_index(int(np.argmin(d2)), d2.shape)
+    steps = int(max(abs(ra[i] - rb[j]), abs(ca[i] - cb[j])))
+    if steps < 2:
+        return False
+    t = np.arange(1, steps) / steps
+    r = np.round(ra[i] + t * (rb[j] - ra[i])).astype(int)
+    c = np.round(ca[i] + t * (cb[j] - ca[i])).astype(int)
+    between = height_image[r, c]
+    return bool(np.all(np.isnan(between) | (between < below)))
+
+
+def _assign_to_tops(idx: np.ndarray, xy: np.ndarray, heights: np.ndarray,
+                    tops: list[np.ndarray], cfg: SegmentationConfig) -> list[np.ndarray]:
+    """Split the points ``idx`` among the solids whose top faces are ``tops``.
+
+    A side face hangs below the edge of its own top, so a point belongs to the top whose
+    outline is nearest among those not below it; within the outlines of two, to the
+    lower one (in a stack, the lower object's side lies under both tops).
+    """
+    from tamp.perception.fit import min_area_rectangle
+
+    p = xy[idx]
+    h = heights[idx]
+    dist = np.empty((len(idx), len(tops)))
+    level = np.empty(len(tops))
+    for k, t in enumerate(tops):
+        rect = min_area_rectangle(xy[t])
+        c, s = np.cos(rect.yaw), np.sin(rect.yaw)
+        local = (p - rect.centre) @ np.array([[c, -s], [s, c]])
+        out = np.maximum(np.abs(local) - [rect.length / 2, rect.width / 2], 0)
+        dist[:, k] = np.linalg.norm(out, axis=1)
+        level[k] = np.median(heights[t])
+    # tops not below the point; of those, the nearest, and the lowest of the nearest
+    # (a point inside two tops' outlines lies on the side of the lower one)
+    dist = np.where(h[:, None] <= level[None] + cfg.flat_tol, dist, np.inf)
+    dist[np.isinf(dist).all(1)] = 0.0  # above every top: any will do
+    near = dist <= dist.min(1, keepdims=True) + 0.001
+    owner = np.argmin(np.where(near, level[None], np.inf), axis=1)
+    for k, t in enumerate(tops):
+        owner[np.searchsorted(idx, t)] = k
+    return [idx[owner == k] for k in range(len(tops)) if (owner == k).any()]
+
+
+def _split_by_cuts(idx: np.ndarray, xy: np.ndarray, cfg: SegmentationConfig,
+                   depth: int = 3) -> list[np.ndarray]:
+    """Split the points ``idx`` by straight cuts while each cut lets two rectangles
+    cover the footprint much more tightly than one (see :func:`_best_cut`)."""
+    if depth == 0 or len(idx) < 2 * cfg.min_points:
+        return [idx]
+    left = _best_cut(xy[idx], cfg)
+    if left is None:
+        return [idx]
+    return (_split_by_cuts(idx[left], xy, cfg, depth - 1)
+            + _split_by_cuts(idx[~left], xy, cfg, depth - 1))
+
+
+#: rad, the yaws of rectangles and the directions of cuts that are tried
+_RECT_YAWS = np.radians(np.arange(0.0, 90.0, 3.0))
+_CUT_DIRECTIONS = np.radians(np.arange(0.0, 180.0, 6.0))
+#: m added to a rectangle's sides: the spacing of the points (a few mm at the camera's
+#: distance), so that a cut along a row of pixels gains nothing
+_SPACING = 0.005
+
+
+def _best_cut(xy: np.ndarray, cfg: SegmentationConfig, max_points: int = 300
+              ) -> np.ndarray | None:
+    """The points (mask) on one side of the straight cut after which two rectangles
+    cover the footprint with at least ``cfg.cut_gain`` less area than one, or None.
+
+    Two solids that touch are separated by a line (both are convex); their joint
+    footprint has notches that one rectangle must cover and two need not. A single box
+    or cylinder gains little from any cut (at most about 5 % for a disk). Directions
+    are first tried every 6 degrees on at most ``max_points`` of the points (every k-th:
+    pixels are in image order, so they thin out evenly), then every degree around the
+    best ones on all points.
+    """
+    # two rectangles cannot cover less than the points do (grown, as the rectangles are,
+    # by half the spacing of the points all around)
+    if _covered_area(xy, _SPACING / 2) > (1 - cfg.cut_gain) * _rect_areas(xy).min():
+        return None
+    sub = xy[::-(-len(xy) // max_points)]
+    coarse = _cuts(sub, _CUT_DIRECTIONS, max(3, cfg.min_points * len(sub) // len(xy)))
+    limit = (1 - cfg.cut_gain) * _rect_areas(sub).min()
+    for total, psi, _ in sorted(c for c in coarse if c[0] < limit)[:3]:
+        fine = _cuts(xy, psi + np.radians(np.arange(-5.0, 6.0)), cfg.min_points)
+        total, psi, offset = min(fine)
+        if total >= (1 - cfg.cut_gain) * _rect_areas(xy).min():
+            continue
+        mask = xy @ np.array([np.cos(psi), np.sin(psi)]) < offset
+        if min(_min_width(xy[mask]), _min_width(xy[~mask])) >= cfg.min_part_side:
+            return mask
+    return None
+
+
+def _rect_areas(xy: np.ndarray) -> np.ndarray:
+    """Areas of the rectangles of each of ``_RECT_YAWS`` around the points (N, 2), grown
+    by the spacing of the points, m^2."""
+    u = xy @ np.stack([np.cos(_RECT_YAWS), np.sin(_RECT_YAWS)])
+    v = xy @ np.stack([-np.sin(_RECT_YAWS), np.cos(_RECT_YAWS)])
+    return (np.ptp(u, 0) + _SPACING) * (np.ptp(v, 0) + _SPACING)
+
+
+def _cuts(xy: np.ndarray, directions: np.ndarray, m: int) -> list[tuple[float, float, float]]:
+    """For each direction (rad) of a cut's normal, the best cut across it that leaves at
+    least ``m`` points on either side: (total area of the two rectangles around the two
+    sides, m^2; the direction; the cut's offset along it, m)."""
+    n = len(xy)
+    u = xy @ np.stack([np.cos(_RECT_YAWS), np.sin(_RECT_YAWS)])  # (N, yaws)
+    v = xy @ np.stack([-np.sin(_RECT_YAWS), np.cos(_RECT_YAWS)])
+    out = []
+    if n < 2 * m:
+        return out
+    for psi in directions:
+        d = xy @ np.array([np.cos(psi), np.sin(psi)])
+        order = np.argsort(d)
+        uo, vo = u[order], v[order]
+        # rectangles around the first i + 1 points and around the last i + 1, per yaw
+        first = ((np.maximum.accumulate(uo) - np.minimum.accumulate(uo) + _SPACING)
+                 * (np.maximum.accumulate(vo) - np.minimum.accumulate(vo) + _SPACING)).min(1)
+        ur, vr = uo[::-1], vo[::-1]
+        last = ((np.maximum.accumulate(ur) - np.minimum.accumulate(ur) + _SPACING)
+                * (np.maximum.accumulate(vr) - np.minimum.accumulate(vr) + _SPACING)
+                ).min(1)[::-1]
+        total = first[m - 1:n - m] + last[m:n - m + 1]  # the first m + k points | the rest
+        k = int(np.argmin(total))
+        ds = d[order]
+        out.append((float(total[k]), float(psi), float((ds[m + k - 1] + ds[m + k]) / 2)))
+    return out
+
+
 def segment_geometric(frame: RGBDLike, cfg: SegmentationConfig = SegmentationConfig(),
                       instance: np.ndarray | None = None, labels: tuple[str, ...] = (),
                       exclude: Callable[[np.ndarray], np.ndarray] | None = None
@@ -199,8 +657,10 @@ def segment_geometric(frame: RGBDLike, cfg: SegmentationConfig = SegmentationCon
     wp = backproject(frame)
     inside = _workspace_mask(wp, cfg)
     table = fit_table(wp.xyz[inside], cfg)
-    above = inside & (table.distance(wp.xyz.reshape(-1, 3)).reshape(inside.shape)
-                      > cfg.min_height)
+    height = np.where(wp.valid, table.distance(wp.xyz.reshape(-1, 3)).reshape(inside.shape),
+                      np.nan)
+    with np.errstate(invalid="ignore"):
+        above = inside & (height > cfg.min_height)
     pix = np.flatnonzero(above.ravel())
     if exclude is not None:
         pix = pix[~exclude(wp.xyz.reshape(-1, 3)[pix])]
@@ -211,7 +671,12 @@ def segment_geometric(frame: RGBDLike, cfg: SegmentationConfig = SegmentationCon
     groups = []
     for c in range(clusters.max() + 1 if len(clusters) else 0):
         idx = np.flatnonzero(clusters == c)
-        groups += [idx[p] for p in _split_by_color(pts[idx], rgb[idx], cfg)]
+        for part in _split_by_color(pts[idx], rgb[idx], cfg):
+            if cfg.split:  # touching objects of one colour
+                groups += [idx[part][q] for q in split_cluster(
+                    pts[idx[part]], pix[idx[part]], height, wp.camera_position, cfg)]
+            else:
+                groups.append(idx[part])
     # names must not depend on DBSCAN's internal numbering
     groups.sort(key=lambda g: _order_key(pts[g]))
     for g in groups:
