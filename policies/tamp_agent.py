@@ -143,6 +143,7 @@ class TampPolicy(Policy):
             monitor.stage(f"planning ({self.perception} state): {words}"
                           + (f" [replan {replans}]" if replans else ""))
             plan = planner.plan(world, goal, env.sim.arm_positions())
+            planned_from = world
             planning_time += plan.planning_time
             planning_cpu += plan.planning_cpu_time
             if first_plan is None:
@@ -169,7 +170,7 @@ class TampPolicy(Policy):
                         # the next step's grasp and placement were computed for where
                         # things were expected to be; if they are not there, plan again
                         moved = drift({n: p for a in steps[k + 1] for n, p in a.expects.items()},
-                                      {n: o.pose for n, o in world.objects.items()},
+                                      _same_kind_poses(world, planned_from),
                                       self.drift_distance)
                 if reason or moved:
                     break
@@ -289,6 +290,20 @@ class TampPolicy(Policy):
         return [replace(a, segments=tuple(
             replace(s, holding=self.to_sim.get(s.holding, s.holding)) if s.holding else s
             for s in a.segments)) for a in actions]
+
+
+def _same_kind_poses(world: WorldModel, planned_from: WorldModel) -> dict:
+    """Observed poses of the objects still seen as what the plan took them for (same
+    category and shape kind). A camera view in which the arm hides most of an object can
+    fit it as something else, thinner and off-centre; such a view is no reason to plan
+    again, and no better a state to plan from."""
+    out = {}
+    for name, obj in world.objects.items():
+        before = planned_from.objects.get(name)
+        if before is not None and (obj.category, obj.shape.kind) == \
+                (before.category, before.shape.kind):
+            out[name] = obj.pose
+    return out
 
 
 def _record(scene, facts, rename: dict[str, str], to_sim: dict[str, str]) -> dict:

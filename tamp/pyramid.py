@@ -49,9 +49,15 @@ def slot_names(zones) -> tuple[str, ...]:
     return tuple(slot_name(row, k) for row in range(1, n + 1) for k in range(1, n - row + 2))
 
 
+def is_block(obj: WorldObject) -> bool:
+    """A pyramid is built of box-shaped solids: blocks, and boxes (learned perception
+    may call a block whose fit came out a little oblong a box)."""
+    return obj.shape.kind == "box" and obj.category in ("block", "box")
+
+
 def block_height(world: WorldModel) -> float:
     """Height of the pyramid's blocks (the median over the world's blocks), m."""
-    heights = [o.shape.height for o in world.objects.values() if o.category == "block"]
+    heights = [o.shape.height for o in world.objects.values() if is_block(o)]
     return float(np.median(heights)) if heights else 0.0
 
 
@@ -89,7 +95,7 @@ def occupants(world: WorldModel, slots: dict[str, Slot]) -> dict[str, str]:
     """slot name -> the block in it, for the filled slots."""
     out = {}
     for obj in world.objects.values():
-        if obj.category != "block":
+        if not is_block(obj):
             continue
         slot = next((s for s in slots.values() if in_slot(obj, s)), None)
         if slot is not None and slot.name not in out:
@@ -110,7 +116,7 @@ def rests_on(upper: WorldObject, lower: WorldObject, tolerance: float = 0.01) ->
 
 def pyramid_types(world: WorldModel) -> dict[str, str]:
     """Blocks are ``block``s; the pyramid's slots are ``slot``s."""
-    types = {o.name: "block" for o in world.objects.values() if o.category == "block"}
+    types = {o.name: "block" for o in world.objects.values() if is_block(o)}
     types.update({name: "slot" for name in pyramid_slots(world)})
     return types
 
@@ -128,7 +134,7 @@ def pyramid_state(world: WorldModel) -> frozenset[Fact]:
             facts.update({("on", filled[s.name], s.name), ("filled", s.name)})
         else:
             facts.add(("vacant", s.name))
-    blocks = [o for o in world.objects.values() if o.category == "block"]
+    blocks = [o for o in world.objects.values() if is_block(o)]
     in_slots = set(filled.values())
     for b in blocks:
         if b.name in in_slots or any(c.name != b.name and rests_on(c, b) for c in blocks):

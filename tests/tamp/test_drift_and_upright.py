@@ -76,3 +76,20 @@ def test_placements_turn_the_load_by_its_symmetry_not_the_wrist():
     # a 4 x 6 cm box turns only by half turns: 1.6 rad becomes 1.6 - pi, nearer 0
     assert _yaw(_least_turn(long_box, poses)[0]) == pytest.approx(1.6 - np.pi)
     assert _yaw(_least_turn(long_box, poses)[2]) == pytest.approx(0.2)
+
+
+def test_an_object_seen_as_something_else_is_no_reason_to_plan_again():
+    """A view in which the arm hides most of a block can fit it as a thin cylinder off
+    its centre: the agent does not re-plan on that view (policies.tamp_agent)."""
+    from tamp.world import WorldModel
+    from policies.tamp_agent import _same_kind_poses
+
+    block = WorldObject("obj_1", "block", "purple", Shape("box", (0.043,) * 3),
+                        translation((0.42, -0.08, 0.0)))
+    hidden = WorldObject("obj_1", "cylinder", "purple", Shape("cylinder", (0.014, 0.014, 0.043)),
+                         translation((0.43, -0.065, 0.0)))
+    moved = block.moved(translation((0.44, -0.08, 0.0)))
+    planned = WorldModel({"obj_1": block})
+    assert _same_kind_poses(WorldModel({"obj_1": hidden}), planned) == {}
+    seen = _same_kind_poses(WorldModel({"obj_1": moved}), planned)
+    assert drift({"obj_1": block.pose}, seen).startswith("obj_1 is 20 mm")
