@@ -22,7 +22,7 @@ from tamp.geometry.grasps import Grasp, top_grasps
 from tamp.geometry.kinematics import IKConfig
 from tamp.geometry.motion import MotionConfig, plan_motion, time_parameterize
 from tamp.geometry import placements as pl
-from tamp.geometry.transforms import translation
+from tamp.geometry.transforms import rpy_pose, translation, wrap_angle, yaw_of
 from tamp.robot import RobotSpec
 from tamp.world import WorldModel, WorldObject
 
@@ -220,14 +220,6 @@ def pick_grasps(obj: WorldObject, robot: RobotSpec, config, rng: np.random.Gener
                             normals=None if config.estimate_normals else normals)
 
 
-def _yaw(pose: np.ndarray) -> float:
-    return float(np.arctan2(pose[1, 0], pose[0, 0]))
-
-
-def _wrap(angle: float) -> float:
-    return float((angle + np.pi) % (2 * np.pi) - np.pi)
-
-
 def _least_turn(obj: WorldObject, poses: list[np.ndarray]) -> list[np.ndarray]:
     """The placement poses, each turned about its vertical axis by a symmetry of the
     object (a box by half a turn, a square one by a quarter turn too; a cylinder by any
@@ -236,7 +228,7 @@ def _least_turn(obj: WorldObject, poses: list[np.ndarray]) -> list[np.ndarray]:
     posture, with a long and fast swing to get there. Order and positions are kept."""
     if obj.pose[2, 2] < 0.99:  # not upright: its symmetries are not about the vertical
         return list(poses)
-    here = _yaw(obj.pose)
+    here = yaw_of(obj.pose)
     sx, sy, _ = obj.shape.size
     if obj.shape.kind == "cylinder":
         steps = None
@@ -249,11 +241,10 @@ def _least_turn(obj: WorldObject, poses: list[np.ndarray]) -> list[np.ndarray]:
         if abs(pose[2, 2]) < 0.99:
             kept.append(pose)
             continue
-        delta = _wrap(here - _yaw(pose))
+        delta = wrap_angle(here - yaw_of(pose))
         turn = delta if steps is None else steps * round(delta / steps)
-        c, s_ = np.cos(turn), np.sin(turn)
         turned = pose.copy()
-        turned[:3, :3] = np.array([[c, -s_, 0.0], [s_, c, 0.0], [0.0, 0.0, 1.0]]) @ pose[:3, :3]
+        turned[:3, :3] = rpy_pose(rpy=(0.0, 0.0, turn))[:3, :3] @ pose[:3, :3]
         kept.append(turned)
     return kept
 
@@ -440,8 +431,9 @@ class Refiner:
             if kept:
                 # the wrist turns least from where it is (stable: ties keep their order);
                 # far turns push the last joint past its limit and IK into another posture
-                here = _yaw(self.kin.tcp_pose(self.q))
-                return sorted(kept, key=lambda g: abs(_wrap(_yaw(g.tcp_pose(obj.pose)) - here)))
+                here = yaw_of(self.kin.tcp_pose(self.q))
+                return sorted(kept, key=lambda g: abs(wrap_angle(
+                    yaw_of(g.tcp_pose(obj.pose)) - here)))
             reasons.append(f"all {dropped} candidates put the open gripper in collision")
         raise RefinementError(f"no grasp for {obj.name}: " + "; ".join(dict.fromkeys(reasons)),
                               stage="pick")

@@ -32,6 +32,11 @@ def yaw_of(t: np.ndarray) -> float:
     return float(np.arctan2(t[1, 0], t[0, 0]))
 
 
+def wrap_angle(angle: float) -> float:
+    """``angle`` (rad) brought into [-pi, pi)."""
+    return float((angle + np.pi) % (2 * np.pi) - np.pi)
+
+
 def translation(xyz) -> np.ndarray:
     t = np.eye(4)
     t[:3, 3] = xyz

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tamp.execution.plan import DRIFT_DISTANCE, drift
-from tamp.geometry.transforms import rpy_pose, translation
-from tamp.refine import _least_turn, _yaw
+from tamp.geometry.transforms import rpy_pose, translation, yaw_of as _yaw
+from tamp.refine import _least_turn
 from tamp.world import Shape, WorldObject
 
 BOX = Shape("box", (0.04, 0.06, 0.1))
