@@ -92,6 +92,7 @@ class TampPolicy(Policy):
         self._seen: dict[str, tuple[str, str, np.ndarray]] = {}
         self._last: dict = {}  #: stable name -> WorldObject as last seen
         self._kin = None  #: the robot's kinematics, for the self-filter (no masks)
+        self._camera: np.ndarray | None = None  #: the camera's position in the world, m
         self.to_sim: dict[str, str] = {}
         self.facts = None
         self.record: dict = {}
@@ -160,7 +161,10 @@ class TampPolicy(Policy):
                 reason = executor.run_actions(self._in_simulator_names(step))
                 executed += [a.as_dict() for a in step]
                 if not reason:
-                    world = self.observe(env)
+                    world, looked = self._observe_clear(env, executor, planner)
+                    if looked is not None:
+                        planning_time += looked.planning_time
+                        planning_cpu += looked.planning_cpu_time
                     missing = set().union(*(expected_facts(a) for a in step)) - \
                         symbolic_state(world, domain)
                     if missing:
@@ -172,6 +176,17 @@ class TampPolicy(Policy):
                         moved = drift({n: p for a in steps[k + 1] for n, p in a.expects.items()},
                                       _same_kind_poses(world, planned_from),
                                       self.drift_distance)
+                        if looked is not None and not moved:
+                            # from home, go straight to where the next step's first
+                            # move was headed
+                            back = _from_here(planner, world, env.sim.arm_positions(),
+                                              steps[k + 1])
+                            planning_time += back.planning_time
+                            planning_cpu += back.planning_cpu_time
+                            if back.success:
+                                steps[k + 1] = back.actions
+                            else:
+                                moved = f"no way on from the viewing pose ({back.reason})"
                 if reason or moved:
                     break
             if moved and refreshes < MAX_REFRESHES:
@@ -186,7 +201,10 @@ class TampPolicy(Policy):
             replans += 1
             monitor.stage(f"world disagrees with the plan ({reason}); replanning")
             executor.recover()
-            world = self.observe(env)
+            world, looked = self._observe_clear(env, executor, planner)
+            if looked is not None:
+                planning_time += looked.planning_time
+                planning_cpu += looked.planning_cpu_time
         result = executor.result(reason, t_exec)
         success, failure = result.success, result.failure_reason
         status = {k: bool(v) for k, v in result.info.get("goal", {}).items()}
@@ -201,6 +219,45 @@ class TampPolicy(Policy):
              "replans": replans, "refreshes": refreshes, "executed": executed, "goal_status": status})
 
     # -- learned perception -------------------------------------------------------------
+    def _observe_clear(self, env: TabletopEnv, executor: Executor, planner: Planner
+                       ) -> "tuple[WorldModel, Plan | None]":
+        """The world observed, from home if the arm hid part of it (see ``_look``); the
+        half-hidden view is forgotten, so that it names nothing."""
+        memory = (dict(self._seen), dict(self._last), dict(self.to_sim))
+        world = self.observe(env)
+        looked = self._look(env, executor, planner, world)
+        if looked is not None:
+            self._seen, self._last, self.to_sim = memory
+            world = self.observe(env)
+        return world, looked
+
+    def _look(self, env: TabletopEnv, executor: Executor, planner: Planner,
+              world: WorldModel) -> "Plan | None":
+        """With a camera: if the arm hides part of an object of ``world`` from it, move
+        the arm home (out of the camera's view) so that the next look sees everything;
+        the move made (its planning time counts), or None when none was needed or
+        possible. A view half blocked by the arm fits objects too small, off-centre, or
+        as something else."""
+        from tamp.perception.self_filter import hidden_by, robot_filter, top_points
+
+        if self.perception == "oracle" or self._camera is None or not world.objects:
+            return None
+        q, home = env.sim.arm_positions(), env.robot.home
+        if np.abs(q - home).max() < 1e-3:
+            return None
+        self._kin = self._kin or planner.kin
+        robot = robot_filter(self._kin, q,
+                             env.robot.gripper.joint_for_width(env.sim.gripper_width()))
+        points = np.vstack([top_points(o) for o in world.objects.values()])
+        if not hidden_by(robot, self._camera, points).any():
+            return None
+        move = planner.plan_transit(world, q, home, "look")
+        if not move.success:
+            return None
+        if executor.run_actions(move.actions):
+            return None
+        return move
+
     def _perceive(self, env: TabletopEnv) -> WorldModel:
         """The world as the camera and the concept model see it, under the names of the
         first observation; the first one also fills ``facts`` and ``record``."""
@@ -219,6 +276,7 @@ class TampPolicy(Policy):
                                    env.robot.gripper.joint_for_width(env.sim.gripper_width()))
         scene = perceive_scene(env.capture(), self.model, PerceptionConfig(segmentation=mode),
                                exclude)
+        self._camera = scene.percept.camera_position
         facts = scene.facts
         attrs = {n: (facts.attribute(n, "color")[0], facts.attribute(n, "shape")[0])
                  for n in facts.names}
@@ -290,6 +348,27 @@ class TampPolicy(Policy):
         return [replace(a, segments=tuple(
             replace(s, holding=self.to_sim.get(s.holding, s.holding)) if s.holding else s
             for s in a.segments)) for a in actions]
+
+
+def _from_here(planner: Planner, world: WorldModel, q: np.ndarray,
+               step: list[Action]) -> "Plan":
+    """``step`` starting from ``q``: its first move replaced by a transit from ``q`` to
+    where that move ends (the first move of a step is the empty hand's transit)."""
+    from tamp.execution.plan import Plan
+
+    for i, a in enumerate(step):
+        for j, seg in enumerate(a.segments):
+            if seg.kind != "move":
+                continue
+            if seg.holding:
+                return Plan(False, reason="the step starts by carrying something")
+            move = planner.plan_transit(world, q, seg.trajectory.positions[-1], seg.label)
+            if not move.success:
+                return move
+            first = replace(a, segments=a.segments[:j] + move.actions[0].segments
+                            + a.segments[j + 1:])
+            return replace(move, actions=step[:i] + [first] + step[i + 1:])
+    return Plan(True, list(step))
 
 
 def _same_kind_poses(world: WorldModel, planned_from: WorldModel) -> dict:

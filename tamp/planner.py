@@ -329,6 +329,20 @@ class Planner:
         except RefinementError as err:
             return Plan(False, [], time.perf_counter() - t0, str(err))
 
+    def plan_transit(self, world: WorldModel, q_start: np.ndarray, q_goal: np.ndarray,
+                     label: str = "transit") -> Plan:
+        """A collision-free move of the empty hand from ``q_start`` to ``q_goal`` in
+        ``world``: one action ``move`` with one segment labelled ``label``."""
+        t0 = time.perf_counter()
+        refiner = Refiner(self, world, np.asarray(q_start, float), t0)
+        try:
+            path = refiner._transit(np.asarray(q_start, float), np.asarray(q_goal, float),
+                                    label)
+        except RefinementError as err:
+            return Plan(False, [], time.perf_counter() - t0, str(err))
+        return Plan(True, [Action("move", (label,), (refiner._move(path, label),))],
+                    time.perf_counter() - t0)
+
 
 def goal_holds(world: WorldModel, goal: frozenset[Fact], domain: str = "pick-place") -> bool:
     """Whether every goal fact holds in ``world`` (symbolically, objects at rest)."""

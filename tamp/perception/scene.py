@@ -10,7 +10,7 @@ the table when nothing is below it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -25,6 +25,8 @@ SUPPORT_GAP = 0.005  #: m: a support's top must lie this far below the object's 
 #: m by which a first footprint may miss the centre of what it supports (a covered
 #: object's first footprint comes from its few visible side faces)
 SUPPORT_MARGIN = 0.015
+#: a box footprint thinner than this fraction of its length was seen by one face only
+THIN_FACE = 0.5
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ def fit_scene(clouds: list[ObjectCloud], table: TablePlane, camera: np.ndarray,
     table_z = {c.name: table.z_at(c.centroid[:2]) for c in clouds}
     first = {c.name: fit_object(c, table_z[c.name], camera, kinds.get(c.name), cfg=cfg)
              for c in clouds}
-    supports = {c.name: _support(c.name, first) for c in clouds}
+    supports = {c.name: _support(c.name, first, camera) for c in clouds}
     above: dict[str, list[np.ndarray]] = {c.name: [] for c in clouds}
     for c in clouds:  # every object up a stack counts for all the solids below it
         s = supports[c.name][0]
@@ -91,11 +93,13 @@ def fit_scene(clouds: list[ObjectCloud], table: TablePlane, camera: np.ndarray,
     return out
 
 
-def _support(name: str, first: dict[str, ShapeFit]) -> tuple[str, float]:
+def _support(name: str, first: dict[str, ShapeFit], camera: np.ndarray | None = None
+             ) -> tuple[str, float]:
     """What ``name`` rests on ("" for the table) and the height of its bottom, m."""
     f = first[name]
     under = {n: g for n, g in first.items()
-             if n != name and g.contains_xy(f.pose[:2, 3], SUPPORT_MARGIN)}
+             if n != name and (g.contains_xy(f.pose[:2, 3], SUPPORT_MARGIN)
+                               or _hidden_part_holds(g, f.pose[:2, 3], camera))}
     # a solid below it, whose top lies under this object's top, holds it up; failing
     # that, a wider bowl or tray around it (its content may reach above the rim)
     solids = [(n, g) for n, g in under.items()
@@ -110,6 +114,26 @@ def _support(name: str, first: dict[str, ShapeFit]) -> tuple[str, float]:
         n, g = max(bowls, key=lambda ng: ng[1].bottom)
         return n, g.bottom + BOWL_WALL
     return "", 0.0
+
+
+def _hidden_part_holds(g: ShapeFit, xy: np.ndarray, camera: np.ndarray | None) -> bool:
+    """Whether a box seen only by its face towards the camera (a footprint much thinner
+    one way than the other: the object on top hides the rest) may reach under ``xy``:
+    its footprint is grown away from the camera until it is as deep as it is wide."""
+    if camera is None or g.kind != "box":
+        return False
+    sx, sy = g.shape.size[:2]
+    if min(sx, sy) >= THIN_FACE * max(sx, sy):
+        return False
+    axis = g.pose[:2, 0] if sx < sy else g.pose[:2, 1]  # across the thin side
+    if axis @ (g.pose[:2, 3] - camera[:2]) < 0:
+        axis = -axis  # pointing away from the camera
+    grow = max(sx, sy) - min(sx, sy)
+    grown = replace(g, shape=replace(g.shape, size=(
+        (max(sx, sy), sy, g.shape.size[2]) if sx < sy else (sx, max(sx, sy), g.shape.size[2]))))
+    pose = g.pose.copy()
+    pose[:2, 3] = g.pose[:2, 3] + axis * grow / 2
+    return replace(grown, pose=pose).contains_xy(xy, SUPPORT_MARGIN)
 
 
 def perceive(frame, config: PerceptionConfig = PerceptionConfig(),

@@ -40,3 +40,35 @@ def robot_filter(kin, q_arm: np.ndarray, gripper_joint: float = 0.0,
         radii.append(s.radii)
     return RobotFilter(np.concatenate(centres) if centres else np.zeros((0, 3)),
                        np.concatenate(radii) if radii else np.zeros(0), margin)
+
+
+def hidden_by(robot: RobotFilter, camera: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Boolean mask (N,) of the ``points`` (N, 3) that the robot's spheres hide from a
+    camera at ``camera`` (3,): the line of sight passes through a sphere before it
+    reaches the point (m)."""
+    if len(points) == 0 or len(robot.centres) == 0:
+        return np.zeros(len(points), bool)
+    sight = points - camera  # (N, 3)
+    rel = robot.centres - camera  # (M, 3)
+    # the nearest point of each sight line to each sphere centre, short of the point
+    t = np.clip((sight @ rel.T) / np.maximum((sight ** 2).sum(1), 1e-12)[:, None], 0, 1)
+    near = camera + t[..., None] * sight[:, None, :]  # (N, M, 3)
+    d2 = ((near - robot.centres[None]) ** 2).sum(-1)
+    return ((d2 <= (robot.radii + robot.margin)[None] ** 2) & (t < 1)).any(axis=1)
+
+
+def top_points(obj) -> np.ndarray:
+    """Points (9, 3) on the top of a ``tamp.world.WorldObject``, m: its top centre and
+    eight points around the edge of its top (corners and edge middles of a box's, a
+    ring for round shapes), a little inside the edge."""
+    sx, sy, h = obj.shape.size
+    if obj.shape.kind in ("box", "tray"):
+        hx, hy = 0.45 * sx, 0.45 * sy
+        ring = [(a * hx, b * hy) for a, b in
+                ((1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1))]
+    else:  # cylinder, bowl: size[0] is the radius
+        a = np.linspace(0, 2 * np.pi, 8, endpoint=False)
+        ring = list(zip(0.9 * sx * np.cos(a), 0.9 * sx * np.sin(a)))
+    local = np.array([(0.0, 0.0)] + ring)
+    local = np.column_stack([local, np.full(len(local), h), np.ones(len(local))])
+    return (local @ obj.pose.T)[:, :3]
