@@ -52,6 +52,9 @@ SYNONYMS = {"gray": "grey", "disc": "disk", "cube": "block", "dish": "bowl"}
 #: nouns that also name a narrower concept: a block is a (nearly cubic) box, so "all the
 #: boxes" includes the blocks, while "block" stays the narrower word
 NOUN_INCLUDES = {"box": ("box", "block")}
+#: least probability of being what "the ..." describes, for the one object that comes
+#: closest when none is most probably it (see ``_presupposed``)
+PRESUPPOSED_MIN = 0.2
 GENERIC_NOUNS = ("object", "thing")
 DETERMINERS = {"the": "the", "a": "a", "an": "a", "all": "all", "every": "all",
                "each": "all", "both": "both"}
@@ -459,6 +462,8 @@ def resolve(d: Description, facts: SceneFacts) -> Binding:
                    for n, c in matches.items()
                    if any(facts.relation(rel, n, r) >= 0.5 for r in refs if r != n)}
     what = _describe(d)
+    if not matches and d.determiner == "the" and not d.plural and d.relation is None:
+        matches = _presupposed(d, nouns, facts)
     if not matches:
         article = "an" if what[0] in "aeiou" else "a"
         raise GoalError(f"nothing in the scene is {article} {what} (seen: {facts.summary()})")
@@ -474,6 +479,23 @@ def resolve(d: Description, facts: SceneFacts) -> Binding:
                         f"'{what}' ({', '.join(ranked)})")
     chosen = ranked[:1] if d.determiner == "a" else ranked
     return Binding(d.text, tuple(chosen), float(min(matches[n] for n in chosen)))
+
+
+def _presupposed(d: Description, nouns: tuple[str, ...], facts: SceneFacts) -> dict:
+    """"the purple block" says there is one. When no purple object is most probably a
+    block (a half-hidden block can look a little more like a box), take the one purple
+    object that is a block with probability at least ``PRESUPPOSED_MIN``, all others
+    less than half as likely. Only the noun is relaxed: the adjectives must hold."""
+    soft = {}
+    for n in facts.names:
+        adjectives = facts.match(n, d.adjectives)
+        if adjectives is not None and any(nouns):
+            soft[n] = adjectives * max(facts.prob(noun, n) for noun in nouns)
+    ranked = sorted(soft, key=lambda n: -soft[n])
+    if not ranked or soft[ranked[0]] < PRESUPPOSED_MIN or \
+            (len(ranked) > 1 and soft[ranked[1]] >= soft[ranked[0]] / 2):
+        return {}
+    return {ranked[0]: soft[ranked[0]]}
 
 
 def _paired(clause: GoalClause, bindings: list[Binding], facts: SceneFacts) -> set:

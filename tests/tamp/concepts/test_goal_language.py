@@ -139,6 +139,26 @@ def test_grounding_follows_the_most_probable_colour():
         ("in", "obj_2", "obj_4")}
 
 
+def test_the_names_the_one_object_that_comes_closest_to_its_noun():
+    """A half-hidden block seen a little more as a box is still "the blue block" when
+    no other blue object comes close; only the noun is relaxed, never the colour."""
+    f = facts()
+    f.unary[2, f.concepts.index("block")] = 0.45
+    f.unary[2, f.concepts.index("box")] = 0.6
+    g = ground_goal("put the blue block in the green bowl", f)
+    assert g.atoms == {("in", "obj_2", "obj_4")}
+    assert g.bindings[0].confidence == pytest.approx(0.9 * 0.45)
+    f.unary[2, f.concepts.index("block")] = 0.1  # too unlikely a block
+    with pytest.raises(GoalError, match="nothing in the scene is a blue block"):
+        ground_goal("put the blue block in the green bowl", f)
+    f.unary[2, f.concepts.index("block")] = 0.45  # two blue candidates, neither clear
+    f.unary[3, f.concepts.index("blue")] = 0.95
+    f.unary[3, f.concepts.index("block")] = 0.3
+    f.unary[3, f.concepts.index("box")] = 0.6
+    with pytest.raises(GoalError, match="nothing in the scene is a blue block"):
+        ground_goal("put the blue block in the green bowl", f)
+
+
 def test_sort_into_the_bowls_of_their_colour():
     scene = {**SCENE, "obj_3": ("yellow", "block", "small", 0.7, 0.2)}
     scene.pop("obj_0"), scene.pop("obj_1"), scene.pop("obj_2")
