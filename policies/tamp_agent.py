@@ -161,6 +161,7 @@ class TampPolicy(Policy):
                 reason = executor.run_actions(self._in_simulator_names(step))
                 executed += [a.as_dict() for a in step]
                 if not reason:
+                    self._expect(step)
                     world, looked = self._observe_clear(env, executor, planner)
                     if looked is not None:
                         planning_time += looked.planning_time
@@ -219,6 +220,17 @@ class TampPolicy(Policy):
              "replans": replans, "refreshes": refreshes, "executed": executed, "goal_status": status})
 
     # -- learned perception -------------------------------------------------------------
+    def _expect(self, step: list[Action]) -> None:
+        """Learned perception: the objects that ``step`` put somewhere are expected
+        there, so the next view names what it sees there after them (a box in a tray
+        may look a little more like a block than it did on the table)."""
+        for action in step:
+            for name, pose in action.leaves.items():
+                if name in self._seen:
+                    self._seen[name] = (*self._seen[name][:2], pose[:2, 3].copy())
+                if name in self._last:
+                    self._last[name] = replace(self._last[name], pose=pose.copy())
+
     def _observe_clear(self, env: TabletopEnv, executor: Executor, planner: Planner
                        ) -> "tuple[WorldModel, Plan | None]":
         """The world observed, from home if the arm hid part of it (see ``_look``); the

@@ -549,5 +549,5 @@ class Refiner:
             self._move(lower, "lower", holding=obj.name),
             Segment("gripper", "release", width=release),
             self._move(retreat, "retreat"),
-        ), expects=supports)
+        ), expects=supports, leaves={obj.name: rest.copy()})
         return [pick, place]

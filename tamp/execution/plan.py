@@ -39,6 +39,8 @@ class Action:
     #: starts: the object picked, the support placed on. An executor that observes it
     #: elsewhere knows the action's motions no longer fit (see :func:`drift`)
     expects: dict = field(default_factory=dict, compare=False, repr=False)
+    #: object name -> the pose (4x4) the action leaves it at (where a place puts it)
+    leaves: dict = field(default_factory=dict, compare=False, repr=False)
 
     def as_dict(self) -> dict:
         return {"name": self.name, "args": list(self.args)}

@@ -58,6 +58,8 @@ class SegmentationConfig:
     #: m, radii of a bowl's rim that are looked for
     bowl_radius: tuple[float, float] = (0.05, 0.25)
     bowl_rim_tol: float = 0.004  #: m, distance of a rim point to the fitted circle
+    #: a rim whose hull fills more of its smallest rectangle than this is a tray's
+    rectangular_fill: float = 0.92
     #: m a point must stand above the bowl's floor or wall to belong to its content
     content_height: float = 0.006
     #: m, beyond the rim circle a point belongs to something outside the bowl
@@ -280,6 +282,8 @@ def _find_bowl(xy: np.ndarray, heights: np.ndarray, cfg: SegmentationConfig
     high = xy[heights > 0.5 * heights.max()]
     if len(high) < 30:
         return None
+    if _fill(high) > cfg.rectangular_fill:
+        return None  # the rim is a rectangle: a tray's walls, not a bowl's rim
     rng = np.random.default_rng(cfg.seed)
     sample = high[rng.choice(len(high), min(len(high), 500), replace=False)]
     a, b, c = (sample[rng.integers(0, len(sample), 200)] for _ in range(3))
@@ -321,6 +325,14 @@ def _find_bowl(xy: np.ndarray, heights: np.ndarray, cfg: SegmentationConfig
     if len(inner) < 10 or np.quantile(inner, 0.3) > 0.5 * rim:
         return None  # a solid top (a wide cylinder), not a hollow
     return _outer_circle(xy, centre, radius, cfg)
+
+
+def _fill(xy: np.ndarray) -> float:
+    """Area of the convex hull of ``xy`` over that of its smallest rectangle (1 for a
+    rectangle, pi/4 for a disc)."""
+    from tamp.perception.fit import _hull_area, min_area_rectangle
+
+    return _hull_area(xy) / max(min_area_rectangle(xy).area, 1e-12)
 
 
 def _outer_circle(xy: np.ndarray, centre: np.ndarray, radius: float,
