@@ -43,6 +43,9 @@ MAX_REFRESHES = 10
 #: m: how far a perceived object may lie from its planned position before that counts
 #: (a camera's pose estimates move by a few mm from one view to the next)
 PERCEIVED_DRIFT_DISTANCE = 0.012
+#: m added to the arm's collision spheres when judging whether it hides part of an
+#: object from the camera (the spheres fit the links, not their silhouettes)
+LOOK_MARGIN = 0.03
 
 
 def expected_facts(action: Action) -> set[tuple[str, ...]]:
@@ -259,7 +262,8 @@ class TampPolicy(Policy):
             return None
         self._kin = self._kin or planner.kin
         robot = robot_filter(self._kin, q,
-                             env.robot.gripper.joint_for_width(env.sim.gripper_width()))
+                             env.robot.gripper.joint_for_width(env.sim.gripper_width()),
+                             margin=LOOK_MARGIN)
         points = np.vstack([top_points(o) for o in world.objects.values()])
         if not hidden_by(robot, self._camera, points).any():
             return None
@@ -303,7 +307,11 @@ class TampPolicy(Policy):
                                                             - xy[o.name]))
         objects = {rename[n]: replace(o, name=rename[n]) for n, o in scene.world.objects.items()}
         # an object out of sight now (hidden, or in the hand) is where it was last seen
-        objects = {**{n: o for n, o in self._last.items() if n not in objects}, **objects}
+        # (unless something seen now of its colour and kind stands where it was: then
+        # that is it, and the earlier view saw it in two pieces)
+        objects = {**{n: o for n, o in self._last.items()
+                      if n not in objects and not _seen_again(o, objects.values())},
+                   **objects}
         self._last = objects
         # the table's marked places (towers-of-hanoi's place_1..3, the pyramid's bottom
         # slots) are fixed markings of the workcell, known to the robot like a map and not
@@ -381,6 +389,21 @@ def _from_here(planner: Planner, world: WorldModel, q: np.ndarray,
                             + a.segments[j + 1:])
             return replace(move, actions=step[:i] + [first] + step[i + 1:])
     return Plan(True, list(step))
+
+
+def _seen_again(remembered, seen) -> bool:
+    """Whether an object of ``seen`` has the colour and category of ``remembered`` and
+    stands where it stood (its centre within the other's footprint, at its height)."""
+    from tamp.geometry.placements import footprint_half
+
+    for o in seen:
+        if (o.color, o.category) != (remembered.color, remembered.category):
+            continue
+        reach = max(max(footprint_half(o)), max(footprint_half(remembered)))
+        if np.linalg.norm(o.position[:2] - remembered.position[:2]) < reach and \
+                abs(o.position[2] - remembered.position[2]) < 0.5 * o.shape.height:
+            return True
+    return False
 
 
 def _same_kind_poses(world: WorldModel, planned_from: WorldModel) -> dict:

@@ -394,8 +394,38 @@ def _split_solids(idx: np.ndarray, xy: np.ndarray, heights: np.ndarray, pixels: 
     groups = _assign_to_tops(idx, xy, heights, tops, cfg) if len(tops) > 1 else [idx]
     out = []
     for g in groups:
-        out += _split_by_cuts(g, xy, cfg)
+        if _notch_filled_above(pixels[g], heights[g], height_image, cfg):
+            out.append(g)  # something on top of it hides a bite of its outline
+        else:
+            out += _split_by_cuts(g, xy, cfg)
     return out
+
+
+def _notch_filled_above(pix: np.ndarray, heights: np.ndarray, height_image: np.ndarray,
+                        cfg: SegmentationConfig) -> bool:
+    """Whether most of the pixels inside the image outline (convex hull) of a region but
+    not in it stand higher than the region's top: something resting on or in front of
+    it hides part of it (a small disk on a wider one leaves a crescent), so the notch in
+    its footprint is no gap between two objects."""
+    from scipy.spatial import Delaunay, QhullError
+
+    w = height_image.shape[1]
+    rows, cols = np.divmod(pix, w)
+    r0, c0 = rows.min(), cols.min()
+    box = np.zeros((rows.max() - r0 + 1, cols.max() - c0 + 1), bool)
+    box[rows - r0, cols - c0] = True
+    try:
+        hull = Delaunay(np.column_stack([rows, cols]))
+    except (QhullError, ValueError):
+        return False
+    rr, cc = np.nonzero(~box)
+    notch = hull.find_simplex(np.column_stack([rr + r0, cc + c0])) >= 0
+    if notch.sum() < cfg.flat_min_pixels:
+        return False
+    seen = height_image[rr[notch] + r0, cc[notch] + c0]
+    top = float(np.quantile(heights, 0.9))
+    with np.errstate(invalid="ignore"):
+        return bool(np.mean(seen > top + cfg.flat_tol) > 0.5)
 
 
 def _is_floor(top: np.ndarray, idx: np.ndarray, xy: np.ndarray, heights: np.ndarray

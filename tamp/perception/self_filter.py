@@ -58,17 +58,17 @@ def hidden_by(robot: RobotFilter, camera: np.ndarray, points: np.ndarray) -> np.
 
 
 def top_points(obj) -> np.ndarray:
-    """Points (9, 3) on the top of a ``tamp.world.WorldObject``, m: its top centre and
-    eight points around the edge of its top (corners and edge middles of a box's, a
-    ring for round shapes), a little inside the edge."""
+    """Points (17, 3) on the top of a ``tamp.world.WorldObject``, m: its top centre and
+    sixteen points around the edge of its top (a ring for round shapes, the rectangle's
+    outline for boxes and trays), a little inside the edge."""
     sx, sy, h = obj.shape.size
-    if obj.shape.kind in ("box", "tray"):
-        hx, hy = 0.45 * sx, 0.45 * sy
-        ring = [(a * hx, b * hy) for a, b in
-                ((1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1))]
+    a = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+    c, s = np.cos(a), np.sin(a)
+    if obj.shape.kind in ("box", "tray"):  # the ring pushed out onto the rectangle
+        scale = 1.0 / np.maximum(np.abs(c), np.abs(s))
+        ring = list(zip(0.45 * sx * c * scale, 0.45 * sy * s * scale))
     else:  # cylinder, bowl: size[0] is the radius
-        a = np.linspace(0, 2 * np.pi, 8, endpoint=False)
-        ring = list(zip(0.9 * sx * np.cos(a), 0.9 * sx * np.sin(a)))
+        ring = list(zip(0.9 * sx * c, 0.9 * sx * s))
     local = np.array([(0.0, 0.0)] + ring)
     local = np.column_stack([local, np.full(len(local), h), np.ones(len(local))])
     return (local @ obj.pose.T)[:, :3]

@@ -66,3 +66,23 @@ def test_the_agent_moves_its_arm_out_of_the_view_before_it_looks(env, kinematics
     assert sorted(seen.objects) == sorted(world.objects)
     for name, o in seen.objects.items():
         assert np.linalg.norm(o.position[:2] - world.objects[name].position[:2]) < 0.005
+
+
+def test_a_remembered_object_is_dropped_where_one_of_its_kind_is_seen_now():
+    """An earlier view that saw one disk in two pieces leaves a phantom in memory; the
+    next view that sees a disk of that colour where it stood retires it."""
+    import numpy as np
+
+    from policies.tamp_agent import _seen_again
+    from tamp.world import Shape, WorldObject
+
+    def disk(name, color, x, y, z=0.0, r=0.035):
+        pose = np.eye(4)
+        pose[:3, 3] = (x, y, z)
+        return WorldObject(name, "disk", color, Shape("cylinder", (r, r, 0.024)), pose)
+
+    phantom = disk("obj_4", "red", 0.532, 0.144, r=0.026)
+    assert _seen_again(phantom, [disk("obj_3", "red", 0.522, 0.128)])
+    assert not _seen_again(phantom, [disk("obj_3", "green", 0.522, 0.128)])  # colour
+    assert not _seen_again(phantom, [disk("obj_3", "red", 0.522, 0.128, z=0.024)])  # on it
+    assert not _seen_again(phantom, [disk("obj_3", "red", 0.60, 0.128)])  # elsewhere

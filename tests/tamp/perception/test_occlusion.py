@@ -25,13 +25,13 @@ def test_a_sphere_on_the_line_of_sight_hides_what_lies_behind_it():
 def test_top_points_lie_on_the_top_inside_the_footprint():
     box = WorldObject("b", "block", "red", Shape("box", (0.04, 0.06, 0.05)), at(0.5, 0.1, 0.0, 0.3))
     pts = top_points(box)
-    assert pts.shape == (9, 3) and np.allclose(pts[:, 2], 0.05)
+    assert pts.shape == (17, 3) and np.allclose(pts[:, 2], 0.05)
     local = (pts[:, :2] - [0.5, 0.1]) @ box.pose[:2, :2]
     assert np.all(np.abs(local) <= [0.02, 0.03]) and np.abs(local).max(0) == pytest.approx(
         [0.018, 0.027])
     disk = WorldObject("d", "disk", "red", Shape("cylinder", (0.03, 0.03, 0.02)), at(0.4, 0.0))
     assert np.linalg.norm(top_points(disk)[1:, :2] - [0.4, 0.0], axis=1) == pytest.approx(
-        np.full(8, 0.027))
+        np.full(16, 0.027))
 
 
 #: towers as rebuild-tower builds them: (x, y), then per block (x, y, z sides, yaw in deg)

@@ -191,3 +191,31 @@ def _pixels(frame, points: np.ndarray) -> np.ndarray:
 
     _, pix = cKDTree(backproject(frame).xyz.reshape(-1, 3)).query(points)
     return pix
+
+
+@pytest.mark.parametrize("x, y, dx, dy", [(0.521, 0.126, 0.007, 0.002), (0.521, 0.126, 0, 0),
+                                          (0.45, 0.0, -0.006, 0.005)])
+def test_a_disk_on_a_wider_one_leaves_one_crescent_not_two_objects(x, y, dx, dy):
+    """The small disk hides a bite of the wide one's top: a notch that something stands
+    in, not a gap between two objects of its colour."""
+    objects = [WorldObject("red", "disk", "red", Shape("cylinder", (0.035, 0.035, 0.024)),
+                           at(x, y)),
+               WorldObject("green", "disk", "green", Shape("cylinder", (0.021, 0.021, 0.023)),
+                           at(x + dx, y + dy, 0.024))]
+    frame, _ = render(objects)
+    seen = segment(frame, "geometric")
+    assert sorted(o.source for o in seen.objects) == ["green", "red"]
+
+
+@pytest.mark.parametrize("size, x, y", [((0.269, 0.261), 0.486, -0.034),
+                                        ((0.276, 0.268), 0.355, 0.364),
+                                        ((0.268, 0.280), 0.417, 0.199)])
+def test_a_square_tray_is_one_object_not_a_bowl_and_its_corners(size, x, y):
+    """Packing-boxes' trays are nearly square: a circle fits their rim at eight points."""
+    tray = WorldObject("tray", "tray", "grey", Shape("tray", (*size, 0.03), 0.008),
+                       at(x, y, 0.0, math.pi / 2))
+    frame, truth = render([tray])
+    percept = perceive(frame, PerceptionConfig(segmentation="geometric"))
+    assert [o.cloud.source for o in percept.objects] == ["tray"]
+    assert percept.objects[0].fit.kind == "tray"
+    check_fit(percept.objects[0].fit, truth.objects["tray"])
