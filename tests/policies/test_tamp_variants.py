@@ -86,3 +86,31 @@ def test_a_remembered_object_is_dropped_where_one_of_its_kind_is_seen_now():
     assert not _seen_again(phantom, [disk("obj_3", "green", 0.522, 0.128)])  # colour
     assert not _seen_again(phantom, [disk("obj_3", "red", 0.522, 0.128, z=0.024)])  # on it
     assert not _seen_again(phantom, [disk("obj_3", "red", 0.60, 0.128)])  # elsewhere
+
+
+def test_a_step_continues_from_the_viewing_pose(robot):
+    """After a look from elsewhere, the next step's first transit starts where the arm
+    is and still ends where the step's own transit did; the rest is unchanged."""
+    import numpy as np
+
+    from policies.tamp_agent import _from_here, steps_of
+    from tamp.planner import Planner, PlannerConfig
+    from tamp.world import Shape, WorldModel, WorldObject
+
+    pose = np.eye(4)
+    pose[:3, 3] = (0.55, 0.2, 0.0)
+    block = WorldObject("red_block", "block", "red", Shape("box", (0.045,) * 3), pose)
+    world = WorldModel({"red_block": block})
+    planner = Planner(robot, PlannerConfig(seed=0))
+    plan = planner.plan(world, frozenset({("holding", "red_block")}), robot.home)
+    assert plan.success, plan.reason
+    (step,) = steps_of(plan.actions)
+    q = robot.home + np.array([0.3, -0.2, 0.0, 0.1, 0.0, 0.1, 0.0])
+    moved = _from_here(planner, world, q, step)
+    assert moved.success, moved.reason
+    old, new = step[0].segments, moved.actions[0].segments
+    assert [s.label for s in new] == [s.label for s in old]
+    np.testing.assert_allclose(new[1].trajectory.positions[0], q, atol=1e-9)
+    np.testing.assert_allclose(new[1].trajectory.positions[-1],
+                               old[1].trajectory.positions[-1], atol=1e-9)
+    assert new[2] is old[2] and new[0] is old[0]

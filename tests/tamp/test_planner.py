@@ -55,6 +55,38 @@ def test_plan_is_pick_then_place_and_collision_free(robot):
     # the block ends inside the bowl: the TCP at release is over the bowl's flat bottom
     q_release = plan.actions[1].segments[1].trajectory.positions[-1]
     assert np.linalg.norm(planner.kin.tcp_pose(q_release)[:2, 3] - (0.5, -0.2)) < 0.09
+    # the place says where it leaves the block: in the bowl, under the TCP at release
+    from tamp.refine import resting_in
+
+    left = plan.actions[1].leaves["red_block_0"]
+    assert set(plan.actions[1].leaves) == {"red_block_0"} and not plan.actions[0].leaves
+    assert resting_in(_world().objects["red_block_0"].moved(left), _world().objects["green_bowl"])
+    np.testing.assert_allclose(left[:2, 3], planner.kin.tcp_pose(q_release)[:2, 3],
+                               atol=0.03)
+
+
+def test_a_transit_of_the_empty_hand_avoids_every_object(robot):
+    planner = Planner(robot, PlannerConfig(seed=0))
+    world = _world()
+    q_goal = planner.plan(world, GOAL, robot.home).actions[0].segments[1].trajectory.positions[-1]
+    move = planner.plan_transit(world, robot.home, q_goal, "look")
+    assert move.success, move.reason
+    (action,) = move.actions
+    assert action.name == "move" and [s.label for s in action.segments] == ["look"]
+    path = action.segments[0].trajectory.positions
+    np.testing.assert_allclose(path[0], robot.home, atol=1e-9)
+    np.testing.assert_allclose(path[-1], q_goal, atol=1e-9)
+    assert all(CollisionChecker(planner.kin, world).is_free(q) for q in path)
+    # into an object: no motion, and the reason
+    inside = planner.plan_transit(world, robot.home, _into_the_bowl(planner, world))
+    assert not inside.success and "no collision-free motion" in inside.reason
+
+
+def _into_the_bowl(planner, world):
+    """A configuration with the hand down in the green bowl's floor."""
+    target = planner.kin.tcp_pose(planner.robot.home)
+    target[:3, 3] = (0.5, -0.2, 0.0)
+    return planner.kin.ik(target, [planner.robot.home], np.random.default_rng(0)).q
 
 
 def test_trajectories_respect_velocity_limits(robot):
