@@ -78,6 +78,8 @@ def fit_scene(clouds: list[ObjectCloud], table: TablePlane, camera: np.ndarray,
     supports = {c.name: _support(c.name, first, camera) for c in clouds}
     above: dict[str, list[np.ndarray]] = {c.name: [] for c in clouds}
     for c in clouds:  # every object up a stack counts for all the solids below it
+        if _bridges(c.name, first, camera):
+            continue  # it rests on two or more (a pyramid's upper block): not inside one
         s = supports[c.name][0]
         # supports have strictly lower tops, so this walk down a stack ends
         while s and first[s].kind not in HOLLOW:
@@ -93,17 +95,35 @@ def fit_scene(clouds: list[ObjectCloud], table: TablePlane, camera: np.ndarray,
     return out
 
 
-def _support(name: str, first: dict[str, ShapeFit], camera: np.ndarray | None = None
-             ) -> tuple[str, float]:
-    """What ``name`` rests on ("" for the table) and the height of its bottom, m."""
+def _solids_below(name: str, first: dict[str, ShapeFit], camera: np.ndarray | None
+                  ) -> tuple[dict[str, ShapeFit], list[tuple[str, ShapeFit]]]:
+    """Objects whose footprint reaches under ``name``'s centre, and of those the solids
+    whose top lies below its top."""
     f = first[name]
     under = {n: g for n, g in first.items()
              if n != name and (g.contains_xy(f.pose[:2, 3], SUPPORT_MARGIN)
                                or _hidden_part_holds(g, f.pose[:2, 3], camera))}
-    # a solid below it, whose top lies under this object's top, holds it up; failing
-    # that, a wider bowl or tray around it (its content may reach above the rim)
     solids = [(n, g) for n, g in under.items()
               if g.kind not in HOLLOW and g.top < f.top - SUPPORT_GAP]
+    return under, solids
+
+
+def _bridges(name: str, first: dict[str, ShapeFit], camera: np.ndarray | None) -> bool:
+    """Whether ``name`` rests on two or more solids with tops at one height."""
+    _, solids = _solids_below(name, first, camera)
+    if len(solids) < 2:
+        return False
+    top = max(g.top for _, g in solids)
+    return sum(g.top > top - SUPPORT_GAP for _, g in solids) >= 2
+
+
+def _support(name: str, first: dict[str, ShapeFit], camera: np.ndarray | None = None
+             ) -> tuple[str, float]:
+    """What ``name`` rests on ("" for the table) and the height of its bottom, m."""
+    f = first[name]
+    # a solid below it, whose top lies under this object's top, holds it up; failing
+    # that, a wider bowl or tray around it (its content may reach above the rim)
+    under, solids = _solids_below(name, first, camera)
     bowls = [(n, g) for n, g in under.items()
              if g.kind in HOLLOW and f.kind not in HOLLOW and f.top > g.bottom + BOWL_WALL
              and max(f.shape.size[:2]) < 2 * max(g.shape.size[:2])]

@@ -69,3 +69,24 @@ def test_each_block_of_a_tower_rests_on_the_one_below(xy, blocks):
             fit, gt = by_source[n].fit, truth.objects[n]
             assert abs(fit.pose[2, 3] - gt.position[2]) < HEIGHT_TOL, (mode, n)
             assert abs(fit.shape.height - gt.shape.height) < HEIGHT_TOL, (mode, n)
+
+
+def test_a_block_across_two_does_not_widen_either():
+    """A pyramid's upper block rests on two: neither lower block's footprint is grown to
+    reach under all of it (only what rests on one object alone shows its hidden top)."""
+    size = 0.042
+    objects = [WorldObject("left", "block", "white", Shape("box", (size,) * 3),
+                           at(0.505, 0.035)),
+               WorldObject("right", "block", "green", Shape("box", (size,) * 3),
+                           at(0.513, 0.094)),
+               WorldObject("upper", "block", "purple", Shape("box", (size,) * 3),
+                           at(0.511, 0.064, size))]
+    frame, truth = render(objects)
+    for mode in ("instance", "geometric"):
+        percept = perceive(frame, PerceptionConfig(segmentation=mode),
+                           {o.name: "box" for o in perceive(frame, PerceptionConfig(
+                               segmentation=mode)).objects})
+        for o in percept.objects:
+            assert max(o.fit.shape.size[:2]) < size + 0.006, (mode, o.cloud.source)
+            assert abs(o.fit.pose[2, 3] - truth.objects[o.cloud.source].position[2]) \
+                < HEIGHT_TOL, (mode, o.cloud.source)
