@@ -165,7 +165,11 @@ class TampPolicy(Policy):
                 executed += [a.as_dict() for a in step]
                 if not reason:
                     self._expect(step)
-                    world, looked = self._observe_clear(env, executor, planner)
+                    # (a step that ends holding something, as for a "holding" goal,
+                    # keeps it where it is: the look is for the empty hand)
+                    holding = any(s.holding for s in step[-1].segments[-1:])
+                    world, looked = self._observe_clear(env, executor, planner,
+                                                        move=not holding)
                     if looked is not None:
                         planning_time += looked.planning_time
                         planning_cpu += looked.planning_cpu_time
@@ -234,13 +238,14 @@ class TampPolicy(Policy):
                 if name in self._last:
                     self._last[name] = replace(self._last[name], pose=pose.copy())
 
-    def _observe_clear(self, env: TabletopEnv, executor: Executor, planner: Planner
-                       ) -> "tuple[WorldModel, Plan | None]":
-        """The world observed, from home if the arm hid part of it (see ``_look``); the
-        half-hidden view is forgotten, so that it names nothing."""
+    def _observe_clear(self, env: TabletopEnv, executor: Executor, planner: Planner,
+                       move: bool = True) -> "tuple[WorldModel, Plan | None]":
+        """The world observed, from home if the arm hid part of it (see ``_look``; not
+        when ``move`` is False); the half-hidden view is forgotten, so that it names
+        nothing."""
         memory = (dict(self._seen), dict(self._last), dict(self.to_sim))
         world = self.observe(env)
-        looked = self._look(env, executor, planner, world)
+        looked = self._look(env, executor, planner, world) if move else None
         if looked is not None:
             self._seen, self._last, self.to_sim = memory
             world = self.observe(env)

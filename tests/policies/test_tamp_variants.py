@@ -114,3 +114,12 @@ def test_a_step_continues_from_the_viewing_pose(robot):
     np.testing.assert_allclose(new[1].trajectory.positions[-1],
                                old[1].trajectory.positions[-1], atol=1e-9)
     assert new[2] is old[2] and new[0] is old[0]
+
+
+@pytest.mark.slow
+def test_a_held_object_is_not_carried_off_to_look(tmp_path):
+    """After the pick of a "holding" goal the arm hides the table, but it keeps what it
+    holds where it is (the look from home is for the empty hand)."""
+    result = run_episode(EpisodeSpec("lift", 5014, "tamp-learned"), out=tmp_path)
+    assert result["success"], result["failure_reason"]
+    assert [a["name"] for a in result["executed"]] == ["pick"]
