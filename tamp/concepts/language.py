@@ -52,9 +52,6 @@ SYNONYMS = {"gray": "grey", "disc": "disk", "cube": "block", "dish": "bowl"}
 #: nouns that also name a narrower concept: a block is a (nearly cubic) box, so "all the
 #: boxes" includes the blocks, while "block" stays the narrower word
 NOUN_INCLUDES = {"box": ("box", "block")}
-#: least probability of being what "the ..." describes, for the one object that comes
-#: closest when none is most probably it (see ``_presupposed``)
-PRESUPPOSED_MIN = 0.2
 GENERIC_NOUNS = ("object", "thing")
 DETERMINERS = {"the": "the", "a": "a", "an": "a", "all": "all", "every": "all",
                "each": "all", "both": "both"}
@@ -483,17 +480,22 @@ def resolve(d: Description, facts: SceneFacts) -> Binding:
 
 def _presupposed(d: Description, nouns: tuple[str, ...], facts: SceneFacts) -> dict:
     """"the purple block" says there is one. When no purple object is most probably a
-    block (a half-hidden block can look a little more like a box), take the one purple
-    object that is a block with probability at least ``PRESUPPOSED_MIN``, all others
-    less than half as likely. Only the noun is relaxed: the adjectives must hold."""
+    block, a purple object most probably of a shape modelled by the same primitive (a
+    box: a block half hidden under another one can look more like a box) is meant: the
+    only one, or the one at least twice as likely a block as any other. Only the noun is
+    relaxed, and only to its own primitive; the adjectives must hold."""
+    from tamp.concepts.definitions import SHAPE_KIND
+
+    kinds = {SHAPE_KIND[noun] for noun in nouns if noun in SHAPE_KIND}
+    if not kinds or "shape" not in facts.groups:
+        return {}
     soft = {}
     for n in facts.names:
         adjectives = facts.match(n, d.adjectives)
-        if adjectives is not None and any(nouns):
+        if adjectives is not None and SHAPE_KIND.get(facts.attribute(n, "shape")[0]) in kinds:
             soft[n] = adjectives * max(facts.prob(noun, n) for noun in nouns)
     ranked = sorted(soft, key=lambda n: -soft[n])
-    if not ranked or soft[ranked[0]] < PRESUPPOSED_MIN or \
-            (len(ranked) > 1 and soft[ranked[1]] >= soft[ranked[0]] / 2):
+    if not ranked or (len(ranked) > 1 and soft[ranked[1]] >= soft[ranked[0]] / 2):
         return {}
     return {ranked[0]: soft[ranked[0]]}
 

@@ -140,23 +140,27 @@ def test_grounding_follows_the_most_probable_colour():
 
 
 def test_the_names_the_one_object_that_comes_closest_to_its_noun():
-    """A half-hidden block seen a little more as a box is still "the blue block" when
-    no other blue object comes close; only the noun is relaxed, never the colour."""
+    """A half-hidden block seen more as a box is still "the blue block" when it is the
+    one blue object of that primitive; the noun is relaxed only to shapes modelled by
+    the same primitive, and never the colour."""
     f = facts()
-    f.unary[2, f.concepts.index("block")] = 0.45
-    f.unary[2, f.concepts.index("box")] = 0.6
+    f.unary[2, f.concepts.index("block")] = 0.1
+    f.unary[2, f.concepts.index("box")] = 0.8
     g = ground_goal("put the blue block in the green bowl", f)
     assert g.atoms == {("in", "obj_2", "obj_4")}
-    assert g.bindings[0].confidence == pytest.approx(0.9 * 0.45)
-    f.unary[2, f.concepts.index("block")] = 0.1  # too unlikely a block
+    assert g.bindings[0].confidence == pytest.approx(0.9 * 0.1)
+    f.unary[2, f.concepts.index("bowl")] = 0.95  # most probably a bowl: another primitive
     with pytest.raises(GoalError, match="nothing in the scene is a blue block"):
         ground_goal("put the blue block in the green bowl", f)
-    f.unary[2, f.concepts.index("block")] = 0.45  # two blue candidates, neither clear
+    f.unary[2, f.concepts.index("bowl")] = 0.02  # two blue boxes, neither clearly a block
     f.unary[3, f.concepts.index("blue")] = 0.95
-    f.unary[3, f.concepts.index("block")] = 0.3
-    f.unary[3, f.concepts.index("box")] = 0.6
+    f.unary[3, f.concepts.index("block")] = 0.07
+    f.unary[3, f.concepts.index("box")] = 0.9
     with pytest.raises(GoalError, match="nothing in the scene is a blue block"):
         ground_goal("put the blue block in the green bowl", f)
+    f.unary[3, f.concepts.index("block")] = 0.02  # now obj_2 is clearly the likelier
+    assert ground_goal("put the blue block in the green bowl", f).atoms == {
+        ("in", "obj_2", "obj_4")}
 
 
 def test_sort_into_the_bowls_of_their_colour():
