@@ -139,6 +139,7 @@ class TampPolicy(Policy):
         t_exec = time.perf_counter()
         planning_time, planning_cpu, executed, replans, first_plan = 0.0, 0.0, [], 0, None
         refreshes = 0  #: plans made again because things lay off their planned poses
+        looks = 0  #: moves home to look at the table with the arm out of the way
         reason = ""
         while True:
             if goal_holds(world, goal, domain):
@@ -171,6 +172,7 @@ class TampPolicy(Policy):
                     world, looked = self._observe_clear(env, executor, planner,
                                                         move=not holding)
                     if looked is not None:
+                        looks += 1
                         planning_time += looked.planning_time
                         planning_cpu += looked.planning_cpu_time
                     missing = set().union(*(expected_facts(a) for a in step)) - \
@@ -211,6 +213,7 @@ class TampPolicy(Policy):
             executor.recover()
             world, looked = self._observe_clear(env, executor, planner)
             if looked is not None:
+                looks += 1
                 planning_time += looked.planning_time
                 planning_cpu += looked.planning_cpu_time
         result = executor.result(reason, t_exec)
@@ -224,7 +227,7 @@ class TampPolicy(Policy):
             success, first_plan or [], planning_time,
             max(0.0, result.wall_time - planning_time), failure,
             {**extra, "planning_cpu_s": round(planning_cpu, 4), "sim_time_s": result.sim_time, "control_steps": result.steps,
-             "replans": replans, "refreshes": refreshes, "executed": executed, "goal_status": status})
+             "replans": replans, "refreshes": refreshes, "looks": looks, "executed": executed, "goal_status": status})
 
     # -- learned perception -------------------------------------------------------------
     def _expect(self, step: list[Action]) -> None:
