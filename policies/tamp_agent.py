@@ -25,7 +25,7 @@ import numpy as np
 from policies.base import EpisodeOutcome, Monitor, Policy, register_policy
 from scenes.env import TabletopEnv
 from scenes.executor import Executor
-from tamp.execution.plan import DRIFT_DISTANCE, Action, drift
+from tamp.execution.plan import DRIFT_DISTANCE, Action, Plan, drift
 from tamp.planner import Planner, PlannerConfig, goal_holds, symbolic_state
 from tamp.refine import PICK_ACTIONS
 from tamp.world import WorldModel
@@ -242,7 +242,7 @@ class TampPolicy(Policy):
                     self._last[name] = replace(self._last[name], pose=pose.copy())
 
     def _observe_clear(self, env: TabletopEnv, executor: Executor, planner: Planner,
-                       move: bool = True) -> "tuple[WorldModel, Plan | None]":
+                       move: bool = True) -> tuple[WorldModel, Plan | None]:
         """The world observed, from home if the arm hid part of it (see ``_look``; not
         when ``move`` is False); the half-hidden view is forgotten, so that it names
         nothing."""
@@ -255,7 +255,7 @@ class TampPolicy(Policy):
         return world, looked
 
     def _look(self, env: TabletopEnv, executor: Executor, planner: Planner,
-              world: WorldModel) -> "Plan | None":
+              world: WorldModel) -> Plan | None:
         """With a camera: if the arm hides part of an object of ``world`` from it, move
         the arm home (out of the camera's view) so that the next look sees everything;
         the move made (its planning time counts), or None when none was needed or
@@ -379,11 +379,9 @@ class TampPolicy(Policy):
 
 
 def _from_here(planner: Planner, world: WorldModel, q: np.ndarray,
-               step: list[Action]) -> "Plan":
+               step: list[Action]) -> Plan:
     """``step`` starting from ``q``: its first move replaced by a transit from ``q`` to
     where that move ends (the first move of a step is the empty hand's transit)."""
-    from tamp.execution.plan import Plan
-
     for i, a in enumerate(step):
         for j, seg in enumerate(a.segments):
             if seg.kind != "move":
