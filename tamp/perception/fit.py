@@ -120,6 +120,13 @@ def _bowl_bottom_radius(xyz: np.ndarray, centre: np.ndarray, top: float, bottom:
     return float(np.clip(r0, 0.3 * radius, radius - 1.5 * BOWL_WALL))
 
 
+def fill_ratio(xy: np.ndarray, rect: Rectangle | None = None) -> float:
+    """Area of the convex hull of ``xy`` (N, 2) over that of its smallest rectangle
+    (``rect`` when already known): 1 for a rectangle, pi/4 for a disc."""
+    rect = rect or min_area_rectangle(xy)
+    return _hull_area(xy) / max(rect.area, 1e-12)
+
+
 def fit_object(cloud: ObjectCloud, table_z: float, camera: np.ndarray | None = None,
                kind: ShapeKind | None = None, bottom: float | None = None,
                cfg: FitConfig = FitConfig(), extra_xy: np.ndarray | None = None) -> ShapeFit:
@@ -145,7 +152,7 @@ def fit_object(cloud: ObjectCloud, table_z: float, camera: np.ndarray | None = N
     bottom = min(bottom, top - 1e-3)
     xy = pts[:, :2] if extra_xy is None else np.vstack([pts[:, :2], extra_xy])
     rect = min_area_rectangle(xy)
-    fill = _hull_area(xy) / max(rect.area, 1e-12)
+    fill = fill_ratio(xy, rect)
     length, width = rect.length, rect.width
     radius = (length + width) / 4
     r_xy = np.linalg.norm(pts[:, :2] - rect.centre, axis=1)

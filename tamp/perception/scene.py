@@ -75,10 +75,11 @@ def fit_scene(clouds: list[ObjectCloud], table: TablePlane, camera: np.ndarray,
     table_z = {c.name: table.z_at(c.centroid[:2]) for c in clouds}
     first = {c.name: fit_object(c, table_z[c.name], camera, kinds.get(c.name), cfg=cfg)
              for c in clouds}
-    supports = {c.name: _support(c.name, first, camera) for c in clouds}
+    below = {c.name: _below(c.name, first, camera) for c in clouds}
+    supports = {c.name: _support(first[c.name], *below[c.name]) for c in clouds}
     above: dict[str, list[np.ndarray]] = {c.name: [] for c in clouds}
     for c in clouds:  # every object up a stack counts for all the solids below it
-        if _bridges(c.name, first, camera):
+        if _bridges(below[c.name][1]):
             continue  # it rests on two or more (a pyramid's upper block): not inside one
         s = supports[c.name][0]
         # supports have strictly lower tops, so this walk down a stack ends
@@ -95,8 +96,8 @@ def fit_scene(clouds: list[ObjectCloud], table: TablePlane, camera: np.ndarray,
     return out
 
 
-def _solids_below(name: str, first: dict[str, ShapeFit], camera: np.ndarray | None
-                  ) -> tuple[dict[str, ShapeFit], list[tuple[str, ShapeFit]]]:
+def _below(name: str, first: dict[str, ShapeFit], camera: np.ndarray | None
+           ) -> tuple[dict[str, ShapeFit], list[tuple[str, ShapeFit]]]:
     """Objects whose footprint reaches under ``name``'s centre, and of those the solids
     whose top lies below its top."""
     f = first[name]
@@ -108,22 +109,21 @@ def _solids_below(name: str, first: dict[str, ShapeFit], camera: np.ndarray | No
     return under, solids
 
 
-def _bridges(name: str, first: dict[str, ShapeFit], camera: np.ndarray | None) -> bool:
-    """Whether ``name`` rests on two or more solids with tops at one height."""
-    _, solids = _solids_below(name, first, camera)
+def _bridges(solids: list[tuple[str, ShapeFit]]) -> bool:
+    """Whether an object with these ``solids`` below it (see ``_below``) rests on two
+    or more of them, with tops at one height."""
     if len(solids) < 2:
         return False
     top = max(g.top for _, g in solids)
     return sum(g.top > top - SUPPORT_GAP for _, g in solids) >= 2
 
 
-def _support(name: str, first: dict[str, ShapeFit], camera: np.ndarray | None = None
+def _support(f: ShapeFit, under: dict[str, ShapeFit], solids: list[tuple[str, ShapeFit]]
              ) -> tuple[str, float]:
-    """What ``name`` rests on ("" for the table) and the height of its bottom, m."""
-    f = first[name]
+    """What the object fitted as ``f`` rests on ("" for the table) and the height of its
+    bottom, m, from what lies ``under`` it and the ``solids`` among them (``_below``)."""
     # a solid below it, whose top lies under this object's top, holds it up; failing
     # that, a wider bowl or tray around it (its content may reach above the rim)
-    under, solids = _solids_below(name, first, camera)
     bowls = [(n, g) for n, g in under.items()
              if g.kind in HOLLOW and f.kind not in HOLLOW and f.top > g.bottom + BOWL_WALL
              and max(f.shape.size[:2]) < 2 * max(g.shape.size[:2])]
@@ -148,12 +148,11 @@ def _hidden_part_holds(g: ShapeFit, xy: np.ndarray, camera: np.ndarray | None) -
     axis = g.pose[:2, 0] if sx < sy else g.pose[:2, 1]  # across the thin side
     if axis @ (g.pose[:2, 3] - camera[:2]) < 0:
         axis = -axis  # pointing away from the camera
-    grow = max(sx, sy) - min(sx, sy)
-    grown = replace(g, shape=replace(g.shape, size=(
-        (max(sx, sy), sy, g.shape.size[2]) if sx < sy else (sx, max(sx, sy), g.shape.size[2]))))
+    side = max(sx, sy)  # grown to a square, its far side moved away from the camera
     pose = g.pose.copy()
-    pose[:2, 3] = g.pose[:2, 3] + axis * grow / 2
-    return replace(grown, pose=pose).contains_xy(xy, SUPPORT_MARGIN)
+    pose[:2, 3] += axis * (side - min(sx, sy)) / 2
+    square = replace(g.shape, size=(side, side, g.shape.size[2]))
+    return replace(g, shape=square, pose=pose).contains_xy(xy, SUPPORT_MARGIN)
 
 
 def perceive(frame, config: PerceptionConfig = PerceptionConfig(),

@@ -282,7 +282,9 @@ def _find_bowl(xy: np.ndarray, heights: np.ndarray, cfg: SegmentationConfig
     high = xy[heights > 0.5 * heights.max()]
     if len(high) < 30:
         return None
-    if _fill(high) > cfg.rectangular_fill:
+    from tamp.perception.fit import fill_ratio
+
+    if fill_ratio(high) > cfg.rectangular_fill:
         return None  # the rim is a rectangle: a tray's walls, not a bowl's rim
     rng = np.random.default_rng(cfg.seed)
     sample = high[rng.choice(len(high), min(len(high), 500), replace=False)]
@@ -325,14 +327,6 @@ def _find_bowl(xy: np.ndarray, heights: np.ndarray, cfg: SegmentationConfig
     if len(inner) < 10 or np.quantile(inner, 0.3) > 0.5 * rim:
         return None  # a solid top (a wide cylinder), not a hollow
     return _outer_circle(xy, centre, radius, cfg)
-
-
-def _fill(xy: np.ndarray) -> float:
-    """Area of the convex hull of ``xy`` over that of its smallest rectangle (1 for a
-    rectangle, pi/4 for a disc)."""
-    from tamp.perception.fit import _hull_area, min_area_rectangle
-
-    return _hull_area(xy) / max(min_area_rectangle(xy).area, 1e-12)
 
 
 def _outer_circle(xy: np.ndarray, centre: np.ndarray, radius: float,
