@@ -7,6 +7,7 @@ the robot. Exit codes: 0 success, 1 refused or failed, 2 bad input.
 
 from __future__ import annotations
 
+import math
 import sys
 from urllib.parse import urlparse
 
@@ -70,8 +71,9 @@ def _validate(args) -> None:
         raise UsageError("--ros-version goes with --ros")
     if args.rosauth_secret_file is not None and args.ros is None:
         raise UsageError("--rosauth-secret-file goes with --ros")
-    if args.timeout <= 0 or args.time_budget <= 0:
-        raise UsageError("--timeout and --time-budget must be > 0")
+    # written as what must hold, so that NaN (false in every comparison) is refused too
+    if not (0 < args.timeout < math.inf and 0 < args.time_budget < math.inf):
+        raise UsageError("--timeout and --time-budget must be finite numbers > 0")
     url = args.ros if args.ros is not None else (args.master or "http://127.0.0.1:11311")
     schemes = ("ws", "wss") if args.ros is not None else ("http",)
     parsed = urlparse(url)

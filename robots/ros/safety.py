@@ -70,8 +70,16 @@ class WorkspaceBox:
     upper: tuple[float, float, float] = (0.85, 0.55, 0.85)  #: m
 
     def __post_init__(self):
-        if len(self.lower) != 3 or len(self.upper) != 3 or any(
-                lo >= hi for lo, hi in zip(self.lower, self.upper)):
+        if len(self.lower) != 3 or len(self.upper) != 3:
+            raise ValueError(f"workspace box needs 3 lower and 3 upper bounds; got "
+                             f"{self.lower}, {self.upper}")
+        # NaN compares false with everything, so ``lo >= hi`` alone would accept a NaN
+        # bound and the box would then pass every point: check finiteness first, and
+        # state the order as what must hold (``lo < hi``), which NaN fails
+        if not all(math.isfinite(float(v)) for v in (*self.lower, *self.upper)):
+            raise ValueError(f"workspace box bounds must be finite numbers; got "
+                             f"{self.lower}, {self.upper}")
+        if not all(lo < hi for lo, hi in zip(self.lower, self.upper)):
             raise ValueError(f"workspace box needs lower < upper in x, y, z; got "
                              f"{self.lower}, {self.upper}")
 
@@ -384,7 +392,11 @@ class SafetyChecker:
         q_robot[:, idx] = q
         tcp = np.array([self.kin.tcp_pose(row)[:3, 3] for row in q_robot])
         excess = np.maximum(lo - tcp, tcp - hi)
-        bad = np.flatnonzero(np.any(excess > 0, axis=1))
+        # a sample is inside only when every comparison says so: NaN (in the box or the
+        # kinematics) counts as outside, never as inside
+        inside = np.all(excess <= 0, axis=1)
+        excess = np.where(np.isfinite(excess), excess, np.inf)
+        bad = np.flatnonzero(~inside)
         if bad.size:
             k = int(bad[np.argmax(excess[bad].max(axis=1))])
             out.append(Violation(

@@ -19,6 +19,14 @@ from experiments.cli import EXIT_USAGE, main
     (["--ros1", "--speed-scale", "0"], "speed scale"),
     (["--ros1", "--workspace", "0,1,0,1"], "6 numbers"),
     (["--ros1", "--workspace", "1,0,0,1,0,1"], "lower < upper"),
+    # NaN is false in every comparison: a box with a NaN bound must not pass as valid
+    # (it would then accept every point and switch the workspace check off)
+    (["--ros1", "--workspace", "0.15,nan,-0.55,0.55,0.025,nan"], "finite"),
+    (["--ros1", "--workspace", "nan,nan,nan,nan,nan,nan"], "finite"),
+    (["--ros1", "--workspace", "0.15,inf,-0.55,0.55,0.025,0.85"], "finite"),
+    (["--ros1", "--timeout", "nan"], "--timeout"),
+    (["--ros1", "--time-budget", "nan"], "--time-budget"),
+    (["--ros1", "--speed-scale", "nan"], "speed scale"),
     (["--ros1", "--gripper", "usb"], "serial:"),
     (["--ros1", "--gripper", "tcp:10.0.0.5:502"], "--allow-remote"),
     (["--ros1", "--task", "nope"], "unknown task"),

@@ -97,6 +97,27 @@ def test_workspace_box_via_fk(robot, kinematics):
     assert v.check == Check.WORKSPACE and v.first_index == 0 and v.count > 0
 
 
+@pytest.mark.parametrize("lower, upper", [
+    ((0.15, -0.55, 0.025), (math.nan, 0.55, 0.85)),
+    ((math.nan,) * 3, (math.nan,) * 3),
+    ((0.15, -math.inf, 0.025), (0.85, 0.55, 0.85)),
+])
+def test_a_non_finite_workspace_box_is_refused(lower, upper):
+    with pytest.raises(ValueError, match="finite"):
+        WorkspaceBox(lower=lower, upper=upper)
+
+
+def test_a_nan_box_that_slipped_past_validation_passes_nothing(robot, kinematics):
+    # defence in depth: were a NaN bound ever to reach the checker (a config built around
+    # __post_init__), every sample counts as outside instead of inside
+    box = WorkspaceBox()
+    object.__setattr__(box, "upper", (math.nan, math.nan, math.nan))
+    checker = SafetyChecker(robot, SafetyConfig(workspace=box), kinematics)
+    report = _check(checker, robot, _move(robot, [0.1, 0, 0, 0, 0, 0, 0], 3.0))
+    [v] = report.violations
+    assert v.check == Check.WORKSPACE and v.first_index == 0 and v.count == 41
+
+
 def test_start_state_must_be_fresh_and_complete(checker, robot):
     traj = _move(robot, np.zeros(7), 1.0)
     stale = _check(checker, robot, traj, _state(robot, age=5.0))
