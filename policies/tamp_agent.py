@@ -298,8 +298,12 @@ class TampPolicy(Policy):
             mode = "geometric"
             exclude = robot_filter(self._kin, env.sim.arm_positions(),
                                    env.robot.gripper.joint_for_width(env.sim.gripper_width()))
-        scene = perceive_scene(env.capture(), self.model, PerceptionConfig(segmentation=mode),
-                               exclude)
+        # a real camera streams frames: while the arm is still, a burst of them is fused
+        # (an ideal camera's frames would all be the same)
+        sensor = env.camera.sensor
+        config = PerceptionConfig(segmentation=mode, noise=sensor.depth_noise())
+        frames = env.capture() if sensor.ideal else env.capture_burst(config.depth.frames)
+        scene = perceive_scene(frames, self.model, config, exclude)
         self._camera = scene.percept.camera_position
         facts = scene.facts
         attrs = {n: (facts.attribute(n, "color")[0], facts.attribute(n, "shape")[0])

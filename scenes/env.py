@@ -3,7 +3,9 @@
 Action: 7 arm joint position targets (rad) and the gripper opening (m), held for one
 control period (1/40 s, 6 physics steps). Observation: the robot's joint positions and
 gripper opening, and per object its pose, size and colour (zero-padded to
-``MAX_OBJECTS``). Reward 1 and ``terminated`` when the task's goal holds in ground truth.
+``MAX_OBJECTS``). Reward 1 and ``terminated`` when the task's goal holds in ground truth. ``camera`` names
+the scene camera's sensor model (``ideal``, ``d435``, ``d435-miscalibrated``; see
+:mod:`scenes.sensor`): what :meth:`TabletopEnv.capture` returns.
 
 ``gymnasium.make("tamp/PlaceInBowl-v0")`` works once ``scenes`` is imported (or use the id
 ``"scenes:tamp/PlaceInBowl-v0"``).
@@ -19,6 +21,7 @@ from gymnasium import spaces
 
 import robots
 from scenes.camera import Camera, CameraConfig, CameraFrame
+from scenes.sensor import SensorModel, sensor_model
 from scenes.sim import COLORS, Simulation, SimConfig
 from scenes.tasks.base import ObjectTruth
 from scenes.tasks.registry import make_task
@@ -35,7 +38,8 @@ class TabletopEnv(gymnasium.Env):
 
     def __init__(self, task: str = "place-in-bowl", render_mode: str | None = None,
                  gui: bool = False, robot: str = "panda_2f85",
-                 camera: CameraConfig = CameraConfig(), sim: SimConfig = SimConfig(),
+                 camera: "str | SensorModel" = "ideal",
+                 camera_config: CameraConfig = CameraConfig(), sim: SimConfig = SimConfig(),
                  substeps: int = 6):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
@@ -43,7 +47,8 @@ class TabletopEnv(gymnasium.Env):
         self.render_mode = render_mode
         self.robot = robots.load(robot)
         self.sim = Simulation(self.robot, gui=gui, config=sim)
-        self.camera = Camera(camera)
+        self.camera = Camera(camera_config,
+                             sensor_model(camera) if isinstance(camera, str) else camera)
         self.substeps = substeps
         self.control_dt = substeps * sim.timestep
         r = self.robot
@@ -63,6 +68,7 @@ class TabletopEnv(gymnasium.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         self.sim.reset()
+        self.camera.reseed(seed)
         self.instance = self.task.sample(self.np_random)
         if len(self.instance.objects) > MAX_OBJECTS:
             raise ValueError(f"task made {len(self.instance.objects)} objects; "
@@ -94,8 +100,12 @@ class TabletopEnv(gymnasium.Env):
 
     # -- beyond the gymnasium API -------------------------------------------------------
     def capture(self) -> CameraFrame:
-        """RGB, depth and instance masks from the scene camera."""
+        """RGB, depth and instance masks from the scene camera, through its sensor model."""
         return self.camera.capture(self.sim.client, self.sim.bodies)
+
+    def capture_burst(self, n: int) -> list[CameraFrame]:
+        """``n`` frames of the still scene (new sensor noise in each), for fusion."""
+        return self.camera.burst(self.sim.client, self.sim.bodies, n)
 
     def oracle_world(self) -> WorldModel:
         """The simulator's ground truth as a planner world model (``oracle`` mode)."""

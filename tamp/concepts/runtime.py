@@ -58,7 +58,7 @@ def perceive_scene(frame, model: ConceptModel, config: PerceptionConfig = Percep
     facts = describe(model, percept)
     t_concepts = time.perf_counter() - t0
     shape = {n: facts.attribute(n, "shape")[0] for n in facts.names}
-    percept = refit(percept, {n: SHAPE_KIND[s] for n, s in shape.items()}, config.fit)
+    percept = refit(percept, {n: SHAPE_KIND[s] for n, s in shape.items()})
     world = world_model(percept, {n: (shape[n], facts.attribute(n, "color")[0])
                                   for n in facts.names})
     return LearnedScene(percept, facts, world, percept.time_s, t_concepts)

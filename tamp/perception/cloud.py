@@ -57,8 +57,9 @@ class WorldPoints:
 def backproject(frame: RGBDLike, max_depth: float | None = None) -> WorldPoints:
     """Back-project every pixel of ``frame`` into the world frame.
 
-    Pixels at ``max_depth`` or beyond (the far plane: nothing was hit) are marked invalid;
-    by default that is 99.5 % of the deepest value in the image.
+    Pixels at ``max_depth`` or beyond (the far plane: nothing was hit), 0 or NaN are
+    marked invalid; by default ``max_depth`` is 99.5 % of the deepest value in an image
+    with no such marks (an exact renderer's), else unbounded.
     """
     depth = np.asarray(frame.depth, np.float64)
     h, w = depth.shape
@@ -70,7 +71,10 @@ def backproject(frame: RGBDLike, max_depth: float | None = None) -> WorldPoints:
     t = np.asarray(frame.extrinsics, np.float64)
     xyz = cam @ t[:3, :3].T + t[:3, 3]
     if max_depth is None:
-        max_depth = 0.995 * float(depth.max())
+        # a real sensor marks what it did not measure (0, or NaN once filtered); an
+        # exact renderer reports its far plane where nothing was hit
+        marked = not np.all(np.isfinite(depth) & (depth > 0))
+        max_depth = np.inf if marked else 0.995 * float(depth.max())
     valid = np.isfinite(depth) & (depth > 0) & (depth < max_depth)
     rgb = np.asarray(frame.rgb, np.float64)[..., :3] / 255.0
     return WorldPoints(xyz, rgb, valid, depth, t[:3, 3].copy(), float((fx + fy) / 2))

@@ -33,6 +33,10 @@ class FitConfig:
     centre_fraction: float = 0.35  #: of the radius: the region where concavity is read
     concave_below: float = 0.6  #: concavity under this means hollow (a bowl)
     round_below: float = 0.86  #: fill under this means a round footprint
+    #: share of the points allowed beyond each side of the footprint's rectangle: on
+    #: noisy depth the outermost points are the noisiest (a hull is a maximum), so a
+    #: robust footprint leaves that many out; 0 on exact depth
+    trim: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,20 @@ def _bowl_bottom_radius(xyz: np.ndarray, centre: np.ndarray, top: float, bottom:
     return float(np.clip(r0, 0.3 * radius, radius - 1.5 * BOWL_WALL))
 
 
+def _trimmed(xy: np.ndarray, share: float) -> np.ndarray:
+    """The points ``xy`` (N, 2) without the ``share`` farthest out beyond each side of
+    their smallest rectangle (the rectangle's sides are robust order statistics then,
+    not maxima of the noise)."""
+    if len(xy) * share < 1:
+        return xy
+    rect = min_area_rectangle(xy)
+    c, s = np.cos(rect.yaw), np.sin(rect.yaw)
+    local = (xy - rect.centre) @ np.array([[c, -s], [s, c]])
+    lo, hi = np.quantile(local, [share, 1 - share], axis=0)
+    keep = np.all((local >= lo) & (local <= hi), axis=1)
+    return xy[keep]
+
+
 def fill_ratio(xy: np.ndarray, rect: Rectangle | None = None) -> float:
     """Area of the convex hull of ``xy`` (N, 2) over that of its smallest rectangle
     (``rect`` when already known): 1 for a rectangle, pi/4 for a disc."""
@@ -173,6 +191,12 @@ def fit_object(cloud: ObjectCloud, table_z: float, camera: np.ndarray | None = N
         # at a grazing angle, if at all)
         bottom = 0.0
     height = top - bottom
+    if cfg.trim > 0 and kind in ("box", "tray"):
+        # a rectangle's sides are long straight runs of points, so trimming the outermost
+        # few costs nothing but the noise; a round outline has few points at its extremes
+        # and would shrink (its radius stays the full extent's)
+        rect = min_area_rectangle(_trimmed(xy, cfg.trim))
+        length, width = rect.length, rect.width
     yaw = rect.yaw
     if kind == "box":
         shape = Shape("box", (length, width, height))

@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from tamp.perception.cloud import ObjectCloud
+from tamp.perception.depth import DepthFilterConfig, DepthNoise, filter_depth
 from tamp.perception.fit import BOWL_WALL, HOLLOW, FitConfig, ShapeFit, fit_object
 from tamp.perception.segment import (Segmentation, SegmentationConfig, SegmentationMode,
                                      TablePlane, segment)
@@ -34,6 +35,12 @@ class PerceptionConfig:
     segmentation: SegmentationMode = "instance"
     segment: SegmentationConfig = field(default_factory=SegmentationConfig)
     fit: FitConfig = field(default_factory=FitConfig)
+    #: the depth camera's datasheet; exact depth (the ideal camera) by default
+    noise: DepthNoise = field(default_factory=DepthNoise)
+    #: fusion and filtering of a burst of frames (used on noisy depth, or given a burst)
+    depth: DepthFilterConfig = field(default_factory=DepthFilterConfig)
+    #: ``FitConfig.trim`` used on noisy depth (robust footprints)
+    noisy_trim: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,8 @@ class Percept:
     table: TablePlane
     camera_position: np.ndarray  #: shape (3,), m
     mode: SegmentationMode
-    time_s: float  #: s spent segmenting and fitting
+    time_s: float  #: s spent filtering depth, segmenting and fitting
+    fit: FitConfig = field(default_factory=FitConfig)  #: how the objects were fitted
 
     def by_name(self) -> dict[str, PerceivedObject]:
         return {o.name: o for o in self.objects}
@@ -158,24 +166,37 @@ def _hidden_part_holds(g: ShapeFit, xy: np.ndarray, camera: np.ndarray | None) -
 def perceive(frame, config: PerceptionConfig = PerceptionConfig(),
              kinds: dict[str, ShapeKind] | None = None,
              exclude: Callable[[np.ndarray], np.ndarray] | None = None) -> Percept:
-    """Segment ``frame`` (a ``scenes.camera.CameraFrame``-like RGB-D frame) and fit a
-    primitive to every object; ``exclude`` marks points that are no object (the robot's,
-    for the geometric mode)."""
+    """Segment ``frame`` (a ``scenes.camera.CameraFrame``-like RGB-D frame, or a burst:
+    a list of frames of the still scene) and fit a primitive to every object;
+    ``exclude`` marks points that are no object (the robot's, for the geometric mode).
+
+    A burst, or a frame from a noisy camera (``config.noise``), is first fused and
+    filtered (:func:`tamp.perception.depth.filter_depth`); footprints are then fitted
+    robustly (``config.noisy_trim``)."""
     t0 = time.perf_counter()
+    frames = list(frame) if isinstance(frame, (list, tuple)) else [frame]
+    fit = config.fit
+    if len(frames) > 1 or not config.noise.exact:
+        frame = filter_depth(frames, config.noise, config.depth)
+        if not config.noise.exact:
+            fit = replace(fit, trim=max(fit.trim, config.noisy_trim))
+    else:
+        frame = frames[0]
     seg: Segmentation = segment(frame, config.segmentation, config.segment, exclude)
-    objects = fit_scene(seg.objects, seg.table, seg.camera_position, kinds, config.fit)
+    objects = fit_scene(seg.objects, seg.table, seg.camera_position, kinds, fit)
     return Percept(objects, seg.table, seg.camera_position, seg.mode,
-                   time.perf_counter() - t0)
+                   time.perf_counter() - t0, fit)
 
 
 def refit(percept: Percept, kinds: dict[str, ShapeKind],
-          cfg: FitConfig = FitConfig()) -> Percept:
+          cfg: FitConfig | None = None) -> Percept:
     """The same objects fitted again with the primitives in ``kinds`` (e.g. chosen by
-    learned shape concepts)."""
+    learned shape concepts), as they were fitted first unless ``cfg`` says otherwise."""
     t0 = time.perf_counter()
+    cfg = cfg or percept.fit
     objects = fit_scene(percept.clouds, percept.table, percept.camera_position, kinds, cfg)
     return Percept(objects, percept.table, percept.camera_position, percept.mode,
-                   percept.time_s + time.perf_counter() - t0)
+                   percept.time_s + time.perf_counter() - t0, cfg)
 
 
 def world_model(percept: Percept, attributes: dict[str, tuple[str, str]],

@@ -112,16 +112,22 @@ def _workspace_mask(wp: WorldPoints, cfg: SegmentationConfig) -> np.ndarray:
     return wp.valid & (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1) & (z <= z1)
 
 
-def fit_table(points: np.ndarray, cfg: SegmentationConfig) -> TablePlane:
+def fit_table(points: np.ndarray, cfg: SegmentationConfig,
+              sigma: np.ndarray | None = None) -> TablePlane:
     """RANSAC plane through the dominant surface of ``points`` (N, 3), refined by least
-    squares on its inliers."""
+    squares on its inliers. ``sigma`` (N,), m, the depth noise of each point: the inlier
+    distance grows to ``NOISE_SIGMAS`` times its median where that exceeds
+    ``cfg.plane_threshold``."""
     import open3d as o3d
 
     if len(points) < 3:
         raise ValueError("too few points to fit the table plane")
+    threshold = cfg.plane_threshold
+    if sigma is not None and len(sigma):
+        threshold = max(threshold, NOISE_SIGMAS * float(np.median(sigma)))
     o3d.utility.random.seed(cfg.seed)
     pcd = to_open3d(points)
-    (a, b, c, d), idx = pcd.segment_plane(cfg.plane_threshold, 3, cfg.plane_iterations)
+    (a, b, c, d), idx = pcd.segment_plane(threshold, 3, cfg.plane_iterations)
     inl = points[np.asarray(idx)]
     # least squares refit: the RANSAC sample of 3 points is noisier than all inliers
     centre = inl.mean(axis=0)
@@ -135,15 +141,101 @@ def fit_table(points: np.ndarray, cfg: SegmentationConfig) -> TablePlane:
     return TablePlane(normal, float(-normal @ centre), len(idx), centre)
 
 
+#: a point stands out of the noise when it lies this many (calibrated) standard
+#: deviations from a surface
+NOISE_SIGMAS = 3.5
+
+
+@dataclass(frozen=True)
+class NoiseLevel:
+    """How noisy a filtered depth image is, per pixel, calibrated on the table plane."""
+
+    sigma: np.ndarray  #: (H, W) m, standard deviation of each pixel's height; 0 if exact
+    scale: float  #: measured residual on the table over the predicted sigma there
+
+    @property
+    def exact(self) -> bool:
+        return not np.any(self.sigma > 0)
+
+    def typical(self, mask: np.ndarray) -> float:
+        """The median standard deviation over ``mask``, m (0 when exact or empty)."""
+        vals = self.sigma[mask]
+        return float(np.median(vals)) if vals.size else 0.0
+
+
+def _noise_level(frame: RGBDLike, wp: WorldPoints, table: "TablePlane",
+                 table_mask: np.ndarray) -> NoiseLevel:
+    """Per-pixel noise of ``frame`` (its ``sigma`` image when a depth filter made it,
+    else none), scaled by what the table plane's inliers show: the predicted sigma is an
+    upper bound (smoothing shrinks it by an amount no datasheet gives), the residuals on
+    a plane known to be flat say by how much."""
+    sigma = getattr(frame, "sigma", None)
+    if sigma is None or not np.any(np.asarray(sigma) > 0):
+        return NoiseLevel(np.zeros(wp.valid.shape), 0.0)
+    sigma = np.nan_to_num(np.asarray(sigma, np.float64))
+    pts = wp.xyz[table_mask]
+    res = np.abs(table.distance(pts))
+    near = res < NOISE_SIGMAS * np.median(sigma[table_mask]) + 1e-9
+    predicted = float(np.median(sigma[table_mask][near])) if near.any() else 0.0
+    measured = 1.4826 * float(np.median(res[near])) if near.any() else predicted
+    scale = float(np.clip(measured / max(predicted, 1e-9), 0.2, 1.0))
+    return NoiseLevel(sigma * scale, scale)
+
+
+def _noisy_config(cfg: SegmentationConfig, sigma: float) -> SegmentationConfig:
+    """``cfg`` with every tolerance that compares heights widened to the noise ``sigma``
+    (m) where the fixed one, set for exact depth, is tighter."""
+    if sigma <= 0:
+        return cfg
+    from dataclasses import replace
+
+    k = NOISE_SIGMAS
+    return replace(cfg, min_height=max(cfg.min_height, k * sigma),
+                   flat_tol=max(cfg.flat_tol, k * np.sqrt(2) * sigma),
+                   bowl_rim_tol=max(cfg.bowl_rim_tol, k * sigma),
+                   content_height=max(cfg.content_height, k * sigma),
+                   outside_margin=max(cfg.outside_margin, k * sigma))
+
+
+def _drop_outliers(points: np.ndarray, sigma: float, neighbours: int = 12,
+                   std_ratio: float = 2.5) -> np.ndarray:
+    """Mask of the points of one object to keep: open3d's statistical outlier removal
+    (a point whose mean distance to its ``neighbours`` nearest exceeds the mean of all by
+    ``std_ratio`` standard deviations goes), run only on noisy depth (``sigma`` > 0)."""
+    keep = np.ones(len(points), bool)
+    if sigma <= 0 or len(points) <= neighbours:
+        return keep
+    _, idx = to_open3d(points).remove_statistical_outlier(neighbours, std_ratio)
+    keep[:] = False
+    keep[np.asarray(idx, int)] = True
+    return keep
+
+
 def segment_instances(frame: RGBDLike, labels: tuple[str, ...], instance: np.ndarray,
                       cfg: SegmentationConfig = SegmentationConfig()) -> Segmentation:
-    """One object per instance label, from the simulator's masks."""
+    """One object per instance label, from the simulator's masks. On noisy depth (a
+    filtered frame with a ``sigma`` image), an object's points within the noise of the
+    table and its statistical outliers are dropped: a mask's edge also covers a few
+    pixels whose depth is the table's or a blend."""
     wp = backproject(frame)
     inside = _workspace_mask(wp, cfg)
-    table = fit_table(wp.xyz[inside & (instance < 0)], cfg)
+    sigma = getattr(frame, "sigma", None)
+    background = inside & (instance < 0)
+    table = fit_table(wp.xyz[background], cfg,
+                      None if sigma is None else np.asarray(sigma)[background])
+    noise = _noise_level(frame, wp, table, background)
+    if not noise.exact:
+        with np.errstate(invalid="ignore"):
+            height = table.distance(wp.xyz.reshape(-1, 3)).reshape(inside.shape)
+            inside &= height > np.maximum(cfg.min_height, NOISE_SIGMAS * noise.sigma)
     masks, dropped = [], 0
     for k, label in enumerate(labels):
         m = inside & (instance == k)
+        if not noise.exact and m.sum() >= cfg.min_points:
+            rows, cols = np.nonzero(m)
+            keep = _drop_outliers(wp.xyz[m], noise.typical(m))
+            m = np.zeros_like(m)
+            m[rows[keep], cols[keep]] = True
         if m.sum() < cfg.min_points:
             dropped += int(m.any())
             continue
@@ -692,11 +784,15 @@ def segment_geometric(frame: RGBDLike, cfg: SegmentationConfig = SegmentationCon
     """
     wp = backproject(frame)
     inside = _workspace_mask(wp, cfg)
-    table = fit_table(wp.xyz[inside], cfg)
+    sigma = getattr(frame, "sigma", None)
+    table = fit_table(wp.xyz[inside], cfg, None if sigma is None else np.asarray(sigma)[inside])
     height = np.where(wp.valid, table.distance(wp.xyz.reshape(-1, 3)).reshape(inside.shape),
                       np.nan)
+    noise = _noise_level(frame, wp, table, inside & (np.abs(np.nan_to_num(height)) < 0.01))
     with np.errstate(invalid="ignore"):
-        above = inside & (height > cfg.min_height)
+        above = inside & (height > np.maximum(cfg.min_height, NOISE_SIGMAS * noise.sigma))
+    # the tolerances of the geometric split, widened to the noise over the objects
+    cfg = _noisy_config(cfg, noise.typical(above))
     pix = np.flatnonzero(above.ravel())
     if exclude is not None:
         pix = pix[~exclude(wp.xyz.reshape(-1, 3)[pix])]
@@ -707,6 +803,8 @@ def segment_geometric(frame: RGBDLike, cfg: SegmentationConfig = SegmentationCon
     groups = []
     for c in range(clusters.max() + 1 if len(clusters) else 0):
         idx = np.flatnonzero(clusters == c)
+        if not noise.exact:
+            idx = idx[_drop_outliers(pts[idx], noise.typical(above))]
         for part in _split_by_color(pts[idx], rgb[idx], cfg):
             if cfg.split:  # touching objects of one colour
                 groups += [idx[part][q] for q in split_cluster(
