@@ -134,8 +134,9 @@ class SensorModel:
             mix = rng.random(z.shape)
             # a mixture of the nearest and farthest surface around the pixel: the
             # disparities (not depths) are what the matcher blends
-            d_mix = fb / edges.near * (1 - mix) + fb / edges.far * mix
-            z = np.where(fly, fb / d_mix, z)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d_mix = fb / edges.near * (1 - mix) + fb / edges.far * mix
+                z = np.where(fly, fb / d_mix, z)
         noise = self._disparity_noise(z.shape, rng)
         disparity = np.maximum(fb / np.maximum(z, 1e-6) + noise, 1e-3)
         z = fb / disparity

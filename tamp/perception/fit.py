@@ -25,6 +25,8 @@ from tamp.world import Shape, ShapeKind
 
 BOWL_WALL = 0.008  #: m, the wall thickness assumed for bowls and trays (too thin to measure)
 HOLLOW = ("bowl", "tray")  #: kinds that hold what is put in them
+#: a box footprint thinner than this fraction of its length was seen by one face only
+THIN_FACE = 0.5
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,11 @@ def fit_object(cloud: ObjectCloud, table_z: float, camera: np.ndarray | None = N
     concavity = (centre_h - bottom) / max(top - bottom, 1e-6)
     if kind is None:
         round_ = fill < cfg.round_below
-        if concavity < cfg.concave_below:
+        # a hollow shows its floor between walls all around: a footprint much thinner one
+        # way than the other is one face of a solid seen from one side (on noisy depth
+        # the face's points are smeared along the view and look low at its centre)
+        face_only = width < THIN_FACE * length
+        if concavity < cfg.concave_below and not face_only:
             kind = "bowl" if round_ else "tray"
         else:
             kind = "cylinder" if round_ else "box"

@@ -17,7 +17,7 @@ import numpy as np
 
 from tamp.perception.cloud import ObjectCloud
 from tamp.perception.depth import DepthFilterConfig, DepthNoise, filter_depth
-from tamp.perception.fit import BOWL_WALL, HOLLOW, FitConfig, ShapeFit, fit_object
+from tamp.perception.fit import BOWL_WALL, HOLLOW, THIN_FACE, FitConfig, ShapeFit, fit_object
 from tamp.perception.segment import (Segmentation, SegmentationConfig, SegmentationMode,
                                      TablePlane, segment)
 from tamp.world import ShapeKind, WorldModel, WorldObject
@@ -26,8 +26,6 @@ SUPPORT_GAP = 0.005  #: m: a support's top must lie this far below the object's 
 #: m by which a first footprint may miss the centre of what it supports (a covered
 #: object's first footprint comes from its few visible side faces)
 SUPPORT_MARGIN = 0.015
-#: a box footprint thinner than this fraction of its length was seen by one face only
-THIN_FACE = 0.5
 
 
 @dataclass(frozen=True)
