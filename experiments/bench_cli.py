@@ -13,7 +13,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
 
 
 def add_commands(sub) -> None:
-    from experiments.cli import _Parser
+    from experiments.cli import _Parser, add_camera_argument
 
     p = sub.add_parser("bench", help="run a benchmark", description="Run a benchmark; "
                        "results go to OUT and, with --update-docs, into docs/BENCHMARKS.md.")
@@ -50,6 +50,7 @@ def add_commands(sub) -> None:
     e.add_argument("--checkpoints", default=None, metavar="DIR",
                    help="checkpoint folder of the learned baselines (default: the shipped "
                         "ones); passed to every method that takes 'checkpoints'")
+    add_camera_argument(e)
     add_vlm_arguments(e)
     e.add_argument("--update-docs", action="store_true",
                    help="replace a section of docs/BENCHMARKS.md with the report (its plots "
@@ -207,7 +208,7 @@ def _cmd_episodes(args) -> int:
                          f"'{args.docs_section}'")
     cfg = be.EpisodesConfig(tasks, methods, args.episodes, args.seed_start, args.workers,
                             args.time_budget, options, args.backend, args.ray_address,
-                            gif_seeds)
+                            gif_seeds, args.camera)
     with tqdm(desc="episodes", unit="ep", file=sys.stderr, dynamic_ncols=True) as bar:
         results = be.run(cfg, out, bar)
     table = be.rows(results)
@@ -219,6 +220,7 @@ def _cmd_episodes(args) -> int:
                + (f" --backend {args.backend}" if args.backend != "process" else "")
                + (f" --gif-seeds {','.join(map(str, gif_seeds))}" if gif_seeds else "")
                + (f" --checkpoints {args.checkpoints}" if args.checkpoints else "")
+               + (f" --camera {args.camera}" if args.camera else "")
                + _vlm_flags(args, methods))
     plots = be.write_plots(table, out, tasks, methods)
     text = be.report(table, command, tasks, methods, tuple(plots))

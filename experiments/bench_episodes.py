@@ -1,7 +1,9 @@
 """``tamp bench episodes``: many seeded episodes per task and method, resumable.
 
 Each episode writes ``OUT/episodes/TASK/METHOD/seed_S/result.json`` (atomically); a rerun
-skips every episode whose result exists (and whose GIF exists, where one was asked for).
+skips every episode whose result exists (and whose GIF exists, where one was asked for)
+and was made with the camera asked for now (``camera``; a result that names none was
+made with ``ideal``); one made with another camera is run again and replaced.
 ``OUT/results.csv``, ``OUT/report.md`` and the plots ``OUT/success.png`` and
 ``OUT/planning_time.png`` are rebuilt from all results on disk at the end.
 
@@ -26,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-FIELDS = ("task", "method", "seed", "success", "planning_time_s", "planning_cpu_s",
+FIELDS = ("task", "method", "camera", "seed", "success", "planning_time_s", "planning_cpu_s",
           "execution_time_s",
           "plan_length", "replans", "measured", "failure_reason")
 BACKENDS = ("process", "ray")
@@ -44,43 +46,62 @@ class EpisodesConfig:
     backend: str = "process"
     ray_address: str | None = None  #: None: a local Ray with ``workers`` CPUs
     gif_seeds: tuple[int, ...] = ()  #: write episode.gif for these seeds
+    #: the scene camera's sensor model for every episode; None: each method's default
+    #: (see :func:`experiments.episode.resolve_camera`)
+    camera: str | None = None
 
     def seeds(self) -> range:
         return range(self.seed_start, self.seed_start + self.episodes)
+
+    def camera_for(self, method: str) -> str:
+        """The camera the episodes of ``method`` run with."""
+        from experiments.episode import EpisodeSpec, resolve_camera
+
+        return resolve_camera(EpisodeSpec("", 0, method, camera=self.camera))
+
+
+def recorded_camera(result: dict) -> str:
+    """The camera an episode's result was made with (results from before the camera was
+    recorded were made with the ideal one)."""
+    return result.get("camera") or "ideal"
 
 
 def episode_dir(out: Path, task: str, method: str, seed: int) -> Path:
     return out / "episodes" / task / method / f"seed_{seed}"
 
 
-def _crashed(task: str, method: str, seed: int, err: BaseException) -> dict:
-    return {"task": task, "seed": seed, "method": method, "success": False, "plan": [],
+def _crashed(task: str, method: str, seed: int, err: BaseException,
+             camera: str | None = None) -> dict:
+    return {"task": task, "seed": seed, "method": method,
+            **({"camera": camera} if camera else {}), "success": False, "plan": [],
             "planning_time_s": 0.0, "execution_time_s": 0.0,
             "failure_reason": f"crashed: {type(err).__name__}: {err}"}
 
 
 def _run_one(task: str, method: str, seed: int, out: str, time_budget: float,
-             options: dict | None = None, gif: bool = False) -> dict:
+             options: dict | None = None, gif: bool = False, camera: str | None = None
+             ) -> dict:
     """One episode, its result written under ``out`` (a crash is written as a failure)."""
-    from experiments.episode import EpisodeSpec, run_episode
+    from experiments.episode import EpisodeSpec, resolve_camera, run_episode
 
     where = episode_dir(Path(out), task, method, seed)
+    spec = EpisodeSpec(task, seed, method, time_budget=time_budget,
+                       options=dict(options or {}), camera=camera)
     try:
-        return run_episode(EpisodeSpec(task, seed, method, time_budget=time_budget,
-                                       options=dict(options or {})), out=where, gif=gif)
+        return run_episode(spec, out=where, gif=gif)
     except Exception as err:  # a crash is a counted failure, never the end of the run
         from experiments.files import write_json_atomic
 
-        result = _crashed(task, method, seed, err)
+        result = _crashed(task, method, seed, err, resolve_camera(spec))
         write_json_atomic(where / "result.json", result)
         return result
 
 
 def _run_detached(task: str, method: str, seed: int, time_budget: float, options: dict,
-                  gif: bool) -> tuple[dict, bytes | None]:
+                  gif: bool, camera: str | None = None) -> tuple[dict, bytes | None]:
     """One episode on a (possibly remote) worker: the result and the GIF's bytes."""
     with tempfile.TemporaryDirectory(prefix="tamp-episode-") as tmp:
-        result = _run_one(task, method, seed, tmp, time_budget, options, gif)
+        result = _run_one(task, method, seed, tmp, time_budget, options, gif, camera)
         path = episode_dir(Path(tmp), task, method, seed) / "episode.gif"
         return result, (path.read_bytes() if path.exists() else None)
 
@@ -97,15 +118,28 @@ def _store(out: Path, result: dict, gif: bytes | None) -> None:
     write_json_atomic(where / "result.json", result)
 
 
+def _result(path: Path, camera: str) -> dict | None:
+    """The result at ``path`` if it exists and was made with ``camera``."""
+    if not path.exists():
+        return None
+    try:
+        result = json.loads(path.read_text())
+    except ValueError:  # unreadable: run it again
+        return None
+    return result if recorded_camera(result) == camera else None
+
+
 def pending(config: EpisodesConfig, out: Path) -> list[tuple[str, str, int, bool]]:
-    """(task, method, seed, gif) of each episode still to run."""
+    """(task, method, seed, gif) of each episode still to run: no result, no GIF where
+    one was asked for, or a result made with another camera."""
     todo = []
     for t in config.tasks:
         for m in config.methods:
+            camera = config.camera_for(m)
             for s in config.seeds():
                 where = episode_dir(out, t, m, s)
                 gif = s in config.gif_seeds
-                if not (where / "result.json").exists() or \
+                if _result(where / "result.json", camera) is None or \
                         (gif and not (where / "episode.gif").exists()):
                     todo.append((t, m, s, gif))
     return todo
@@ -115,6 +149,9 @@ def run(config: EpisodesConfig, out: Path, progress=None) -> list[dict]:
     """Run what is missing, then return every result on disk for the configuration."""
     out = Path(out)
     todo = pending(config, out)
+    for t, m, s, gif in todo:
+        if not gif:  # a GIF of a result about to be replaced (made with another camera)
+            (episode_dir(out, t, m, s) / "episode.gif").unlink(missing_ok=True)
     if progress is not None:
         progress.reset(total=len(todo))
 
@@ -126,12 +163,14 @@ def run(config: EpisodesConfig, out: Path, progress=None) -> list[dict]:
         _run_ray(config, out, todo, done)
     elif config.workers <= 1:
         for t, m, s, gif in todo:
-            _run_one(t, m, s, str(out), config.time_budget, config.options, gif)
+            _run_one(t, m, s, str(out), config.time_budget, config.options, gif,
+                     config.camera)
             done()
     else:
         with ProcessPoolExecutor(config.workers) as pool:
             futures = [pool.submit(_run_one, t, m, s, str(out), config.time_budget,
-                                   config.options, gif) for t, m, s, gif in todo]
+                                   config.options, gif, config.camera)
+                       for t, m, s, gif in todo]
             for f in as_completed(futures):
                 f.result()
                 done()
@@ -139,13 +178,15 @@ def run(config: EpisodesConfig, out: Path, progress=None) -> list[dict]:
 
 
 def load(config: EpisodesConfig, out: Path) -> list[dict]:
+    """Every result on disk for the configuration (made with the camera it asks for)."""
     results = []
     for t in config.tasks:
         for m in config.methods:
+            camera = config.camera_for(m)
             for s in config.seeds():
-                path = episode_dir(out, t, m, s) / "result.json"
-                if path.exists():
-                    results.append(json.loads(path.read_text()))
+                result = _result(episode_dir(out, t, m, s) / "result.json", camera)
+                if result is not None:
+                    results.append(result)
     return results
 
 
@@ -162,8 +203,8 @@ def _run_ray(config: EpisodesConfig, out: Path, todo, done) -> None:
         ray.init(**kwargs)
     try:
         remote = ray.remote(num_cpus=1, max_retries=0)(_run_detached)
-        refs = {remote.remote(t, m, s, config.time_budget, config.options, gif): (t, m, s)
-                for t, m, s, gif in todo}
+        refs = {remote.remote(t, m, s, config.time_budget, config.options, gif,
+                              config.camera): (t, m, s) for t, m, s, gif in todo}
         waiting = list(refs)
         while waiting:
             ready, waiting = ray.wait(waiting, num_returns=1)
@@ -171,7 +212,8 @@ def _run_ray(config: EpisodesConfig, out: Path, todo, done) -> None:
             try:
                 result, gif = ray.get(ref)
             except Exception as err:  # the worker died: a counted failure
-                result, gif = _crashed(*refs[ref], err), None
+                t, m, s = refs[ref]
+                result, gif = _crashed(t, m, s, err, config.camera_for(m)), None
             _store(out, result, gif)
             done()
     finally:
@@ -191,7 +233,8 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def rows(results: list[dict]) -> list[dict]:
-    return [{"task": r["task"], "method": r["method"], "seed": r["seed"],
+    return [{"task": r["task"], "method": r["method"], "camera": recorded_camera(r),
+             "seed": r["seed"],
              "success": bool(r["success"]), "planning_time_s": r.get("planning_time_s", 0.0),
              # CPU seconds of planning (the planners that record it): what a quiet machine
              # would show as planning time, where the wall clock counts the neighbours' load
@@ -246,12 +289,28 @@ def _order(table: list[dict], key: str, given: tuple[str, ...] | None) -> list[s
     return [x for x in given if x in seen] if given else sorted(seen)
 
 
+def cameras(table: list[dict], methods: list[str]) -> str:
+    """The camera each method's episodes were made with, in words: one name when all
+    share it, else per method (``tamp: ideal; tamp-learned: d435``)."""
+    def of(sel):
+        return ", ".join(sorted({r.get("camera") or "ideal" for r in sel}))
+
+    if not table:
+        return "—"
+    per = {m: of([r for r in table if r["method"] == m]) for m in methods}
+    per = {m: c for m, c in per.items() if c}
+    if len(set(per.values())) <= 1:
+        return f"`{of(table)}`"
+    return "; ".join(f"{m}: `{c}`" for m, c in per.items())
+
+
 def report(table: list[dict], command: str, tasks: tuple[str, ...] | None = None,
            methods: tuple[str, ...] | None = None, plots: tuple[str, ...] = (),
            title: str = "Episodes") -> str:
     tasks_, methods_ = _order(table, "task", tasks), _order(table, "method", methods)
     by = cells(table)
     lines = [f"## {title}", "", f"Command: `{command}`", "",
+             f"Camera (sensor model, `scenes/sensor.py`): {cameras(table, methods_)}.", "",
              "Success rate (95 % Wilson interval), tasks × methods:", "",
              "| task | " + " | ".join(methods_) + " |",
              "|---|" + "---|" * len(methods_)]

@@ -28,6 +28,34 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
 
 
+def camera_name(value: str) -> str:
+    """``--camera``'s type: a registered sensor model's name (``scenes.sensor.SENSORS``);
+    anything else is a usage error naming the known ones."""
+    from scenes.sensor import sensor_model
+
+    try:
+        return sensor_model(value).name
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def add_camera_argument(parser, default: str | None = None, why: str = "") -> None:
+    """``--camera NAME``: the scene camera's sensor model. ``default`` None: the
+    episodes' own default (the realistic model for learned perception, ideal otherwise)."""
+    from scenes.sensor import DEFAULT_LEARNED_CAMERA, SENSORS
+
+    names = ", ".join(SENSORS)
+    if default is None:
+        text = (f"default {DEFAULT_LEARNED_CAMERA} with learned perception (--perception "
+                f"learned or learned-geometric, the methods tamp-learned and "
+                f"tamp-learned-geometric), ideal otherwise")
+    else:
+        text = f"default {default}" + (f": {why}" if why else "")
+    parser.add_argument("--camera", type=camera_name, default=default, metavar="NAME",
+                        help=f"the scene camera's sensor model (scenes/sensor.py): {names}; "
+                             f"{text}")
+
+
 def _progress():
     """A monitor that prints stages and an execution progress bar on stderr."""
     from tqdm import tqdm
@@ -124,7 +152,8 @@ def _cmd_run(args) -> int:
     monitor = _progress()
     try:
         result = run_episode(EpisodeSpec(args.task, args.seed, args.method, args.perception,
-                                         args.time_budget, args.goal, concepts, options),
+                                         args.time_budget, args.goal, concepts, options,
+                                         camera=args.camera),
                              out=out, gif=args.gif, gui=args.gui, monitor=monitor)
     finally:
         monitor.close()
@@ -163,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "shipped one, see 'tamp concepts train')")
     p_run.add_argument("--time-budget", type=float, default=60.0,
                        help="planning time budget in seconds (default 60)")
+    add_camera_argument(p_run)
     p_run.add_argument("--gif", action="store_true", help="also write OUT/episode.gif")
     p_run.add_argument("--gui", action="store_true", help="show the PyBullet GUI (needs a display)")
     from experiments.bench_cli import add_vlm_arguments

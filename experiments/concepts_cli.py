@@ -1,7 +1,9 @@
 """``tamp concepts ...``: train, evaluate, extend and benchmark the concept model.
 
 Data comes from :mod:`scenes.concept_data` (rendered, labelled scenes), cached under
-``--data-dir`` by split, seed, size and feature version. Every command runs torch with
+``--data-dir`` by split, seed, size, feature version and camera (``--camera``: the sensor
+model the scenes are seen through, ``ideal`` by default, on which the shipped checkpoint
+was trained). Every command runs torch with
 ``--threads`` intra-op threads (default 1: on a shared CPU, more threads spin against
 other processes and run slower).
 """
@@ -67,13 +69,17 @@ def dataset(split: str, scenes: int, seed: int, data_dir: str, **config):
         return "+".join(f"{a}{b:g}" for a, b in sorted(v.items())) if isinstance(v, dict) \
             else str(v)
 
-    tag = "-".join(f"{k}-{fmt(v)}" for k, v in sorted(config.items()) if k != "colors")
+    # the ideal camera leaves the name as it was before cameras had names
+    tag = "-".join(f"{k}-{fmt(v)}" for k, v in sorted(config.items())
+                   if k != "colors" and not (k == "camera" and v == "ideal"))
     name = f"{split}-s{seed}-n{scenes}-v{FEATURE_VERSION}g{GENERATOR_VERSION}" \
         f"{'-' + tag if tag else ''}.npz"
     path = Path(data_dir) / name
     if path.exists():
         try:
-            return ConceptDataset.load(path)
+            data = ConceptDataset.load(path)
+            data.meta.setdefault("camera", "ideal")  # cached before cameras had names
+            return data
         except ValueError:
             pass
     kind = "test" if split in ("support", "query", "bench") else split
@@ -90,7 +96,7 @@ def dataset(split: str, scenes: int, seed: int, data_dir: str, **config):
 
 
 def add_commands(sub) -> None:
-    from experiments.cli import _Parser
+    from experiments.cli import _Parser, add_camera_argument
 
     p = sub.add_parser("concepts", help="train, evaluate and extend the concept model",
                        description="Learned concept predicates: train the model on rendered "
@@ -103,6 +109,7 @@ def add_commands(sub) -> None:
         if checkpoint:
             q.add_argument("--checkpoint", default=str(default_checkpoint()),
                            help="checkpoint directory (default: the shipped one)")
+        add_camera_argument(q, "ideal", "the shipped checkpoint was trained on it")
         q.add_argument("--seed", type=int, default=0, help="data and training seed")
         q.add_argument("--data-dir", default=DATA_DIR, help=f"scene cache (default {DATA_DIR})")
         q.add_argument("--device", default="cpu", help="torch device (default cpu)")
@@ -166,6 +173,7 @@ def add_commands(sub) -> None:
                    help="comma-separated perception modes")
     r.add_argument("--checkpoint", default=str(default_checkpoint()),
                    help="checkpoint directory (default: the shipped one)")
+    add_camera_argument(r)
     r.add_argument("--out", default="runs/concepts/episodes", help="output directory")
     r.add_argument("--update-docs", action="store_true", help="rewrite docs/CONCEPTS.md")
     r.set_defaults(func=_cmd_episodes)
@@ -180,7 +188,7 @@ def _cmd_train(args) -> int:
     device = _setup(args)
     if args.scenes < 1 or args.epochs < 1 or args.hidden < 1:
         raise UsageError("--scenes, --epochs and --hidden must be >= 1")
-    data = dataset("train", args.scenes, args.seed, args.data_dir)
+    data = dataset("train", args.scenes, args.seed, args.data_dir, camera=args.camera)
     _say(f"training on {data.n_objects} objects in {data.n_scenes} scenes")
 
     def progress(epoch: int, loss: float) -> None:
@@ -190,7 +198,8 @@ def _cmd_train(args) -> int:
     model, report = train(data, TrainConfig(epochs=args.epochs, seed=args.seed),
                           ConceptConfig(hidden=args.hidden), device=device, progress=progress)
     command = f"tamp concepts train --scenes {args.scenes} --epochs {args.epochs} " \
-        f"--hidden {args.hidden}" + (f" --seed {args.seed}" if args.seed else "")
+        f"--hidden {args.hidden}" + (f" --seed {args.seed}" if args.seed else "") + \
+        (f" --camera {args.camera}" if args.camera != "ideal" else "")
     out = save_checkpoint(model, args.out, {"command": command, "train": asdict(report),
                                             "data": data.meta})
     _say(f"trained in {report.seconds:.0f} s (loss {report.final_loss:.4f}) -> {out}")
@@ -203,11 +212,13 @@ def _cmd_eval(args) -> int:
 
     device = _setup(args)
     model = _load(args.checkpoint, device)
-    reports = [evaluate(model, dataset(split, args.scenes, args.seed, args.data_dir), split,
-                        device) for split in ("test", "compositional")]
+    reports = [evaluate(model, dataset(split, args.scenes, args.seed, args.data_dir,
+                                       camera=args.camera), split, device)
+               for split in ("test", "compositional")]
     out = Path(args.out)
     write_json_atomic(out / "eval.json", {"checkpoint": str(args.checkpoint),
                                           "scenes_per_split": args.scenes, "seed": args.seed,
+                                          "camera": args.camera,
                                           "reports": [asdict(r) for r in reports]})
     text = eval_markdown([asdict(r) for r in reports])
     (out / "eval.md").write_text(text)
@@ -261,13 +272,13 @@ def _cmd_learn(args) -> int:
     model = _load(args.checkpoint, device)
     if args.name in model.config.unary_names:
         raise UsageError(f"concept '{args.name}' exists already in {args.checkpoint}")
-    config = {}
+    config = {"camera": args.camera}
     if attr == "color":
         if value not in GROUPS["color"] and value not in EXTRA_COLORS:
             raise UsageError(f"no colour '{value}' to render; known: "
                              f"{', '.join(GROUPS['color'] + tuple(EXTRA_COLORS))}")
-        config = {"colors": GROUPS["color"] + tuple(EXTRA_COLORS),
-                  "color_weights": {value: 3.0}}
+        config.update(colors=GROUPS["color"] + tuple(EXTRA_COLORS),
+                      color_weights={value: 3.0})
     support = dataset("support", 30, args.seed, args.data_dir, **config)
     lab = support.labels[attr][support.object_mask]
     feats = support.objects()
@@ -297,7 +308,8 @@ def _learn_info(args, score) -> dict:
     info = read_config(args.checkpoint).get("info", {})
     learned = info.get("learned", []) + [{
         "name": args.name, "where": args.where, "shots": args.shots,
-        "positives": args.positives, "seed": args.seed, "heldout_objects": score.n,
+        "positives": args.positives, "seed": args.seed, "camera": args.camera,
+        "heldout_objects": score.n,
         "heldout_accuracy": score.accuracy, "heldout_f1": score.f1}]
     return {**info, "learned": learned}
 
@@ -317,7 +329,8 @@ def _cmd_bench(args) -> int:
     import numpy as np
 
     # a scene with exactly --objects visible objects, rendered like the training data
-    cfg = ConceptSceneConfig(split="test", min_objects=args.objects, max_objects=args.objects)
+    cfg = ConceptSceneConfig(split="test", min_objects=args.objects, max_objects=args.objects,
+                             camera=args.camera)
     rng = np.random.default_rng(SPLIT_SEED["bench"] + args.seed)
     with ConceptSceneGenerator(cfg) as gen:
         for _ in range(50):
@@ -331,7 +344,8 @@ def _cmd_bench(args) -> int:
                             device)
     timing = time_inference(model, pts, mask, args.repeats)
     command = f"tamp concepts bench --objects {args.objects} --threads {args.threads}" + \
-        (f" --device {args.device}" if args.device != "cpu" else "")
+        (f" --device {args.device}" if args.device != "cpu" else "") + \
+        (f" --camera {args.camera}" if args.camera != "ideal" else "")
     evald = json.loads(Path(args.eval).read_text()) if Path(args.eval).exists() else None
     text = bench_markdown(asdict(timing), timing.speedup, command, evald)
     out = Path(args.out)
@@ -385,17 +399,19 @@ def _cmd_episodes(args) -> int:
         for mode in modes:
             t0 = time.perf_counter()
             r = run_episode(EpisodeSpec(args.task, seed, perception=mode,
-                                        concepts=None if mode == "oracle" else args.checkpoint))
-            rows.append({"seed": seed, "perception": mode, "success": r["success"],
+                                        concepts=None if mode == "oracle" else args.checkpoint,
+                                        camera=args.camera))
+            rows.append({"seed": seed, "perception": mode, "camera": r["camera"],
+                         "success": r["success"],
                          "failure_reason": r["failure_reason"],
                          "perception_time_s": r.get("perception_time_s", 0.0),
                          "concepts_time_s": r.get("concepts_time_s", 0.0),
                          "planning_time_s": r["planning_time_s"],
                          "wall_time_s": round(time.perf_counter() - t0, 2)})
-            _say(f"{args.task} seed {seed} {mode}: "
+            _say(f"{args.task} seed {seed} {mode} ({r['camera']}): "
                  f"{'success' if r['success'] else r['failure_reason']}")
     command = f"tamp concepts episodes --task {args.task} --seeds {args.seeds} " \
-        f"--perception {','.join(modes)}"
+        f"--perception {','.join(modes)}" + (f" --camera {args.camera}" if args.camera else "")
     text = episodes_markdown(rows, modes, command)
     out = Path(args.out)
     write_json_atomic(out / f"{args.task}.json", {"command": command, "episodes": rows})
@@ -412,17 +428,19 @@ def _cmd_episodes(args) -> int:
 
 def episodes_markdown(rows: list[dict], modes: list[str], command: str) -> str:
     lines = [f"Command: `{command}`", "",
-             "| perception | success | failed seeds | perception (mean) | concepts (mean) | "
-             "planning (mean) |", "|---|---|---|---|---|---|"]
+             "| perception | camera | success | failed seeds | perception (mean) | "
+             "concepts (mean) | planning (mean) |", "|---|---|---|---|---|---|---|"]
     for m in modes:
         rs = [r for r in rows if r["perception"] == m]
+        camera = ", ".join(sorted({r.get("camera") or "ideal" for r in rs}))
         ok = sum(r["success"] for r in rs)
         failed = ", ".join(str(r["seed"]) for r in rs if not r["success"]) or "-"
 
         def mean(key: str) -> float:
             return sum(r[key] for r in rs) / len(rs)
 
-        lines.append(f"| {m} | {ok}/{len(rs)} ({100 * ok / len(rs):.0f} %) | {failed} | "
+        lines.append(f"| {m} | {camera} | {ok}/{len(rs)} ({100 * ok / len(rs):.0f} %) | "
+                     f"{failed} | "
                      f"{mean('perception_time_s'):.2f} s | {1e3 * mean('concepts_time_s'):.1f} ms "
                      f"| {mean('planning_time_s'):.2f} s |")
     return "\n".join(lines) + "\n"

@@ -1,4 +1,10 @@
-"""Run one episode of a task with a method and write ``result.json`` (and a GIF)."""
+"""Run one episode of a task with a method and write ``result.json`` (and a GIF).
+
+The scene camera's sensor model (:mod:`scenes.sensor`) is ``spec.camera``; unset, it is
+``DEFAULT_LEARNED_CAMERA`` (a D435-class depth camera) for an episode that perceives
+with the camera and ``ideal`` for one that reads the simulator (see
+:func:`resolve_camera`). ``result.json`` records it as ``camera``.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +33,32 @@ class EpisodeSpec:
     #: method options (e.g. the VLM's base_url, model, cache_dir, cache_only): passed to
     #: every method whose constructor takes them (see :func:`policy_kwargs`)
     options: dict[str, Any] = field(default_factory=dict)
+    #: the scene camera's sensor model (a name in ``scenes.sensor.SENSORS``); None: see
+    #: :func:`resolve_camera`
+    camera: str | None = None
+
+
+def uses_learned_perception(method: str, perception: str = "oracle") -> bool:
+    """Whether an episode of ``method`` with ``perception`` sees the scene through the
+    camera: a perception mode other than ``oracle``, or a method whose class fixes one
+    (``tamp-learned``, ``tamp-learned-geometric``)."""
+    from policies.base import policy_class
+
+    if perception != "oracle":
+        return True
+    mode = getattr(policy_class(method), "perception_mode", None)
+    return mode is not None and mode != "oracle"
+
+
+def resolve_camera(spec: EpisodeSpec) -> str:
+    """The camera model an episode runs with: ``spec.camera``, or by default
+    ``DEFAULT_LEARNED_CAMERA`` with learned perception and ``ideal`` otherwise."""
+    from scenes.sensor import DEFAULT_LEARNED_CAMERA
+
+    if spec.camera is not None:
+        return spec.camera
+    return DEFAULT_LEARNED_CAMERA if uses_learned_perception(spec.method, spec.perception) \
+        else "ideal"
 
 
 def policy_kwargs(spec: EpisodeSpec, cls) -> dict[str, Any]:
@@ -79,9 +111,10 @@ def run_episode(spec: EpisodeSpec, out: str | Path | None = None, gif: bool = Fa
     from policies.base import policy_class
 
     monitor = monitor or Monitor()
-    env = TabletopEnv(spec.task, gui=gui)
+    camera = resolve_camera(spec)
+    env = TabletopEnv(spec.task, gui=gui, camera=camera)
     try:
-        monitor.stage(f"building {spec.task} (seed {spec.seed})")
+        monitor.stage(f"building {spec.task} (seed {spec.seed}, camera {camera})")
         env.reset(seed=spec.seed)
         every = max(1, round(1.0 / (GIF_FPS * env.control_dt))) if gif else None
         recorder = _Recorder(monitor, every)
@@ -104,6 +137,7 @@ def run_episode(spec: EpisodeSpec, out: str | Path | None = None, gif: bool = Fa
             "seed": spec.seed,
             "method": spec.method,
             "perception": spec.perception,
+            "camera": camera,
             "goal": spec.goal or env.instance.description,
             "task_goal": env.instance.description,
             "goal_facts": [" ".join(f) for f in sorted(env.instance.goal)],

@@ -8,6 +8,12 @@ the camera renders it, and perception (instance masks) turns each visible object
 the features the concept model reads. Scenes where something toppled over are drawn
 again: perception assumes upright objects.
 
+The camera is a named sensor model (``ConceptSceneConfig.camera``, see
+:mod:`scenes.sensor`; ``ideal`` by default). Through a realistic one each scene is
+captured as a burst of ``BURST_FRAMES`` frames and fused (:func:`filter_depth`) before
+segmentation, as the agent does on the robot; its noise is drawn from a stream seeded by
+:meth:`ConceptSceneGenerator.generate`'s seed, so that a dataset is reproducible.
+
 Splits:
 
 * ``train`` / ``test``: every (colour, shape) pair except those in ``HELD_OUT``;
@@ -27,6 +33,7 @@ import torch
 
 import robots
 from scenes.camera import Camera, CameraConfig
+from scenes.sensor import sensor_model
 from scenes.sim import COLORS, Simulation
 from tamp.concepts.dataset import ConceptDataset
 from tamp.concepts.definitions import (CONTAINERS, GROUPS, LARGE_FROM, RELATIONS,
@@ -34,6 +41,7 @@ from tamp.concepts.definitions import (CONTAINERS, GROUPS, LARGE_FROM, RELATIONS
 from tamp.concepts.features import object_features
 from tamp.concepts.model import pack_points
 from tamp.geometry.shapes import tray_interior
+from tamp.perception.depth import DepthFilterConfig, filter_depth
 from tamp.perception.segment import SegmentationConfig, segment_instances
 from tamp.world import Shape, WorldObject
 
@@ -56,6 +64,7 @@ SOLIDS = ("block", "box", "cylinder", "disk")
 WORKSPACE = ((0.30, 0.78), (-0.42, 0.42))  #: x and y ranges for object centres, m
 GENERATOR_VERSION = 4  #: bump when scenes change: cached datasets are then rebuilt
 UPRIGHT_COS = math.cos(math.radians(10))  #: a scene with an object tilted more is redrawn
+BURST_FRAMES = 5  #: frames fused per scene through a realistic camera
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,10 @@ class ConceptSceneConfig:
     p_tower: float = 0.35  #: chance that a stack gets a third level
     p_contain: float = 0.6  #: chance that a container holds an object
     settle_steps: int = 120  #: physics steps (1/240 s) before rendering
-    camera: CameraConfig = field(default_factory=CameraConfig)
+    #: the camera's geometry (pose, field of view; the sensor model sets the resolution)
+    camera_config: CameraConfig = field(default_factory=CameraConfig)
+    #: the camera's sensor model, a name in ``scenes.sensor.SENSORS``
+    camera: str = "ideal"
     segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
     max_slots: int = 10  #: object slots per scene in the dataset
 
@@ -236,8 +248,9 @@ class ConceptSceneGenerator:
     def __init__(self, config: ConceptSceneConfig = ConceptSceneConfig(),
                  robot: str = "panda_2f85"):
         self.config = config
+        self.sensor = sensor_model(config.camera)  # ValueError for an unknown name
         self.sim = Simulation(robots.load(robot))
-        self.camera = Camera(config.camera)
+        self.camera = Camera(config.camera_config, self.sensor)
 
     def close(self) -> None:
         self.sim.close()
@@ -248,9 +261,20 @@ class ConceptSceneGenerator:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def capture(self):
+        """The scene as perception segments it: one frame through an ideal camera, a
+        fused burst (:func:`filter_depth`) through a realistic one."""
+        sim = self.sim
+        if self.sensor.ideal:
+            return self.camera.capture(sim.client, sim.bodies)
+        frames = self.camera.burst(sim.client, sim.bodies, BURST_FRAMES)
+        return filter_depth(frames, self.sensor.depth_noise(),
+                            DepthFilterConfig(frames=BURST_FRAMES))
+
     def scene(self, rng: np.random.Generator, attempts: int = 20):
         """One settled, upright scene: (world model, camera frame, name -> whether its
-        (colour, shape) pair is held out of training)."""
+        (colour, shape) pair is held out of training). The frame is what
+        :meth:`capture` gives (fused through a realistic camera)."""
         sim = self.sim
         for _ in range(attempts):
             items = _sample_items(self.config, rng)
@@ -271,14 +295,16 @@ class ConceptSceneGenerator:
                    for o in world.objects.values()):
                 novel = {f"{it.color}_{it.shape_name}_{i}": it.novel
                          for i, it in enumerate(items)}
-                return world, self.camera.capture(sim.client, sim.bodies), novel
+                return world, self.capture(), novel
         raise RuntimeError(f"no upright scene in {attempts} attempts")
 
     def generate(self, n_scenes: int, seed: int,
                  progress: Callable[[int, int], None] | None = None) -> ConceptDataset:
-        """``n_scenes`` labelled scenes from the random stream ``seed``."""
+        """``n_scenes`` labelled scenes from the random stream ``seed`` (the camera's
+        noise too)."""
         cfg = self.config
         rng = np.random.default_rng(seed)
+        self.camera.reseed(seed)
         s_k, nf = cfg.max_slots, None
         feats, mask, rel, novel, src = [], [], [], [], []
         labels: dict[str, list] = {g: [] for g in GROUPS}
@@ -312,6 +338,7 @@ class ConceptSceneGenerator:
                               {"split": cfg.split, "seed": seed, "scenes": n_scenes,
                                "colors": list(cfg.colors),
                                "held_out": [list(h) for h in cfg.held_out],
+                               "camera": cfg.camera,
                                "generator_version": GENERATOR_VERSION,
                                "large_from": LARGE_FROM})
 

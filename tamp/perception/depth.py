@@ -28,7 +28,6 @@ the far plane.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -116,9 +115,7 @@ def filter_depth(frames: Sequence[RGBDLike], noise: DepthNoise = DepthNoise(),
         max_range = np.inf if (stack == 0).any() else 0.995 * deepest
     ok = np.isfinite(stack) & (stack > 0) & (stack < max_range)
     count = ok.sum(0)
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels stay NaN
-        depth = np.nanmedian(np.where(ok, stack, np.nan), axis=0)
+    depth = _median_of_valid(stack, ok, count)
     depth = np.where(count * 2 >= len(frames), depth, np.nan)
     rgb = np.mean([np.asarray(f.rgb, np.float64)[..., :3] for f in frames], axis=0)
     n_fused = np.maximum(count, 1)
@@ -146,6 +143,18 @@ def filter_depth(frames: Sequence[RGBDLike], noise: DepthNoise = DepthNoise(),
                          instance, tuple(getattr(first, "labels", ())), stats)
 
 
+def _median_of_valid(stack: np.ndarray, ok: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Per pixel, the median of the frames in ``stack`` (F, H, W) where ``ok``; NaN where
+    none is (a sort with the invalid ones last: much faster than ``np.nanmedian``)."""
+    if len(stack) == 1:
+        return np.where(ok[0], stack[0], np.nan)
+    srt = np.sort(np.where(ok, stack, np.inf), axis=0)
+    lo = np.take_along_axis(srt, np.maximum((count - 1) // 2, 0)[None], 0)[0]
+    hi = np.take_along_axis(srt, np.maximum(count // 2, 0)[None], 0)[0]
+    hi = np.where(count > 0, np.minimum(hi, srt.max(axis=0, initial=-np.inf)), np.nan)
+    return np.where(count > 0, (lo + np.where(np.isinf(hi), lo, hi)) / 2, np.nan)
+
+
 def _tolerance(sigma: np.ndarray, cfg: DepthFilterConfig) -> np.ndarray:
     return np.maximum(cfg.agree_sigmas * np.sqrt(2.0) * sigma, cfg.min_agree_depth)
 
@@ -165,18 +174,24 @@ def _shifted(img: np.ndarray, dy: int, dx: int) -> np.ndarray:
 
 def _agreeing(depth: np.ndarray, sigma: np.ndarray, cfg: DepthFilterConfig) -> np.ndarray:
     """Pixels that enough of their measured neighbours agree with (see the module)."""
-    tol = _tolerance(sigma, cfg)
+    tol = _tolerance(sigma, cfg).astype(np.float32)
+    d = depth.astype(np.float32)
+    h, w = d.shape
     # a pixel's neighbours at distance r on a slanted surface differ by r times the
     # per-pixel step: the tolerance grows with the offset
-    agree = np.zeros(depth.shape)
-    seen = np.zeros(depth.shape)
+    agree = np.zeros(d.shape, np.int16)
+    seen = np.zeros(d.shape, np.int16)
     with np.errstate(invalid="ignore"):
         for dy, dx in _shifts(cfg.window):
-            other = _shifted(depth, dy, dx)
+            # views of the pixel (here) and of its neighbour at (dy, dx) (there)
+            ys, yo = slice(max(-dy, 0), h - max(dy, 0)), slice(max(dy, 0), h - max(-dy, 0))
+            xs, xo = slice(max(-dx, 0), w - max(dx, 0)), slice(max(dx, 0), w - max(-dx, 0))
+            other = d[yo, xo]
             measured = np.isfinite(other)
-            seen += measured
-            agree += measured & (np.abs(other - depth) < tol * max(abs(dy), abs(dx)))
-    return np.isfinite(depth) & (agree >= cfg.min_agree * np.maximum(seen, 1)) & (agree >= 2)
+            seen[ys, xs] += measured
+            agree[ys, xs] += measured & (np.abs(other - d[ys, xs])
+                                         < tol[ys, xs] * max(abs(dy), abs(dx)))
+    return np.isfinite(d) & (agree >= cfg.min_agree * np.maximum(seen, 1)) & (agree >= 2)
 
 
 def _decimate(depth, rgb, sigma, instance, step, cfg):

@@ -120,6 +120,48 @@ def test_episodes_are_resumable_and_counted(tmp_path, double, capsys):
     assert len(double.requests) == 6
 
 
+def test_resume_reruns_an_episode_made_with_another_camera(tmp_path, double):
+    double.mode = "empty"
+    path = be.episode_dir(tmp_path, "lift", "vlm", 1000) / "result.json"
+
+    def recorded():
+        return json.loads(path.read_text())["camera"]
+
+    assert _bench(tmp_path, double, tasks="lift", episodes="1") == 0
+    assert len(double.requests) == 1 and recorded() == "ideal"  # vlm: ideal by default
+    assert _bench(tmp_path, double, "--camera", "d435", tasks="lift", episodes="1") == 0
+    assert len(double.requests) == 2 and recorded() == "d435"  # not reused: run again
+    assert _bench(tmp_path, double, "--camera", "d435", tasks="lift", episodes="1") == 0
+    assert len(double.requests) == 2  # same camera: reused
+    assert [r["camera"] for r in _csv(tmp_path / "results.csv")] == ["d435"]
+    report = (tmp_path / "report.md").read_text()
+    assert "--camera d435" in report and "Camera (sensor model" in report
+    assert "`d435`" in report
+    # a result from before cameras were recorded was made with the ideal one
+    result = json.loads(path.read_text())
+    del result["camera"]
+    path.write_text(json.dumps(result))
+    assert _bench(tmp_path, double, "--camera", "ideal", tasks="lift", episodes="1") == 0
+    assert len(double.requests) == 2
+    assert "--camera ideal" in (tmp_path / "report.md").read_text()
+
+
+def test_learned_perception_methods_default_to_the_realistic_camera(tmp_path):
+    cfg = be.EpisodesConfig(("lift",), ("tamp", "tamp-learned"), 1)
+    assert (cfg.camera_for("tamp"), cfg.camera_for("tamp-learned")) == ("ideal", "d435")
+    for method in cfg.methods:  # results on disk without a camera: made with ideal
+        be._store(tmp_path, {"task": "lift", "method": method, "seed": 1000,
+                             "success": True}, None)
+    assert be.pending(cfg, tmp_path) == [("lift", "tamp-learned", 1000, False)]
+    assert [r["method"] for r in be.load(cfg, tmp_path)] == ["tamp"]
+    ideal = be.EpisodesConfig(("lift",), ("tamp", "tamp-learned"), 1, camera="ideal")
+    assert be.pending(ideal, tmp_path) == []
+    table = [{**_row("lift", "tamp", 1000, True), "camera": "ideal"},
+             {**_row("lift", "tamp-learned", 1000, True), "camera": "d435"}]
+    assert "Camera (sensor model, `scenes/sensor.py`): tamp: `ideal`; tamp-learned: " \
+        "`d435`." in be.report(table, "tamp bench episodes ...")
+
+
 def test_a_crash_or_a_method_that_cannot_be_set_up_is_a_counted_failure(tmp_path,
                                                                         monkeypatch):
     cfg = be.EpisodesConfig(("lift",), ("vlm",), 1, options={})  # no model, no endpoint
@@ -166,6 +208,7 @@ def test_bad_endpoint_is_counted_not_fatal(tmp_path):
     (["--methods", "vlm", "--vlm-model", "m", "--vlm-base-url", "localhost:8000"],
      "--vlm-base-url must start with http:// or https://"),
     (["--checkpoints", "/nonexistent/ckpt"], "--checkpoints /nonexistent/ckpt is not a directory"),
+    (["--camera", "nope"], "unknown camera 'nope'; known: ideal, d435, d435-miscalibrated"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(args, expected, capsys, tmp_path):
     assert main(["bench", "episodes", "--out", str(tmp_path / "o"), *args]) == 2

@@ -46,6 +46,8 @@ KNOWN = ", ".join(task_names())
     (["run", "--perception", "magic"], "unknown perception 'magic'; known: oracle, learned"),
     (["run", "--goal", "put the red blok in the green bowl"], "--goal: unknown word 'blok'"),
     (["run", "--goal", "  "], "--goal: the goal is empty"),
+    (["run", "--camera", "nope"], "unknown camera 'nope'; known: ideal, d435, "
+                                  "d435-miscalibrated"),
     (["dance"], "invalid choice: 'dance'"),
     ([], "the following arguments are required: COMMAND"),
 ])
@@ -69,6 +71,29 @@ def test_console_script_reports_bad_input_without_traceback():
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         f"error: unknown task 'nope'; known tasks: {KNOWN}"]
+
+
+def test_camera_defaults_to_the_realistic_one_for_learned_perception():
+    from experiments.episode import EpisodeSpec, resolve_camera
+
+    def camera(method="tamp", perception="oracle", given=None):
+        return resolve_camera(EpisodeSpec("lift", 0, method, perception, camera=given))
+
+    assert camera() == camera("vlm") == camera("bc-1demo") == "ideal"
+    assert camera(perception="learned") == camera(perception="learned-geometric") == "d435"
+    assert camera("tamp-learned") == camera("tamp-learned-geometric") == "d435"
+    assert camera("tamp-learned", given="ideal") == "ideal"  # ideal stays available
+    assert camera(given="d435-miscalibrated") == "d435-miscalibrated"
+
+
+def test_result_records_the_camera(tmp_path, capsys):
+    assert main(["run", "--task", "lift", "--seed", "0", "--out", str(tmp_path / "a")]) == 0
+    assert json.loads((tmp_path / "a" / "result.json").read_text())["camera"] == "ideal"
+    assert main(["run", "--task", "lift", "--seed", "0", "--camera", "d435", "--out",
+                 str(tmp_path / "b")]) == 0
+    result = json.loads((tmp_path / "b" / "result.json").read_text())
+    assert result["camera"] == "d435" and result["success"] is True
+    assert "camera d435" in capsys.readouterr().err  # named in the progress too
 
 
 def test_failed_task_exits_1_with_a_reason(tmp_path):

@@ -68,6 +68,22 @@ def test_bench_compares_batched_with_looped_inference(tmp_path, data_dir):
     assert t["max_abs_difference"] < 1e-4
 
 
+def test_eval_through_a_realistic_camera_caches_its_own_data(tmp_path):
+    from experiments.concepts_cli import dataset
+
+    data_dir, out = tmp_path / "data", tmp_path / "eval"
+    assert main(["concepts", "eval", "--scenes", "2", "--camera", "d435", "--out", str(out),
+                 "--data-dir", str(data_dir)]) == 0
+    assert json.loads((out / "eval.json").read_text())["camera"] == "d435"
+    names = sorted(p.name for p in data_dir.iterdir())
+    assert len(names) == 2 and all(n.endswith("-camera-d435.npz") for n in names), names
+    assert dataset("test", 2, 0, str(data_dir), camera="d435").meta["camera"] == "d435"
+    # the ideal camera keeps the names that data had before cameras were named
+    ideal = dataset("test", 2, 0, str(data_dir), camera="ideal")
+    assert ideal.meta["camera"] == "ideal"
+    assert (data_dir / names[1].replace("-camera-d435", "")).exists()
+
+
 @pytest.mark.parametrize("args, expected", [
     (["concepts", "eval", "--checkpoint", "/nonexistent"], "no concept checkpoint at"),
     (["concepts", "learn", "pink", "--where", "colour=pink"], "--where must be ATTR=VALUE"),
@@ -77,6 +93,8 @@ def test_bench_compares_batched_with_looped_inference(tmp_path, data_dir):
      "need 1 <= --positives < --shots <= 10"),
     (["concepts", "bench", "--objects", "12"], "--objects must be 2..10"),
     (["concepts", "train", "--threads", "0"], "--threads must be >= 1"),
+    (["concepts", "eval", "--camera", "nope"], "unknown camera 'nope'; known: ideal, d435"),
+    (["concepts", "episodes", "--camera", "nope"], "unknown camera 'nope'; known: ideal"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(args, expected, capsys):
     assert main(args) == 2

@@ -85,3 +85,19 @@ def test_a_tiny_training_run_clearly_beats_chance(splits):
         assert min(s.f1 for s in base.relations if s.name in ("left-of", "behind")) < 0.8
     novel = evaluate(model, splits["compositional"]).novel_group_accuracy
     assert novel["color"] > 0.9, novel
+
+
+def test_a_realistic_camera_fuses_a_burst_and_is_recorded():
+    d435 = ConceptSceneConfig(split="test", camera="d435")
+    noisy, ideal = generate(2, 5, d435), generate(2, 5, ConceptSceneConfig(split="test"))
+    assert (noisy.meta["camera"], ideal.meta["camera"]) == ("d435", "ideal")
+    # the same scenes (the camera's noise has a stream of its own), seen through noise
+    assert np.array_equal(noisy.sources, ideal.sources) and noisy.object_mask.sum() >= 4
+    assert not np.array_equal(noisy.features, ideal.features)
+    # reproducible: generate() reseeds the camera (features to float rounding: torch)
+    assert np.allclose(noisy.features, generate(2, 5, d435).features, atol=1e-5)
+    with ConceptSceneGenerator(d435) as gen:
+        _, frame, _ = gen.scene(np.random.default_rng(7))
+    assert frame.depth.shape == (240, 320) and np.isnan(frame.depth).any()  # fused
+    with pytest.raises(ValueError, match="unknown camera 'nope'; known: ideal, d435"):
+        ConceptSceneGenerator(ConceptSceneConfig(camera="nope"))
