@@ -60,6 +60,62 @@ def add_commands(sub) -> None:
                         "'<!-- NAME:start -->' and '<!-- NAME:end -->' (default episodes; "
                         "added at the end when missing)")
     e.set_defaults(func=_cmd_episodes)
+    _add_perception_command(bench)
+
+
+def _add_perception_command(bench) -> None:
+    from experiments.cli import camera_name
+
+    q = bench.add_parser("perception", help="one look per scene through each camera model: "
+                         "time, objects found, footprint error, concept accuracy")
+    q.add_argument("--tasks", default="all", help="comma-separated task names, or all")
+    q.add_argument("--cameras", default="ideal,d435", metavar="NAMES",
+                   help="comma-separated camera models (scenes/sensor.py); the first is the "
+                        "baseline (default ideal,d435)")
+    q.add_argument("--scenes", type=int, default=10, help="seeds per task (default 10)")
+    q.add_argument("--seed-start", type=int, default=3000, help="first seed (default 3000)")
+    q.add_argument("--out", default="runs/bench-perception", help="output directory")
+    q.add_argument("--update-docs", action="store_true",
+                   help="replace the perception section of docs/BENCHMARKS.md")
+    q.set_defaults(func=_cmd_perception, camera_type=camera_name)
+
+
+def _cmd_perception(args) -> int:
+    import argparse
+
+    from experiments import bench_perception as bp
+    from experiments.cli import UsageError
+    from experiments.files import write_json_atomic
+    from scenes.tasks import task_names
+
+    tasks = tuple(task_names()) if args.tasks == "all" else \
+        tuple(t.strip() for t in args.tasks.split(",") if t.strip())
+    unknown = [t for t in tasks if t not in task_names()]
+    if not tasks or unknown:
+        raise UsageError(f"unknown task '{(unknown or [''])[0]}'; known tasks: "
+                         f"{', '.join(task_names())}")
+    try:
+        cameras = tuple(args.camera_type(c.strip()) for c in args.cameras.split(","))
+    except argparse.ArgumentTypeError as err:
+        raise UsageError(f"--cameras: {err}") from None
+    if args.scenes < 1 or args.seed_start < 0:
+        raise UsageError("--scenes must be >= 1 and --seed-start >= 0")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file")
+    cfg = bp.PerceptionBenchConfig(tasks, cameras, args.scenes, args.seed_start)
+    rows = bp.run(cfg, lambda m: print(f"[bench] {m}", file=sys.stderr, flush=True))
+    command = (f"tamp bench perception --tasks {args.tasks} --cameras {','.join(cameras)} "
+               f"--scenes {args.scenes} --seed-start {args.seed_start}")
+    text = bp.report(rows, command)
+    write_json_atomic(out / "perception.json", rows)
+    write_text_atomic(out / "perception.md", text)
+    print(text)
+    if args.update_docs:
+        old = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
+        write_text_atomic(DOCS, _replace_section(old, "perception", text))
+        print(f"[bench] updated {DOCS}", file=sys.stderr)
+    return 0
 
 
 def add_vlm_arguments(parser) -> None:

@@ -85,11 +85,11 @@ class TampPolicy(Policy):
             PERCEIVED_DRIFT_DISTANCE
         self.goal = goal
         self.model = None
-        if perception != "oracle":
+        #: the concept checkpoint; None: the shipped one for the episode's camera model
+        self.concepts = concepts
+        if perception != "oracle" and concepts is not None:
             from tamp.concepts.checkpoint import load_checkpoint
 
-            if concepts is None:
-                raise ValueError(f"perception '{perception}' needs a concept checkpoint")
             self.model = load_checkpoint(concepts)
         # learned perception: what was seen last, under stable names (see ``_track``)
         self._seen: dict[str, tuple[str, str, np.ndarray]] = {}
@@ -301,6 +301,11 @@ class TampPolicy(Policy):
         # a real camera streams frames: while the arm is still, a burst of them is fused
         # (an ideal camera's frames would all be the same)
         sensor = env.camera.sensor
+        if self.model is None:
+            from tamp.concepts.checkpoint import checkpoint_for_camera, load_checkpoint
+
+            self.concepts = checkpoint_for_camera(sensor.name)
+            self.model = load_checkpoint(self.concepts)
         config = PerceptionConfig(segmentation=mode, noise=sensor.depth_noise())
         frames = env.capture() if sensor.ideal else env.capture_burst(config.depth.frames)
         scene = perceive_scene(frames, self.model, config, exclude)
@@ -340,7 +345,8 @@ class TampPolicy(Policy):
                           for n in facts.names)
             self.facts = replace(facts, names=tuple(rename[n] for n in facts.names),
                                  places=tuple(zones), sizes=sizes)
-            self.record = _record(scene, self.facts, rename, self.to_sim)
+            self.record = {**_record(scene, self.facts, rename, self.to_sim),
+                           "concepts_checkpoint": Path(self.concepts).name}
         return world
 
     def _track(self, attrs: dict[str, tuple[str, str]], xy: dict[str, np.ndarray]
@@ -485,10 +491,7 @@ class LearnedTampPolicy(TampPolicy):
 
     def __init__(self, config: PlannerConfig | None = None, max_replans: int = 3,
                  goal: str | None = None, concepts: str | Path | None = None):
-        from tamp.concepts.checkpoint import shipped_checkpoint
-
-        super().__init__(config, self.perception_mode, max_replans, goal,
-                         concepts or shipped_checkpoint())
+        super().__init__(config, self.perception_mode, max_replans, goal, concepts)
 
 
 @register_policy("tamp-learned-geometric")

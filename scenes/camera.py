@@ -65,6 +65,11 @@ class Camera:
         self.rng = np.random.default_rng([0x5E_4503, int(seed or 0)])
         self.state = self.sensor.draw_episode(self.rng)
 
+    def new_episode(self) -> None:
+        """Draw the per-episode part of the sensor (colour gains, pose error) anew from
+        the camera's stream, without restarting it (a dataset of many scenes)."""
+        self.state = self.sensor.draw_episode(self.rng)
+
     @property
     def reported_extrinsics(self) -> np.ndarray:
         """The camera pose the robot believes (the true one, with any calibration error)."""

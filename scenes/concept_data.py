@@ -267,6 +267,9 @@ class ConceptSceneGenerator:
         sim = self.sim
         if self.sensor.ideal:
             return self.camera.capture(sim.client, sim.bodies)
+        # every scene is seen as a new episode would be: its own white balance and
+        # exposure, so that the colour concepts learn the sensor's colour variation
+        self.camera.new_episode()
         frames = self.camera.burst(sim.client, sim.bodies, BURST_FRAMES)
         return filter_depth(frames, self.sensor.depth_noise(),
                             DepthFilterConfig(frames=BURST_FRAMES))

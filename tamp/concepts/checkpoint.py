@@ -93,3 +93,15 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Con
 def shipped_checkpoint() -> Path:
     """The checkpoint that ships with the package (``tamp concepts train`` rewrites it)."""
     return Path(__file__).resolve().parent / "checkpoints" / "base"
+
+
+def checkpoint_for_camera(camera: str) -> Path:
+    """The shipped checkpoint trained on data from the camera model ``camera``: the
+    folder of that name (or of its family, the name before the first '-': ``d435`` for
+    ``d435-miscalibrated``, a calibration error being no other sensor), else the base
+    one (trained on the ideal camera)."""
+    root = shipped_checkpoint().parent
+    for name in (camera, camera.split("-")[0]):
+        if name and name != "ideal" and (root / name / WEIGHTS).exists():
+            return root / name
+    return shipped_checkpoint()

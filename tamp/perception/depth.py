@@ -14,7 +14,7 @@ frames of a still scene:
    an isolated outlier have almost none.
 3. **decimation** to at most ``max_width`` pixels across, edge-aware: each block keeps
    the mean of its samples that agree with its lower-median sample (never a blend of two
-   surfaces), its colour likewise, and the instance label of that sample.
+   surfaces), and that sample's colour and instance label (never a blend of two colours).
 4. **edge-preserving smoothing**: the mean of the neighbours within a few standard
    deviations of the pixel's depth.
 
@@ -214,9 +214,12 @@ def _decimate(depth, rgb, sigma, instance, step, cfg):
         same = valid & (np.abs(d - pick[..., None]) <= tol[..., None])
     m = same.sum(-1)
     out_d = np.where(m > 0, (np.where(same, d, 0.0)).sum(-1) / np.maximum(m, 1), np.nan)
+    # the colour of the picked sample itself: two touching faces of one depth but of
+    # two colours (a tower's side) would blend into a colour of neither
     c = blocks(rgb)
-    weight = np.where(m[..., None] > 0, same, True)[..., None]
-    out_rgb = (c * weight).sum(-2) / weight.sum(-2)
+    gap = np.where(valid, np.abs(d - pick[..., None]), np.inf)
+    chosen = np.where(n > 0, gap.argmin(-1), 0)
+    out_rgb = np.take_along_axis(c, chosen[..., None, None], -2)[..., 0, :]
     # averaging neighbours shrinks only the uncorrelated part of the noise, and how much
     # of it is correlated no datasheet says: the fused sigma is kept (an upper bound),
     # and segmentation scales it by the residuals it measures on the table
@@ -224,10 +227,8 @@ def _decimate(depth, rgb, sigma, instance, step, cfg):
     out_i = None
     if instance is not None:
         ii = blocks(np.asarray(instance))
-        # the label of the sample nearest the block's depth
-        gap = np.where(valid, np.abs(d - pick[..., None]), np.inf)
-        out_i = np.take_along_axis(ii, gap.argmin(-1)[..., None], -1)[..., 0]
-        out_i = np.where(m > 0, out_i, ii[..., 0])
+        # the label of the picked sample
+        out_i = np.take_along_axis(ii, chosen[..., None], -1)[..., 0]
     return out_d, out_rgb, out_s, out_i
 
 
