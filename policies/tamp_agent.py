@@ -285,6 +285,7 @@ class TampPolicy(Policy):
     def _perceive(self, env: TabletopEnv) -> WorldModel:
         """The world as the camera and the concept model see it, under the names of the
         first observation; the first one also fills ``facts`` and ``record``."""
+        from scenes.sim import TABLE_TOP
         from tamp.concepts.runtime import perceive_scene
         from tamp.perception.scene import PerceptionConfig
 
@@ -306,7 +307,10 @@ class TampPolicy(Policy):
 
             self.concepts = checkpoint_for_camera(sensor.name)
             self.model = load_checkpoint(self.concepts)
-        config = PerceptionConfig(segmentation=mode, noise=sensor.depth_noise())
+        # the workcell's table is level at a known height: the camera pose is refined
+        # against it (a hand-eye calibration error shows as a tilted table)
+        config = PerceptionConfig(segmentation=mode, noise=sensor.depth_noise(),
+                                  table_height=TABLE_TOP)
         frames = env.capture() if sensor.ideal else env.capture_burst(config.depth.frames)
         scene = perceive_scene(frames, self.model, config, exclude)
         self._camera = scene.percept.camera_position

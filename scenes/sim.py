@@ -19,6 +19,9 @@ COLORS: dict[str, tuple[float, float, float]] = {
 }
 TABLE_EXTENT = (-0.3, 0.9, -0.6, 0.6)  #: x_min, x_max, y_min, y_max of the table top, m
 TABLE_THICKNESS = 0.05
+#: m, z of the table top in the robot's base frame: a fact of the workcell, measured once
+#: when the robot is mounted (as a real cell's description states it)
+TABLE_TOP = 0.0
 
 
 @dataclass(frozen=True)
@@ -229,7 +232,7 @@ class Simulation:
         """Ground truth as the planner's world model (the ``oracle`` observation)."""
         return WorldModel({n: o.moved(self.object_pose(n)).upright()
                            for n, o in self.objects.items()},
-                          TABLE_EXTENT, 0.0, zones=dict(self.zones))
+                          TABLE_EXTENT, TABLE_TOP, zones=dict(self.zones))
 
     # -- control ------------------------------------------------------------------------
     def command(self, q_arm: np.ndarray, width: float) -> None:

@@ -163,7 +163,9 @@ def fit_object(cloud: ObjectCloud, table_z: float, camera: np.ndarray | None = N
     if len(pts) < 5:
         raise ValueError(f"{cloud.name}: {len(pts)} points are too few to fit a shape")
     z = pts[:, 2] - table_z
-    top = float(z.max())
+    # on noisy depth the highest point is the noisiest: a robust top leaves out as many
+    # as the footprint does
+    top = float(z.max()) if cfg.trim <= 0 else float(np.quantile(z, 1 - cfg.trim))
     given_bottom = bottom
     if bottom is None:
         bottom = float(z.min())

@@ -19,7 +19,7 @@ from tamp.perception.cloud import ObjectCloud
 from tamp.perception.depth import DepthFilterConfig, DepthNoise, filter_depth
 from tamp.perception.fit import BOWL_WALL, HOLLOW, THIN_FACE, FitConfig, ShapeFit, fit_object
 from tamp.perception.segment import (Segmentation, SegmentationConfig, SegmentationMode,
-                                     TablePlane, segment)
+                                     TablePlane, refine_camera_pose, segment)
 from tamp.world import ShapeKind, WorldModel, WorldObject
 
 SUPPORT_GAP = 0.005  #: m: a support's top must lie this far below the object's top
@@ -39,6 +39,10 @@ class PerceptionConfig:
     depth: DepthFilterConfig = field(default_factory=DepthFilterConfig)
     #: ``FitConfig.trim`` used on noisy depth (robust footprints)
     noisy_trim: float = 0.01
+    #: m, the workcell's table top in the world frame when known: the camera pose is
+    #: then refined so that the table it sees is level there (see
+    #: :func:`tamp.perception.segment.refine_camera_pose`); None: the pose as given
+    table_height: float | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ class Percept:
     mode: SegmentationMode
     time_s: float  #: s spent filtering depth, segmenting and fitting
     fit: FitConfig = field(default_factory=FitConfig)  #: how the objects were fitted
+    #: 4x4, world frame: the refinement applied to the camera pose (identity if none)
+    camera_correction: np.ndarray = field(default_factory=lambda: np.eye(4), repr=False)
 
     def by_name(self) -> dict[str, PerceivedObject]:
         return {o.name: o for o in self.objects}
@@ -180,10 +186,13 @@ def perceive(frame, config: PerceptionConfig = PerceptionConfig(),
             fit = replace(fit, trim=max(fit.trim, config.noisy_trim))
     else:
         frame = frames[0]
+    correction = np.eye(4)
+    if config.table_height is not None:
+        frame, correction = refine_camera_pose(frame, config.table_height, config.segment)
     seg: Segmentation = segment(frame, config.segmentation, config.segment, exclude)
     objects = fit_scene(seg.objects, seg.table, seg.camera_position, kinds, fit)
     return Percept(objects, seg.table, seg.camera_position, seg.mode,
-                   time.perf_counter() - t0, fit)
+                   time.perf_counter() - t0, fit, correction)
 
 
 def refit(percept: Percept, kinds: dict[str, ShapeKind],
@@ -194,7 +203,7 @@ def refit(percept: Percept, kinds: dict[str, ShapeKind],
     cfg = cfg or percept.fit
     objects = fit_scene(percept.clouds, percept.table, percept.camera_position, kinds, cfg)
     return Percept(objects, percept.table, percept.camera_position, percept.mode,
-                   percept.time_s + time.perf_counter() - t0, cfg)
+                   percept.time_s + time.perf_counter() - t0, cfg, percept.camera_correction)
 
 
 def world_model(percept: Percept, attributes: dict[str, tuple[str, str]],

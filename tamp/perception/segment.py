@@ -211,6 +211,45 @@ def _drop_outliers(points: np.ndarray, sigma: float, neighbours: int = 12,
     return keep
 
 
+def refine_camera_pose(frame: RGBDLike, table_height: float,
+                       cfg: SegmentationConfig = SegmentationConfig()):
+    """``frame`` with its camera pose corrected so that the table it sees is level at
+    ``table_height`` (m, world frame), and the correction (4x4, world frame).
+
+    A hand-eye calibration error tilts and shifts everything the camera sees; the
+    workcell's table is known to be level at a known height, so the fitted table plane
+    shows the tilt (rotations about horizontal axes) and the height error. The
+    correction rotates about the camera's own position (undoing a rotation error of the
+    camera exactly in those two axes) and then shifts along z. What the table cannot
+    show, a yaw about the vertical and a horizontal shift, stays.
+    """
+    from dataclasses import is_dataclass, replace
+
+    wp = backproject(frame)
+    inside = _workspace_mask(wp, cfg)
+    sigma = getattr(frame, "sigma", None)
+    table = fit_table(wp.xyz[inside], cfg, None if sigma is None else np.asarray(sigma)[inside])
+    n = table.normal
+    axis = np.cross(n, [0.0, 0.0, 1.0])
+    s, c = np.linalg.norm(axis), float(n[2])
+    rot = np.eye(3)
+    if s > 1e-12:
+        k = axis / s
+        kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+        rot = np.eye(3) + s * kx + (1 - c) * (kx @ kx)
+    cam = wp.camera_position
+    fix = np.eye(4)
+    fix[:3, :3] = rot
+    fix[:3, 3] = cam - rot @ cam
+    # the plane's height after the rotation, at its inliers' centre
+    centre = fix[:3, :3] @ table.centre + fix[:3, 3]
+    fix[2, 3] += table_height - centre[2]
+    pose = fix @ np.asarray(frame.extrinsics, np.float64)
+    if not is_dataclass(frame):
+        raise TypeError("refine_camera_pose needs a dataclass frame")
+    return replace(frame, extrinsics=pose), fix
+
+
 def segment_instances(frame: RGBDLike, labels: tuple[str, ...], instance: np.ndarray,
                       cfg: SegmentationConfig = SegmentationConfig()) -> Segmentation:
     """One object per instance label, from the simulator's masks. On noisy depth (a

@@ -157,3 +157,37 @@ def test_the_raw_noisy_frame_is_what_breaks_perception(bowl_scene):
     frames, truth = bowl_scene
     raw = perceive(frames[0], PerceptionConfig(segmentation="geometric"))
     assert len(raw.objects) > 2 * len(truth.objects)
+
+
+def _rotation(axis, deg):
+    axis = np.asarray(axis, float) / np.linalg.norm(axis)
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    a = np.radians(deg)
+    return np.eye(3) + np.sin(a) * k + (1 - np.cos(a)) * (k @ k)
+
+
+def test_the_table_refines_a_tilted_camera_pose(bowl_scene):
+    """A calibration error that tilts the camera (about a horizontal axis through it) and
+    lifts it is undone by levelling the table it sees; a yaw is what the table cannot
+    show, and stays."""
+    from dataclasses import replace
+
+    from tamp.perception.depth import filter_depth
+    from tamp.perception.segment import refine_camera_pose
+
+    frames, _ = bowl_scene
+    frame = filter_depth(frames, NOISE)
+    true = frame.extrinsics
+    for axis, deg, fixed in (((1, 1, 0), 0.5, True), ((0, 0, 1), 0.5, False)):
+        err = np.eye(4)
+        err[:3, :3] = _rotation(axis, deg)
+        cam = true[:3, 3]
+        err[:3, 3] = cam - err[:3, :3] @ cam + [0, 0, 0.004]  # about the camera, +4 mm
+        wrong = replace(frame, extrinsics=err @ true)
+        refined, fix = refine_camera_pose(wrong, 0.0)
+        off = np.linalg.inv(true) @ refined.extrinsics
+        angle = np.degrees(np.arccos(np.clip((np.trace(off[:3, :3]) - 1) / 2, -1, 1)))
+        if fixed:
+            assert angle < 0.05 and abs(refined.extrinsics[2, 3] - true[2, 3]) < 0.0015
+        else:
+            assert angle == pytest.approx(0.5, abs=0.05)  # a yaw stays as it was
