@@ -142,3 +142,19 @@ def test_frames_are_reproducible_from_the_episode_seed():
     np.testing.assert_array_equal(a[1].rgb, b[1].rgb)
     assert not np.array_equal(a[0].depth, a[1].depth)  # new noise in every frame
     assert not np.array_equal(a[0].rgb, c.rgb)
+
+
+def test_the_gymnasium_env_takes_the_camera_by_name():
+    import gymnasium
+
+    import scenes  # noqa: F401  (registers the environments)
+
+    env = gymnasium.make("tamp/Lift-v0", camera="d435")
+    try:
+        env.reset(seed=0)
+        frame = env.unwrapped.capture()
+        assert frame.depth.shape == (480, 640) and (frame.depth == 0).any()
+    finally:
+        env.close()
+    with pytest.raises(ValueError, match="unknown camera"):
+        gymnasium.make("tamp/Lift-v0", camera="kinect")
