@@ -7,14 +7,16 @@ import pytest
 from experiments.episode import EpisodeSpec, policy_kwargs, run_episode
 from policies import make_policy, policy_names
 from policies.base import policy_class
-from tamp.concepts.checkpoint import shipped_checkpoint
+from tamp.concepts.checkpoint import checkpoint_for_camera, shipped_checkpoint
 
 
 def test_variants_are_registered_with_their_perception_and_the_shipped_model():
     assert {"tamp-learned", "tamp-learned-geometric"} <= set(policy_names())
     assert make_policy("tamp-learned").perception == "learned"
     geometric = make_policy("tamp-learned-geometric")
-    assert geometric.perception == "learned-geometric" and geometric.model is not None
+    # the concept model is the shipped one of the episode's camera, loaded at the first
+    # look (the camera is the environment's)
+    assert geometric.perception == "learned-geometric" and geometric.concepts is None
     assert any(shipped_checkpoint().glob("*.json"))
     assert any(shipped_checkpoint().glob("*.safetensors"))
 
@@ -31,6 +33,8 @@ def test_learned_perception_episode_records_what_it_saw(tmp_path):
     result = run_episode(EpisodeSpec("place-in-bowl", 3, "tamp-learned"), out=tmp_path)
     assert result["success"], result["failure_reason"]
     assert result["perceived_facts"] and result["perceived_objects"]
+    assert result["camera"] == "d435"  # the realistic camera by default
+    assert result["concepts_checkpoint"] == checkpoint_for_camera("d435").name
     # the goal's objects were found among those seen, under the simulator's names
     goal_objects = {w for f in result["goal_facts"] for w in f.split()[1:]}
     assert goal_objects <= set(result["simulator_names"].values())
