@@ -107,8 +107,8 @@ def add_commands(sub) -> None:
 
     def common(q, checkpoint: bool = True):
         if checkpoint:
-            q.add_argument("--checkpoint", default=str(default_checkpoint()),
-                           help="checkpoint directory (default: the shipped one)")
+            q.add_argument("--checkpoint", default=None,
+                           help="checkpoint directory (default: the shipped one of --camera)")
         add_camera_argument(q, "ideal", "the shipped checkpoint was trained on it")
         q.add_argument("--seed", type=int, default=0, help="data and training seed")
         q.add_argument("--data-dir", default=DATA_DIR, help=f"scene cache (default {DATA_DIR})")
@@ -119,12 +119,13 @@ def add_commands(sub) -> None:
                        description="Render labelled scenes and train the concept model; "
                        "writes a safetensors + JSON checkpoint.")
     common(t, checkpoint=False)
-    t.add_argument("--out", default=str(default_checkpoint()),
-                   help="checkpoint directory to write (default: the shipped one)")
+    t.add_argument("--out", default=None,
+                   help="checkpoint directory to write (default: the shipped one of --camera, "
+                        "tamp/concepts/checkpoints/base for ideal, .../NAME for another)")
     t.add_argument("--scenes", type=int, default=1200, help="training scenes (default 1200)")
     t.add_argument("--epochs", type=int, default=200, help="epochs (default 200)")
     t.add_argument("--hidden", type=int, default=128, help="units per hidden layer (default 128)")
-    t.set_defaults(func=_cmd_train)
+    t.set_defaults(func=_camera_defaults(_cmd_train))
 
     e = cmd.add_parser("eval", help="accuracy and F1 on held-out and compositional scenes",
                        description="Per-concept accuracy and F1 on held-out scenes and on "
@@ -132,7 +133,7 @@ def add_commands(sub) -> None:
     common(e)
     e.add_argument("--scenes", type=int, default=200, help="scenes per split (default 200)")
     e.add_argument("--out", default="runs/concepts/eval", help="output directory")
-    e.set_defaults(func=_cmd_eval)
+    e.set_defaults(func=_camera_defaults(_cmd_eval))
 
     n = cmd.add_parser("learn", help="add a concept from a few labelled objects",
                        description="Add the unary concept NAME from at most --shots labelled "
@@ -148,7 +149,7 @@ def add_commands(sub) -> None:
     n.add_argument("--positives", type=int, default=5, help="of which positive (default 5)")
     n.add_argument("--eval-scenes", type=int, default=80, help="held-out scenes (default 80)")
     n.add_argument("--out", default=None, help="checkpoint to write (default: --checkpoint)")
-    n.set_defaults(func=_cmd_learn)
+    n.set_defaults(func=_camera_defaults(_cmd_learn))
 
     b = cmd.add_parser("bench", help="batched vs per-object/per-pair inference time",
                        description="Time one batched forward pass over a rendered scene "
@@ -161,7 +162,7 @@ def add_commands(sub) -> None:
                    help="accuracy tables to include (from 'tamp concepts eval')")
     b.add_argument("--out", default="runs/concepts/bench", help="output directory")
     b.add_argument("--update-docs", action="store_true", help="rewrite docs/CONCEPTS.md")
-    b.set_defaults(func=_cmd_bench)
+    b.set_defaults(func=_camera_defaults(_cmd_bench))
 
     r = cmd.add_parser("episodes", help="task success with learned perception vs oracle",
                        description="Run a task over seeds with each perception mode (same "
@@ -171,12 +172,33 @@ def add_commands(sub) -> None:
     r.add_argument("--seeds", type=int, default=20, help="seeds 0..N-1 (default 20)")
     r.add_argument("--perception", default="oracle,learned,learned-geometric",
                    help="comma-separated perception modes")
-    r.add_argument("--checkpoint", default=str(default_checkpoint()),
-                   help="checkpoint directory (default: the shipped one)")
+    r.add_argument("--checkpoint", default=None,
+                   help="checkpoint directory (default: the shipped one of the camera)")
     add_camera_argument(r)
     r.add_argument("--out", default="runs/concepts/episodes", help="output directory")
     r.add_argument("--update-docs", action="store_true", help="rewrite docs/CONCEPTS.md")
-    r.set_defaults(func=_cmd_episodes)
+    r.set_defaults(func=_camera_defaults(_cmd_episodes))
+
+
+def _camera_defaults(command):
+    """``command`` with ``--checkpoint`` (and train's ``--out``) defaulting to the shipped
+    checkpoint of the camera model (``checkpoint_for_camera``; train writes a new
+    camera's to ``checkpoints/NAME``)."""
+    def run(args) -> int:
+        from tamp.concepts.checkpoint import checkpoint_for_camera
+
+        camera = getattr(args, "camera", None)
+        if command is _cmd_episodes and camera is None:
+            return command(args)  # each episode's camera picks its own checkpoint
+        camera = camera or "ideal"
+        if getattr(args, "checkpoint", "") is None:
+            args.checkpoint = str(checkpoint_for_camera(camera))
+        if command is _cmd_train and args.out is None:
+            args.out = str(default_checkpoint() if camera == "ideal" else
+                           default_checkpoint().parent / camera.split("-")[0])
+        return command(args)
+
+    return run
 
 
 def _cmd_train(args) -> int:
@@ -392,7 +414,7 @@ def _cmd_episodes(args) -> int:
         raise UsageError(f"unknown task '{args.task}'; known tasks: {', '.join(task_names())}")
     if args.seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
-    if any(m != "oracle" for m in modes):
+    if any(m != "oracle" for m in modes) and args.checkpoint is not None:
         _load(args.checkpoint, "cpu")  # a clear error before any episode runs
     rows = []
     for seed in range(args.seeds):
