@@ -13,7 +13,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
 
 
 def add_commands(sub) -> None:
-    from experiments.cli import _Parser, add_camera_argument
+    from experiments.cli import _Parser, add_camera_argument, finite_float
 
     p = sub.add_parser("bench", help="run a benchmark", description="Run a benchmark; "
                        "results go to OUT and, with --update-docs, into docs/BENCHMARKS.md.")
@@ -38,7 +38,7 @@ def add_commands(sub) -> None:
                    help="first evaluation seed (default 1000, away from development seeds)")
     e.add_argument("--workers", type=int, default=1, help="parallel processes, or the CPUs of a "
                    "local Ray (default 1)")
-    e.add_argument("--time-budget", type=float, default=60.0, help="planning budget, s")
+    e.add_argument("--time-budget", type=finite_float, default=60.0, help="planning budget, s")
     e.add_argument("--out", default="runs/bench-episodes", help="output directory; a "
                    "rerun skips the episodes already there")
     e.add_argument("--backend", default="process", help="where episodes run: 'process' "

@@ -28,6 +28,21 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
 
 
+def finite_float(value: str) -> float:
+    """The type of every real-valued option: a finite number. ``nan`` compares false
+    with everything, so a range check written as ``x <= 0`` would let it through (and
+    a NaN budget or limit switches its check off); ``inf`` is no budget either."""
+    import math
+
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a number") from None
+    if not math.isfinite(x):
+        raise argparse.ArgumentTypeError(f"'{value}' is not a finite number")
+    return x
+
+
 def camera_name(value: str) -> str:
     """``--camera``'s type: a registered sensor model's name (``scenes.sensor.SENSORS``);
     anything else is a usage error naming the known ones."""
@@ -190,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--concepts", default=None, metavar="CHECKPOINT",
                        help="concept checkpoint for learned perception (default: the "
                             "shipped one, see 'tamp concepts train')")
-    p_run.add_argument("--time-budget", type=float, default=60.0,
+    p_run.add_argument("--time-budget", type=finite_float, default=60.0,
                        help="planning time budget in seconds (default 60)")
     add_camera_argument(p_run)
     p_run.add_argument("--gif", action="store_true", help="also write OUT/episode.gif")

@@ -11,7 +11,7 @@ import math
 import sys
 from urllib.parse import urlparse
 
-from experiments.cli import EXIT_FAILED, EXIT_OK, UsageError
+from experiments.cli import EXIT_FAILED, EXIT_OK, UsageError, finite_float
 
 DEFAULT_CONTROLLER = "/position_joint_trajectory_controller"
 GRIPPER_FORMS = "serial:/dev/ttyUSB0 | tcp:HOST:PORT | urcap:HOST"
@@ -44,7 +44,7 @@ def add_commands(subparsers) -> None:
                    help="FollowJointTrajectory action (default) or the command topic")
     p.add_argument("--gripper", metavar="SPEC", help=f"Robotiq 2F-85: {GRIPPER_FORMS}")
     p.add_argument("--execute", action="store_true", help="really move the robot")
-    p.add_argument("--speed-scale", type=float, default=0.25,
+    p.add_argument("--speed-scale", type=finite_float, default=0.25,
                    help="fraction of the joint velocity/acceleration limits (default 0.25)")
     p.add_argument("--workspace", metavar="X0,X1,Y0,Y1,Z0,Z1",
                    help="box the tool centre point must stay in, m, robot base frame")
@@ -52,9 +52,9 @@ def add_commands(subparsers) -> None:
                    help="allow a ROS master / rosbridge / gripper that is not on loopback")
     p.add_argument("--rosauth-secret-file", metavar="FILE",
                    help="rosbridge with rosauth: file holding the shared secret")
-    p.add_argument("--timeout", type=float, default=5.0,
+    p.add_argument("--timeout", type=finite_float, default=5.0,
                    help="seconds to wait for the connection and the controller (default 5)")
-    p.add_argument("--time-budget", type=float, default=60.0, help="planning budget, s")
+    p.add_argument("--time-budget", type=finite_float, default=60.0, help="planning budget, s")
     p.set_defaults(func=_cmd_deploy)
 
 

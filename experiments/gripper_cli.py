@@ -16,7 +16,7 @@ import argparse
 import sys
 import time
 
-from experiments.cli import EXIT_FAILED, EXIT_OK, UsageError
+from experiments.cli import EXIT_FAILED, EXIT_OK, UsageError, finite_float
 
 ACTIONS = ("activate", "open", "close", "status")
 
@@ -36,19 +36,19 @@ def add_commands(subparsers) -> None:
                        help="serial:DEVICE, tcp:HOST:PORT (RTU gateway) or urcap:HOST[:PORT]")
     where.add_argument("--sim", action="store_true",
                        help="use an in-process simulator on a pseudo-terminal")
-    link.add_argument("--timeout", type=float, default=None, metavar="S",
+    link.add_argument("--timeout", type=finite_float, default=None, metavar="S",
                       help="deadline of the whole operation, s (default: 5 for activation, "
                            "the full stroke at the commanded speed for motions)")
-    link.add_argument("--io-timeout", type=float, default=0.2, metavar="S",
+    link.add_argument("--io-timeout", type=finite_float, default=0.2, metavar="S",
                       help="deadline of one request, s (default 0.2)")
     link.add_argument("--retries", type=int, default=2,
                       help="extra attempts per request (default 2)")
     _add_device_options(link)
 
     motion = argparse.ArgumentParser(add_help=False)
-    motion.add_argument("--speed", type=float, default=0.15, metavar="M/S",
+    motion.add_argument("--speed", type=finite_float, default=0.15, metavar="M/S",
                         help="finger speed, 0.02..0.15 m/s (default 0.15)")
-    motion.add_argument("--force", type=float, default=235.0, metavar="N",
+    motion.add_argument("--force", type=finite_float, default=235.0, metavar="N",
                         help="grip force, 20..235 N (default 235)")
     motion.add_argument("--activate", action="store_true",
                         help="activate first when the gripper is not activated")
@@ -72,9 +72,9 @@ def add_commands(subparsers) -> None:
     serve.add_argument("--pty", action="store_true",
                        help="Modbus RTU on a pseudo-terminal; prints its serial: spec")
     serve.add_argument("--urcap", metavar="HOST:PORT", help="the URCap ASCII socket")
-    s.add_argument("--duration", type=float, default=None, metavar="S",
+    s.add_argument("--duration", type=finite_float, default=None, metavar="S",
                    help="stop after this many seconds (default: run until interrupted)")
-    s.add_argument("--fault-rate", type=float, default=0.0, metavar="P",
+    s.add_argument("--fault-rate", type=finite_float, default=0.0, metavar="P",
                    help="probability that an answer is dropped, cut short or corrupted")
     s.add_argument("--seed", type=int, default=0, help="seeds --fault-rate (default 0)")
     _add_device_options(s)
@@ -84,9 +84,9 @@ def add_commands(subparsers) -> None:
 def _add_device_options(parser) -> None:
     parser.add_argument("--device-id", type=int, default=9,
                         help="Modbus slave id (default 9)")
-    parser.add_argument("--time-factor", type=float, default=None, metavar="F",
+    parser.add_argument("--time-factor", type=finite_float, default=None, metavar="F",
                         help="simulator only: wall-clock s per simulated s (default 1)")
-    parser.add_argument("--object-width", type=float, default=None, metavar="M",
+    parser.add_argument("--object-width", type=finite_float, default=None, metavar="M",
                         help="simulator only: an object of this width between the fingers")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from experiments.cli import EXIT_FAILED, EXIT_OK, UsageError
+from experiments.cli import EXIT_FAILED, EXIT_OK, UsageError, finite_float
 
 #: what to tell a user who asks for Fast Downward without having it
 FAST_DOWNWARD_HINT = ("--backend fast-downward needs Fast Downward through the unified-planning "
@@ -89,9 +89,9 @@ def add_commands(subparsers) -> None:
                    help="greedy best-first (default) or weighted A*")
     p.add_argument("--heuristic", choices=HEURISTICS, default="ff",
                    help="relaxed-plan length (ff, default), h_add, h_max or blind")
-    p.add_argument("--weight", type=float, default=1.0,
+    p.add_argument("--weight", type=finite_float, default=1.0,
                    help="w in f = g + w*h for --search astar (default 1)")
-    p.add_argument("--time-budget", type=float, default=60.0,
+    p.add_argument("--time-budget", type=finite_float, default=60.0,
                    help="seconds for grounding and search together (default 60)")
     p.add_argument("--node-budget", type=int, default=2_000_000,
                    help="most distinct states kept by the search (default 2000000)")

@@ -26,7 +26,7 @@ from experiments.cli import EXIT_USAGE, main
     (["--ros1", "--workspace", "0.15,inf,-0.55,0.55,0.025,0.85"], "finite"),
     (["--ros1", "--timeout", "nan"], "--timeout"),
     (["--ros1", "--time-budget", "nan"], "--time-budget"),
-    (["--ros1", "--speed-scale", "nan"], "speed scale"),
+    (["--ros1", "--speed-scale", "nan"], "--speed-scale"),
     (["--ros1", "--gripper", "usb"], "serial:"),
     (["--ros1", "--gripper", "tcp:10.0.0.5:502"], "--allow-remote"),
     (["--ros1", "--task", "nope"], "unknown task"),
