@@ -82,6 +82,12 @@ class TabletopEnv(gymnasium.Env):
 
     def step(self, action):
         action = np.asarray(action, np.float64)
+        if action.shape != self.action_space.shape:
+            raise ValueError(f"action must have shape {self.action_space.shape} (7 joint "
+                             f"targets, rad, and the gripper opening, m); got {action.shape}")
+        if not np.all(np.isfinite(action)):
+            # a NaN target would stay in the simulator's state for the rest of the episode
+            raise ValueError(f"action must be finite; got {action.tolist()}")
         q = np.clip(action[:7], self.robot.lower, self.robot.upper)
         width = float(np.clip(action[7], 0.0, self.robot.gripper.stroke))
         self.sim.command(q, width)
@@ -97,6 +103,16 @@ class TabletopEnv(gymnasium.Env):
 
     def close(self):
         self.sim.close()
+
+    def __del__(self):
+        # an environment dropped without close() must not keep its PyBullet client
+        # (about 29 MB each)
+        sim = getattr(self, "sim", None)
+        if sim is not None:
+            try:
+                sim.close()
+            except Exception:  # interpreter shutdown: pybullet may already be gone
+                pass
 
     # -- beyond the gymnasium API -------------------------------------------------------
     def capture(self) -> CameraFrame:

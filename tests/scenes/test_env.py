@@ -97,3 +97,33 @@ def test_camera_gives_rgb_metric_depth_and_masks(env):
     ray = np.linalg.inv(frame.intrinsics) @ np.array([u + 0.5, v + 0.5, 1.0]) * z
     world = frame.extrinsics @ np.append(ray, 1.0)
     assert np.linalg.norm(world[:2] - env.sim.object_pose("green_bowl")[:2, 3]) < 0.1
+
+
+@pytest.mark.parametrize("action, words", [
+    (np.zeros(7), "shape"),
+    (np.zeros((2, 8)), "shape"),
+    (np.array([np.nan] + [0.0] * 7), "finite"),
+    (np.array([0.0] * 7 + [np.inf]), "finite"),
+])
+def test_bad_actions_are_refused_and_leave_the_state_alone(env, action, words):
+    env.reset(seed=0)
+    before = env.sim.arm_positions().copy()
+    with pytest.raises(ValueError, match=words):
+        env.step(action)
+    assert np.all(np.isfinite(env.sim.arm_positions()))
+    np.testing.assert_array_equal(env.sim.arm_positions(), before)
+
+
+def test_a_dropped_environment_releases_its_simulator():
+    import gc
+
+    import pybullet as p
+
+    from scenes.env import TabletopEnv
+
+    e = TabletopEnv("lift")
+    client = e.sim.client
+    assert p.isConnected(client)
+    del e
+    gc.collect()
+    assert not p.isConnected(client)
