@@ -43,6 +43,30 @@ def finite_float(value: str) -> float:
     return x
 
 
+def torch_device(name: str):
+    """The torch device ``--device`` names, checked to exist here: ``auto`` is CUDA when
+    there is one, else the CPU; a device this machine lacks (``cuda`` without CUDA, a
+    GPU index past the last) is a usage error, not a traceback later."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError as err:
+        raise UsageError(f"--device {name}: {err}") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {name}: CUDA is not available on this machine "
+                             "(use --device cpu or auto)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise UsageError(f"--device {name}: only {torch.cuda.device_count()} CUDA "
+                             "device(s) here")
+    elif dev.type not in ("cpu",):
+        raise UsageError(f"--device {name}: only cpu, cuda[:N] and auto are supported")
+    return dev
+
+
 def camera_name(value: str) -> str:
     """``--camera``'s type: a registered sensor model's name (``scenes.sensor.SENSORS``);
     anything else is a usage error naming the known ones."""

@@ -43,10 +43,9 @@ def _setup(args):
     if getattr(args, "seed", 0) < 0:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
     torch.set_num_threads(args.threads)
-    try:
-        return torch.device(args.device)
-    except RuntimeError as err:
-        raise UsageError(f"--device {args.device}: {err}") from None
+    from experiments.cli import torch_device
+
+    return torch_device(args.device)
 
 
 def _load(path: str, device):
@@ -112,7 +111,8 @@ def add_commands(sub) -> None:
         add_camera_argument(q, "ideal", "the shipped checkpoint was trained on it")
         q.add_argument("--seed", type=int, default=0, help="data and training seed")
         q.add_argument("--data-dir", default=DATA_DIR, help=f"scene cache (default {DATA_DIR})")
-        q.add_argument("--device", default="cpu", help="torch device (default cpu)")
+        q.add_argument("--device", default="cpu",
+                       help="torch device: cpu, cuda[:N] or auto (default cpu)")
         q.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
 
     t = cmd.add_parser("train", help="render scenes and train a model",

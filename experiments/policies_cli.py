@@ -68,10 +68,9 @@ def _setup(args):
     if args.threads < 1:
         raise UsageError(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
-    try:
-        return torch.device(args.device)
-    except RuntimeError as err:
-        raise UsageError(f"--device {args.device}: {err}") from None
+    from experiments.cli import torch_device
+
+    return torch_device(args.device)
 
 
 def add_commands(sub) -> None:
@@ -109,7 +108,8 @@ def add_commands(sub) -> None:
     t.add_argument("--augment-per-step", type=int, default=None,
                    help="bc-1demo-aug: augmented samples per demo step (default 32)")
     t.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
-    t.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    t.add_argument("--device", default="cpu",
+                   help="torch device: cpu, cuda[:N] or auto (default cpu)")
     t.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     t.set_defaults(func=_cmd_train)
 
@@ -124,7 +124,8 @@ def add_commands(sub) -> None:
     e.add_argument("--out", default=EVAL_DIR, help=f"output directory (default {EVAL_DIR})")
     e.add_argument("--resume", action="store_true",
                    help="keep episodes already written under OUT")
-    e.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    e.add_argument("--device", default="cpu",
+                   help="torch device: cpu, cuda[:N] or auto (default cpu)")
     e.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     e.set_defaults(func=_cmd_eval)
 
