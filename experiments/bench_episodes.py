@@ -20,6 +20,7 @@ import csv
 import json
 import math
 import os
+import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -124,7 +125,15 @@ def _result(path: Path, camera: str) -> dict | None:
         return None
     try:
         result = json.loads(path.read_text())
-    except ValueError:  # unreadable: run it again
+        if not isinstance(result, dict):
+            raise ValueError("not a JSON object")
+    except (ValueError, UnicodeDecodeError) as err:
+        # unreadable (a run killed mid-write on a file system without atomic rename, a
+        # hand edit): set aside under a name that says so, and run the episode again
+        aside = path.with_name(path.name + ".corrupt")
+        path.replace(aside)
+        print(f"[bench] {path} is not a readable result ({err}); moved to {aside.name} "
+              "and the episode runs again", file=sys.stderr)
         return None
     return result if recorded_camera(result) == camera else None
 

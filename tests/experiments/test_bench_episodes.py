@@ -118,6 +118,15 @@ def test_episodes_are_resumable_and_counted(tmp_path, double, capsys):
     # one more seed runs only that one
     assert _bench(tmp_path, double, episodes="3") == 0
     assert len(double.requests) == 6
+    # a truncated result is named, set aside and run again: it blocks nothing
+    broken = be.episode_dir(tmp_path, "lift", "vlm", 1001) / "result.json"
+    broken.write_text(broken.read_text()[:40])
+    capsys.readouterr()
+    assert _bench(tmp_path, double, episodes="3") == 0
+    assert len(double.requests) == 7
+    assert str(broken) in capsys.readouterr().err
+    assert broken.with_name("result.json.corrupt").exists()
+    assert json.loads(broken.read_text())["seed"] == 1001
 
 
 def test_resume_reruns_an_episode_made_with_another_camera(tmp_path, double):
