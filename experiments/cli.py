@@ -157,13 +157,17 @@ def _cmd_run(args) -> int:
     groups, concepts = dict(GROUPS), None
     words = tuple(c for g in GROUPS.values() for c in g)
     if args.perception != "oracle":
-        from experiments.concepts_cli import default_checkpoint
-        from tamp.concepts.checkpoint import CheckpointError, read_config
+        from scenes.sensor import DEFAULT_LEARNED_CAMERA
+        from tamp.concepts.checkpoint import (CheckpointError, checkpoint_for_camera,
+                                              read_config)
         from tamp.concepts.model import ConceptConfig
 
-        concepts = args.concepts or str(default_checkpoint())
+        # unset, the agent loads the shipped checkpoint of the episode's camera: its
+        # vocabulary is the one to check the goal's words against
+        concepts = args.concepts
+        check = concepts or str(checkpoint_for_camera(args.camera or DEFAULT_LEARNED_CAMERA))
         try:
-            model = ConceptConfig.from_json(read_config(concepts)["model"])
+            model = ConceptConfig.from_json(read_config(check)["model"])
         except CheckpointError as err:
             raise UsageError(str(err)) from None
         groups, words = model.groups, model.unary_names
@@ -181,6 +185,12 @@ def _cmd_run(args) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a directory")
+    try:  # found now, not after the whole episode has run
+        out.mkdir(parents=True, exist_ok=True)
+        if not os.access(out, os.W_OK):
+            raise PermissionError("not writable")
+    except OSError as err:
+        raise UsageError(f"--out {out} cannot be written: {err.strerror or err}") from None
     if args.gui and not os.environ.get("DISPLAY"):
         raise UsageError("--gui needs a display, and DISPLAY is not set")
 

@@ -66,6 +66,25 @@ def test_out_that_is_a_file_is_refused(tmp_path, capsys):
     assert "is not a directory" in capsys.readouterr().err
 
 
+def test_out_that_cannot_be_written_is_refused_before_the_episode(tmp_path, capsys):
+    import os
+
+    f = tmp_path / "file"
+    f.write_text("x")
+    assert main(["run", "--out", str(f / "below")]) == 2  # a file in the way
+    assert "cannot be written" in capsys.readouterr().err
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user who may write anywhere (root)")
+        assert main(["run", "--out", str(locked / "run")]) == 2
+    finally:
+        locked.chmod(0o700)
+    assert "cannot be written" in capsys.readouterr().err
+
+
 def test_console_script_reports_bad_input_without_traceback():
     proc = run_cli("run", "--task", "nope")
     assert proc.returncode == 2
