@@ -199,10 +199,11 @@ def fit_object(cloud: ObjectCloud, table_z: float, camera: np.ndarray | None = N
         # at a grazing angle, if at all)
         bottom = 0.0
     height = top - bottom
-    if cfg.trim > 0 and kind in ("box", "tray"):
-        # a rectangle's sides are long straight runs of points, so trimming the outermost
-        # few costs nothing but the noise; a round outline has few points at its extremes
-        # and would shrink (its radius stays the full extent's)
+    if cfg.trim > 0 and kind == "box":
+        # a solid box's sides are long straight runs of points (its top face's edges), so
+        # trimming the outermost few costs nothing but the noise; a round outline, and a
+        # tray's outline of thin wall tops, have few points at their extremes and would
+        # shrink (they keep the full extent)
         rect = min_area_rectangle(_trimmed(xy, cfg.trim))
         length, width = rect.length, rect.width
     yaw = rect.yaw
