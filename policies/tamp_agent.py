@@ -93,6 +93,8 @@ class TampPolicy(Policy):
             self.model = load_checkpoint(concepts)
         # learned perception: what was seen last, under stable names (see ``_track``)
         self._seen: dict[str, tuple[str, str, np.ndarray]] = {}
+        #: stable name -> shape concept -> summed probability over the views so far
+        self._shape_votes: dict[str, dict[str, float]] = {}
         self._last: dict = {}  #: stable name -> WorldObject as last seen
         self._kin = None  #: the robot's kinematics, for the self-filter (no masks)
         self._camera: np.ndarray | None = None  #: the camera's position in the world, m
@@ -319,6 +321,7 @@ class TampPolicy(Policy):
                  for n in facts.names}
         xy = {o.name: o.fit.pose[:2, 3] for o in scene.percept.objects}
         rename = self._track(attrs, xy)
+        scene = self._consistent_shapes(scene, rename)
         truth = env.oracle_world()
         for o in scene.percept.objects:
             # only the simulated executor's grasp monitor needs the body it carries: the
@@ -352,6 +355,29 @@ class TampPolicy(Policy):
             self.record = {**_record(scene, self.facts, rename, self.to_sim),
                            "concepts_checkpoint": Path(self.concepts).name}
         return world
+
+    def _consistent_shapes(self, scene, rename: dict[str, str]):
+        """``scene`` with each object's shape the one its views so far support most
+        (summed probabilities under its stable name): an object does not change shape
+        between views, but a view of it half covered (a disk under a smaller one shows
+        a ring) can read as another shape. Refitted where a shape changes."""
+        from tamp.concepts.definitions import SHAPE_KIND
+        from tamp.perception.scene import refit, world_model
+
+        facts = scene.facts
+        shapes, changed = {}, False
+        for n in facts.names:
+            shape, p = facts.attribute(n, "shape")
+            votes = self._shape_votes.setdefault(rename[n], {})
+            votes[shape] = votes.get(shape, 0.0) + p
+            shapes[n] = max(votes, key=votes.get)
+            changed |= shapes[n] != shape
+        if not changed:
+            return scene
+        percept = refit(scene.percept, {n: SHAPE_KIND[v] for n, v in shapes.items()})
+        world = world_model(percept, {n: (shapes[n], facts.attribute(n, "color")[0])
+                                      for n in facts.names})
+        return replace(scene, percept=percept, world=replace(world, zones=scene.world.zones))
 
     def _track(self, attrs: dict[str, tuple[str, str]], xy: dict[str, np.ndarray]
                ) -> dict[str, str]:

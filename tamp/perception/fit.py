@@ -25,6 +25,9 @@ from tamp.world import Shape, ShapeKind
 
 BOWL_WALL = 0.008  #: m, the wall thickness assumed for bowls and trays (too thin to measure)
 HOLLOW = ("bowl", "tray")  #: kinds that hold what is put in them
+#: on noisy depth, at least this many of an object's highest points are left out of its
+#: top (a covered object shows few points; a few stray ones must not set its height)
+MIN_TRIMMED = 3
 #: a box footprint thinner than this fraction of its length was seen by one face only
 THIN_FACE = 0.5
 
@@ -165,7 +168,8 @@ def fit_object(cloud: ObjectCloud, table_z: float, camera: np.ndarray | None = N
     z = pts[:, 2] - table_z
     # on noisy depth the highest point is the noisiest: a robust top leaves out as many
     # as the footprint does
-    top = float(z.max()) if cfg.trim <= 0 else float(np.quantile(z, 1 - cfg.trim))
+    top = float(z.max()) if cfg.trim <= 0 else float(
+        np.quantile(z, 1 - max(cfg.trim, MIN_TRIMMED / len(z))))
     given_bottom = bottom
     if bottom is None:
         bottom = float(z.min())
