@@ -270,5 +270,11 @@ class Simulation:
             p.stepSimulation(physicsClientId=self.client)
 
     def close(self) -> None:
+        # once only: PyBullet reuses client ids, so a second close (an environment's
+        # finaliser after an explicit close) could disconnect a newer simulation that
+        # was given the same id
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
         if p.isConnected(self.client):
             p.disconnect(self.client)

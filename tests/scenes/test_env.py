@@ -127,3 +127,24 @@ def test_a_dropped_environment_releases_its_simulator():
     del e
     gc.collect()
     assert not p.isConnected(client)
+
+
+def test_a_closed_environment_dropped_later_leaves_a_newer_one_alone():
+    """PyBullet reuses client ids: the finaliser of an environment closed before must
+    not disconnect the newer one that got its id."""
+    import gc
+
+    import pybullet as p
+
+    from scenes.env import TabletopEnv
+
+    old = TabletopEnv("lift")
+    old.close()
+    new = TabletopEnv("lift")
+    try:
+        del old
+        gc.collect()
+        assert p.isConnected(new.sim.client)
+        new.reset(seed=0)
+    finally:
+        new.close()
