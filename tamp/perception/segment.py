@@ -842,14 +842,16 @@ def segment_geometric(frame: RGBDLike, cfg: SegmentationConfig = SegmentationCon
     groups = []
     for c in range(clusters.max() + 1 if len(clusters) else 0):
         idx = np.flatnonzero(clusters == c)
-        if not noise.exact:
-            idx = idx[_drop_outliers(pts[idx], noise.typical(above))]
         for part in _split_by_color(pts[idx], rgb[idx], cfg):
             if cfg.split:  # touching objects of one colour
                 groups += [idx[part][q] for q in split_cluster(
                     pts[idx[part]], pix[idx[part]], height, wp.camera_position, cfg)]
             else:
                 groups.append(idx[part])
+    if not noise.exact:
+        # outliers of each object, not of the cluster: a point a few mm above a covered
+        # disk is an outlier of the disk but not of the stack it belongs to
+        groups = [g[_drop_outliers(pts[g], noise.typical(above))] for g in groups]
     # names must not depend on DBSCAN's internal numbering
     groups.sort(key=lambda g: _order_key(pts[g]))
     for g in groups:
