@@ -64,8 +64,6 @@ def add_commands(sub) -> None:
 
 
 def _add_perception_command(bench) -> None:
-    from experiments.cli import camera_name
-
     q = bench.add_parser("perception", help="one look per scene through each camera model: "
                          "time, objects found, footprint error, concept accuracy")
     q.add_argument("--tasks", default="all", help="comma-separated task names, or all")
@@ -77,25 +75,34 @@ def _add_perception_command(bench) -> None:
     q.add_argument("--out", default="runs/bench-perception", help="output directory")
     q.add_argument("--update-docs", action="store_true",
                    help="replace the perception section of docs/BENCHMARKS.md")
-    q.set_defaults(func=_cmd_perception, camera_type=camera_name)
+    q.set_defaults(func=_cmd_perception)
+
+
+def _tasks(text: str) -> tuple[str, ...]:
+    """``--tasks``: comma-separated registered task names, or ``all``."""
+    from experiments.cli import UsageError
+    from scenes.tasks import task_names
+
+    tasks = tuple(task_names()) if text == "all" else \
+        tuple(t.strip() for t in text.split(",") if t.strip())
+    if not tasks:
+        raise UsageError("--tasks must name at least one task")
+    unknown = [t for t in tasks if t not in task_names()]
+    if unknown:
+        raise UsageError(f"unknown task '{unknown[0]}'; known tasks: {', '.join(task_names())}")
+    return tasks
 
 
 def _cmd_perception(args) -> int:
     import argparse
 
     from experiments import bench_perception as bp
-    from experiments.cli import UsageError
+    from experiments.cli import UsageError, camera_name
     from experiments.files import write_json_atomic
-    from scenes.tasks import task_names
 
-    tasks = tuple(task_names()) if args.tasks == "all" else \
-        tuple(t.strip() for t in args.tasks.split(",") if t.strip())
-    unknown = [t for t in tasks if t not in task_names()]
-    if not tasks or unknown:
-        raise UsageError(f"unknown task '{(unknown or [''])[0]}'; known tasks: "
-                         f"{', '.join(task_names())}")
+    tasks = _tasks(args.tasks)
     try:
-        cameras = tuple(args.camera_type(c.strip()) for c in args.cameras.split(","))
+        cameras = tuple(camera_name(c.strip()) for c in args.cameras.split(","))
     except argparse.ArgumentTypeError as err:
         raise UsageError(f"--cameras: {err}") from None
     if args.scenes < 1 or args.seed_start < 0:
@@ -219,16 +226,11 @@ def _cmd_episodes(args) -> int:
     from experiments import bench_episodes as be
     from experiments.cli import UsageError
     from policies import policy_names
-    from scenes.tasks import task_names
 
-    tasks = tuple(task_names()) if args.tasks == "all" else \
-        tuple(t.strip() for t in args.tasks.split(",") if t.strip())
+    tasks = _tasks(args.tasks)
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
-    if not tasks or not methods:
+    if not methods:
         raise UsageError("--tasks and --methods must name at least one task and method")
-    unknown = [t for t in tasks if t not in task_names()]
-    if unknown:
-        raise UsageError(f"unknown task '{unknown[0]}'; known tasks: {', '.join(task_names())}")
     bad = [m for m in methods if m not in policy_names()]
     if bad:
         raise UsageError(f"unknown method '{bad[0]}'; known methods: "

@@ -41,6 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from tamp.perception.depth import DepthNoise
 
@@ -87,7 +88,7 @@ class SensorModel:
         direction = rng.standard_normal(3)
         direction /= np.linalg.norm(direction)
         error = np.eye(4)
-        error[:3, :3] = _axis_angle(axis, np.radians(self.pose_error_deg))
+        error[:3, :3] = Rotation.from_rotvec(np.radians(self.pose_error_deg) * axis).as_matrix()
         error[:3, 3] = self.pose_error_m * direction
         return SensorState(np.clip(gains, 0.5, 1.5), error)
 
@@ -179,11 +180,6 @@ class DepthEdges:
     near: np.ndarray  #: (H, W) m, nearest depth around each pixel
     far: np.ndarray  #: (H, W) m, farthest depth that hit something around each pixel
     shadow: np.ndarray | None  #: (H, W) bool, hidden from the second imager
-
-
-def _axis_angle(axis: np.ndarray, angle: float) -> np.ndarray:
-    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * (k @ k)
 
 
 def _stereo_shadow(depth: np.ndarray, focal: float, baseline: float,

@@ -159,38 +159,34 @@ def _tolerance(sigma: np.ndarray, cfg: DepthFilterConfig) -> np.ndarray:
     return np.maximum(cfg.agree_sigmas * np.sqrt(2.0) * sigma, cfg.min_agree_depth)
 
 
-def _shifts(w: int):
-    return [(dy, dx) for dy in range(-w, w + 1) for dx in range(-w, w + 1) if dy or dx]
-
-
-def _shifted(img: np.ndarray, dy: int, dx: int) -> np.ndarray:
-    """``img`` moved by (dy, dx) pixels, NaN where it moved in from outside."""
-    out = np.full(img.shape, np.nan)
-    h, w = img.shape
-    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
-        img[max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
-    return out
+def _neighbours(shape: tuple[int, int], w: int):
+    """For each offset (dy, dx) within ``w`` pixels: the offset and the slices of the
+    image where a pixel (``here``) and its neighbour at that offset (``there``) both lie
+    inside it, as views (no copies)."""
+    h, wd = shape
+    for dy in range(-w, w + 1):
+        for dx in range(-w, w + 1):
+            if dy or dx:
+                here = (slice(max(-dy, 0), h - max(dy, 0)), slice(max(-dx, 0), wd - max(dx, 0)))
+                there = (slice(max(dy, 0), h - max(-dy, 0)), slice(max(dx, 0), wd - max(-dx, 0)))
+                yield (dy, dx), here, there
 
 
 def _agreeing(depth: np.ndarray, sigma: np.ndarray, cfg: DepthFilterConfig) -> np.ndarray:
     """Pixels that enough of their measured neighbours agree with (see the module)."""
     tol = _tolerance(sigma, cfg).astype(np.float32)
     d = depth.astype(np.float32)
-    h, w = d.shape
     # a pixel's neighbours at distance r on a slanted surface differ by r times the
     # per-pixel step: the tolerance grows with the offset
     agree = np.zeros(d.shape, np.int16)
     seen = np.zeros(d.shape, np.int16)
     with np.errstate(invalid="ignore"):
-        for dy, dx in _shifts(cfg.window):
-            # views of the pixel (here) and of its neighbour at (dy, dx) (there)
-            ys, yo = slice(max(-dy, 0), h - max(dy, 0)), slice(max(dy, 0), h - max(-dy, 0))
-            xs, xo = slice(max(-dx, 0), w - max(dx, 0)), slice(max(dx, 0), w - max(-dx, 0))
-            other = d[yo, xo]
+        for (dy, dx), here, there in _neighbours(d.shape, cfg.window):
+            other = d[there]
             measured = np.isfinite(other)
-            seen[ys, xs] += measured
-            agree[ys, xs] += measured & (np.abs(other - d[ys, xs])
-                                         < tol[ys, xs] * max(abs(dy), abs(dx)))
+            seen[here] += measured
+            agree[here] += measured & (np.abs(other - d[here])
+                                       < tol[here] * max(abs(dy), abs(dx)))
     return np.isfinite(d) & (agree >= cfg.min_agree * np.maximum(seen, 1)) & (agree >= 2)
 
 
@@ -238,10 +234,10 @@ def _smooth(depth: np.ndarray, sigma: np.ndarray, cfg: DepthFilterConfig):
     total = np.nan_to_num(depth)
     count = np.isfinite(depth).astype(np.float64)
     with np.errstate(invalid="ignore"):
-        for dy, dx in _shifts(cfg.smooth_window):
-            other = _shifted(depth, dy, dx)
-            near = np.isfinite(other) & (np.abs(other - depth) < tol)
-            total += np.where(near, other, 0.0)
-            count += near
+        for _, here, there in _neighbours(depth.shape, cfg.smooth_window):
+            other = depth[there]
+            near = np.isfinite(other) & (np.abs(other - depth[here]) < tol[here])
+            total[here] += np.where(near, other, 0.0)
+            count[here] += near
     out = np.where(np.isfinite(depth), total / np.maximum(count, 1), np.nan)
     return out, sigma  # an upper bound, as in _decimate

@@ -66,8 +66,6 @@ class Percept:
     mode: SegmentationMode
     time_s: float  #: s spent filtering depth, segmenting and fitting
     fit: FitConfig = field(default_factory=FitConfig)  #: how the objects were fitted
-    #: 4x4, world frame: the refinement applied to the camera pose (identity if none)
-    camera_correction: np.ndarray = field(default_factory=lambda: np.eye(4), repr=False)
 
     def by_name(self) -> dict[str, PerceivedObject]:
         return {o.name: o for o in self.objects}
@@ -186,13 +184,12 @@ def perceive(frame, config: PerceptionConfig = PerceptionConfig(),
             fit = replace(fit, trim=max(fit.trim, config.noisy_trim))
     else:
         frame = frames[0]
-    correction = np.eye(4)
     if config.table_height is not None:
-        frame, correction = refine_camera_pose(frame, config.table_height, config.segment)
+        frame, _ = refine_camera_pose(frame, config.table_height, config.segment)
     seg: Segmentation = segment(frame, config.segmentation, config.segment, exclude)
     objects = fit_scene(seg.objects, seg.table, seg.camera_position, kinds, fit)
     return Percept(objects, seg.table, seg.camera_position, seg.mode,
-                   time.perf_counter() - t0, fit, correction)
+                   time.perf_counter() - t0, fit)
 
 
 def refit(percept: Percept, kinds: dict[str, ShapeKind],
@@ -203,7 +200,7 @@ def refit(percept: Percept, kinds: dict[str, ShapeKind],
     cfg = cfg or percept.fit
     objects = fit_scene(percept.clouds, percept.table, percept.camera_position, kinds, cfg)
     return Percept(objects, percept.table, percept.camera_position, percept.mode,
-                   percept.time_s + time.perf_counter() - t0, cfg, percept.camera_correction)
+                   percept.time_s + time.perf_counter() - t0, cfg)
 
 
 def world_model(percept: Percept, attributes: dict[str, tuple[str, str]],

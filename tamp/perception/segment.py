@@ -229,14 +229,13 @@ def refine_camera_pose(frame: RGBDLike, table_height: float,
     inside = _workspace_mask(wp, cfg)
     sigma = getattr(frame, "sigma", None)
     table = fit_table(wp.xyz[inside], cfg, None if sigma is None else np.asarray(sigma)[inside])
-    n = table.normal
-    axis = np.cross(n, [0.0, 0.0, 1.0])
-    s, c = np.linalg.norm(axis), float(n[2])
-    rot = np.eye(3)
-    if s > 1e-12:
-        k = axis / s
-        kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-        rot = np.eye(3) + s * kx + (1 - c) * (kx @ kx)
+    from scipy.spatial.transform import Rotation
+
+    # the smallest rotation taking the fitted normal to +z
+    axis = np.cross(table.normal, [0.0, 0.0, 1.0])
+    s = np.linalg.norm(axis)
+    angle = np.arctan2(s, table.normal[2])
+    rot = Rotation.from_rotvec(axis / s * angle).as_matrix() if s > 1e-12 else np.eye(3)
     cam = wp.camera_position
     fix = np.eye(4)
     fix[:3, :3] = rot
