@@ -1,6 +1,10 @@
-"""The TAMP agent: plan with :class:`tamp.planner.Planner`, execute in the simulator,
-look again after every pick-and-place, and replan from what is observed when the world
-disagrees with the plan (an object slipped, was knocked over, a goal fact was undone).
+"""The TAMP agent: plan with :class:`tamp.planner.Planner`, execute, look again after every
+pick-and-place, and replan from what is observed when the world disagrees with the plan
+(an object slipped, was knocked over, a goal fact was undone).
+
+The loop (:class:`ClosedLoop`) talks only to a perceiver and an actuator
+(:mod:`tamp.execution.interfaces`); :class:`TampPolicy` runs it in the simulator
+(:mod:`scenes.agent_io`), ``tamp deploy --goal`` on a robot over ROS.
 
 Where the observed state comes from (``perception``):
 
@@ -17,25 +21,21 @@ Success is always judged on the simulator's ground truth.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from policies.base import EpisodeOutcome, Monitor, Policy, register_policy
 from scenes.env import TabletopEnv
-from scenes.executor import Executor
+from tamp.execution.interfaces import Actuator, Perceiver
 from tamp.execution.plan import DRIFT_DISTANCE, Action, Plan, drift
 from tamp.planner import Planner, PlannerConfig, goal_holds, symbolic_state
 from tamp.refine import PICK_ACTIONS
+from tamp.robot import RobotSpec
 from tamp.world import WorldModel
 
 PERCEPTION_MODES = ("oracle", "learned", "learned-geometric")
-#: m of displacement that a colour mismatch costs when re-identifying objects (a match
-#: must cost less); a shape mismatch costs less, as a tipped or half-hidden object can
-#: look like another shape while its colour stays
-MISMATCH_COST = 1.0
-SHAPE_MISMATCH_COST = 0.3
 #: plans made again, per episode, because the next step's object or support lies away
 #: from where the plan computed its grasp or placement (not failures: nothing went
 #: wrong yet; they do not count against ``max_replans``)
@@ -70,6 +70,169 @@ def steps_of(actions: list[Action]) -> list[list[Action]]:
     return groups
 
 
+@dataclass
+class LoopResult:
+    """How the closed loop ended: ``reason`` is "" when the goal holds in what the
+    perceiver sees (or the plan ran to its end)."""
+
+    reason: str
+    first_plan: list = field(default_factory=list)
+    executed: list = field(default_factory=list)
+    planning_time: float = 0.0  #: s
+    planning_cpu: float = 0.0  #: s
+    replans: int = 0
+    refreshes: int = 0  #: plans made again because things lay off their planned poses
+    looks: int = 0  #: moves out of the camera's line of sight to look at the table
+
+
+class ClosedLoop:
+    """Observe -> plan -> execute one step -> look -> compare -> replan, against any
+    :class:`~tamp.execution.interfaces.Perceiver` and
+    :class:`~tamp.execution.interfaces.Actuator`. ``camera``: whether the perceiver
+    looks through a camera the arm can hide the table from (then the arm is moved out of
+    its line of sight to look); ``control_dt`` (s) sizes the progress bar."""
+
+    def __init__(self, perceiver: Perceiver, actuator: Actuator, planner: Planner,
+                 robot: RobotSpec, max_replans: int = 3, drift_distance: float = DRIFT_DISTANCE,
+                 camera: bool = False, monitor: Monitor | None = None,
+                 control_dt: float = 1 / 40, label: str = "oracle"):
+        self.perceiver = perceiver
+        self.actuator = actuator
+        self.planner = planner
+        self.robot = robot
+        self.max_replans = max_replans
+        self.drift_distance = drift_distance
+        self.camera = camera
+        self.monitor = monitor or Monitor()
+        self.control_dt = control_dt
+        self.label = label
+
+    def run(self, world: WorldModel, goal, domain: str, words: str) -> LoopResult:
+        """Reach ``goal`` (predicate atoms of ``domain``) from ``world``, the first
+        observation."""
+        monitor, planner, actuator = self.monitor, self.planner, self.actuator
+        out = LoopResult("")
+        first_plan = None
+        reason = ""
+
+        def looked_at(looked: Plan | None) -> None:
+            if looked is not None:
+                out.looks += 1
+                out.planning_time += looked.planning_time
+                out.planning_cpu += looked.planning_cpu_time
+
+        while True:
+            if goal_holds(world, goal, domain):
+                reason = ""
+                break
+            monitor.stage(f"planning ({self.label} state): {words}"
+                          + (f" [replan {out.replans}]" if out.replans else ""))
+            plan = planner.plan(world, goal, actuator.arm_positions())
+            planned_from = world
+            out.planning_time += plan.planning_time
+            out.planning_cpu += plan.planning_cpu_time
+            if first_plan is None:
+                first_plan = [a.as_dict() for a in plan.actions]
+            if not plan.success:
+                reason = f"planning failed: {plan.reason}"
+                break
+            monitor.stage(f"planned {len(plan.actions)} actions in {plan.planning_time:.2f} s;"
+                          " executing")
+            monitor.expect_steps(int(plan.duration / self.control_dt))
+            reason = ""
+            steps, moved = steps_of(plan.actions), ""
+            for k, step in enumerate(steps):
+                reason = actuator.run_actions(step)
+                out.executed += [a.as_dict() for a in step]
+                if not reason:
+                    self.perceiver.expect(step)
+                    # (a step that ends holding something, as for a "holding" goal,
+                    # keeps it where it is: the look is for the empty hand)
+                    holding = any(s.holding for s in step[-1].segments[-1:])
+                    world, looked = self.observe_clear(move=not holding)
+                    looked_at(looked)
+                    missing = set().union(*(expected_facts(a) for a in step)) - \
+                        symbolic_state(world, domain)
+                    if missing:
+                        reason = "after " + " ".join((step[-1].name, *step[-1].args)) + \
+                            ", not observed: " + ", ".join(" ".join(f) for f in sorted(missing))
+                    elif k + 1 < len(steps):
+                        # the next step's grasp and placement were computed for where
+                        # things were expected to be; if they are not there, plan again
+                        moved = drift({n: p for a in steps[k + 1] for n, p in a.expects.items()},
+                                      _same_kind_poses(world, planned_from),
+                                      self.drift_distance)
+                        if looked is not None and not moved:
+                            # from the viewing pose, go straight to where the next
+                            # step's first move was headed
+                            back = _from_here(planner, world, actuator.arm_positions(),
+                                              steps[k + 1])
+                            out.planning_time += back.planning_time
+                            out.planning_cpu += back.planning_cpu_time
+                            if back.success:
+                                steps[k + 1] = back.actions
+                            else:
+                                moved = f"no way on from the viewing pose ({back.reason})"
+                if reason or moved:
+                    break
+            if moved and out.refreshes < MAX_REFRESHES:
+                out.refreshes += 1
+                monitor.stage(f"{moved}; planning again from what is observed")
+                continue
+            if not reason:
+                break
+            if out.replans >= self.max_replans:
+                reason = f"gave up after {out.replans} replans: {reason}"
+                break
+            out.replans += 1
+            monitor.stage(f"world disagrees with the plan ({reason}); replanning")
+            actuator.recover()
+            world, looked = self.observe_clear()
+            looked_at(looked)
+        out.reason = reason
+        out.first_plan = first_plan or []
+        return out
+
+    def observe_clear(self, move: bool = True) -> tuple[WorldModel, Plan | None]:
+        """The world observed, from out of the camera's line of sight if the arm hid part
+        of it (see :meth:`look`; not when ``move`` is False); the half-hidden view is
+        forgotten, so that it names nothing."""
+        memory = self.perceiver.remember()
+        world = self.perceiver.observe()
+        looked = self.look(world) if move else None
+        if looked is not None:
+            self.perceiver.forget_since(memory)
+            world = self.perceiver.observe()
+        return world, looked
+
+    def look(self, world: WorldModel) -> Plan | None:
+        """With a camera: if the arm hides part of an object of ``world`` from it, move
+        the arm home (out of the camera's view) so that the next look sees everything;
+        the move made (its planning time counts), or None when none was needed or
+        possible. A view half blocked by the arm fits objects too small, off-centre, or
+        as something else."""
+        from tamp.perception.self_filter import hidden_by, robot_filter, top_points
+
+        camera = self.perceiver.camera_position
+        if not self.camera or camera is None or not world.objects:
+            return None
+        q, home = self.actuator.arm_positions(), self.robot.home
+        if np.abs(q - home).max() < 1e-3:
+            return None
+        robot = robot_filter(self.planner.kin, q,
+                             self.robot.gripper.joint_for_width(self.actuator.gripper_width()),
+                             margin=LOOK_MARGIN)
+        points = np.vstack([top_points(o) for o in world.objects.values()])
+        if not hidden_by(robot, camera, points).any():
+            return None
+        move = self.planner.plan_transit(world, q, home, "look")
+        if not move.success:
+            return None
+        if self.actuator.run_actions(move.actions):
+            return None
+        return move
+
+
 @register_policy("tamp")
 class TampPolicy(Policy):
     def __init__(self, config: PlannerConfig | None = None, perception: str = "oracle",
@@ -91,23 +254,40 @@ class TampPolicy(Policy):
             from tamp.concepts.checkpoint import load_checkpoint
 
             self.model = load_checkpoint(concepts)
-        # learned perception: what was seen last, under stable names (see ``_track``)
-        self._seen: dict[str, tuple[str, str, np.ndarray]] = {}
-        #: stable name -> shape concept -> summed probability over the views so far
-        self._shape_votes: dict[str, dict[str, float]] = {}
-        self._last: dict = {}  #: stable name -> WorldObject as last seen
-        self._kin = None  #: the robot's kinematics, for the self-filter (no masks)
-        self._camera: np.ndarray | None = None  #: the camera's position in the world, m
-        self.to_sim: dict[str, str] = {}
-        self.facts = None
-        self.record: dict = {}
+        self.perceiver: Perceiver | None = None  #: made per episode (see ``perceiver_for``)
+
+    def perceiver_for(self, env: TabletopEnv) -> Perceiver:
+        """The episode's perceiver: ground truth (oracle) or the learned one on the scene
+        camera."""
+        from scenes.agent_io import OraclePerceiver, SimCamera, nearest_body, robot_state
+
+        if self.perception == "oracle":
+            return OraclePerceiver(env)
+        from scenes.sim import TABLE_TOP
+        from tamp.concepts.perceiver import LearnedPerceiver
+
+        return LearnedPerceiver(
+            SimCamera(env), env.robot, self.perception, robot_state(env),
+            table_height=TABLE_TOP, zones={z.name: z for z in env.instance.zones},
+            concepts=self.concepts, model=self.model, bind=nearest_body(env))
 
     def observe(self, env: TabletopEnv) -> WorldModel:
-        if self.perception == "oracle":
-            return env.oracle_world()
-        return self._perceive(env)
+        """One observation of ``env`` by this episode's perceiver (made on first use)."""
+        if self.perceiver is None:
+            self.perceiver = self.perceiver_for(env)
+        return self.perceiver.observe()
+
+    @property
+    def facts(self):
+        return None if self.perceiver is None else self.perceiver.facts
+
+    @property
+    def to_sim(self) -> dict[str, str]:
+        """Perceived name -> simulator body name (learned perception)."""
+        return {} if self.perceiver is None else dict(self.perceiver.bindings)
 
     def run(self, env: TabletopEnv, monitor: Monitor | None = None) -> EpisodeOutcome:
+        from scenes.agent_io import SimActuator
         from tamp.concepts.facts import SceneFacts
         from tamp.concepts.language import GoalError, ground_goal
 
@@ -115,13 +295,14 @@ class TampPolicy(Policy):
         words = self.goal or env.instance.description
         if self.perception != "oracle":
             monitor.stage(f"perceiving ({self.perception})")
-        world = self.observe(env)
-        extra = dict(self.record)
+        self.perceiver = perceiver = self.perceiver_for(env)
+        world = perceiver.observe()
+        extra = dict(perceiver.record)
         try:
             if self.perception == "oracle" and self.goal is None:
                 goal = judged = env.instance.goal  # the task's own predicates: no words
             else:
-                facts = self.facts or SceneFacts.from_world(world)
+                facts = perceiver.facts or SceneFacts.from_world(world)
                 grounded = ground_goal(words, facts)
                 goal = grounded.atoms
                 extra["goal_bindings"] = [{"words": b.description, "objects": list(b.objects),
@@ -137,285 +318,27 @@ class TampPolicy(Policy):
             extra["goal_facts"] = [" ".join(a) for a in sorted(judged)]
         domain = env.instance.domain  # the PDDL domain the task's goal is stated in
         planner = Planner(env.robot, replace(self.config, domain=domain))
-        executor = Executor(env, monitor.step)
+        actuator = SimActuator(env, monitor.step, None if self.perception == "oracle"
+                               else (lambda: perceiver.bindings))
+        loop = ClosedLoop(perceiver, actuator, planner, env.robot, self.max_replans,
+                          self.drift_distance, camera=self.perception != "oracle",
+                          monitor=monitor, control_dt=env.control_dt, label=self.perception)
         t_exec = time.perf_counter()
-        planning_time, planning_cpu, executed, replans, first_plan = 0.0, 0.0, [], 0, None
-        refreshes = 0  #: plans made again because things lay off their planned poses
-        looks = 0  #: moves home to look at the table with the arm out of the way
-        reason = ""
-        while True:
-            if goal_holds(world, goal, domain):
-                reason = ""
-                break
-            monitor.stage(f"planning ({self.perception} state): {words}"
-                          + (f" [replan {replans}]" if replans else ""))
-            plan = planner.plan(world, goal, env.sim.arm_positions())
-            planned_from = world
-            planning_time += plan.planning_time
-            planning_cpu += plan.planning_cpu_time
-            if first_plan is None:
-                first_plan = [a.as_dict() for a in plan.actions]
-            if not plan.success:
-                reason = f"planning failed: {plan.reason}"
-                break
-            monitor.stage(f"planned {len(plan.actions)} actions in {plan.planning_time:.2f} s;"
-                          " executing")
-            monitor.expect_steps(int(plan.duration / env.control_dt))
-            reason = ""
-            steps, moved = steps_of(plan.actions), ""
-            for k, step in enumerate(steps):
-                reason = executor.run_actions(self._in_simulator_names(step))
-                executed += [a.as_dict() for a in step]
-                if not reason:
-                    self._expect(step)
-                    # (a step that ends holding something, as for a "holding" goal,
-                    # keeps it where it is: the look is for the empty hand)
-                    holding = any(s.holding for s in step[-1].segments[-1:])
-                    world, looked = self._observe_clear(env, executor, planner,
-                                                        move=not holding)
-                    if looked is not None:
-                        looks += 1
-                        planning_time += looked.planning_time
-                        planning_cpu += looked.planning_cpu_time
-                    missing = set().union(*(expected_facts(a) for a in step)) - \
-                        symbolic_state(world, domain)
-                    if missing:
-                        reason = "after " + " ".join((step[-1].name, *step[-1].args)) + \
-                            ", not observed: " + ", ".join(" ".join(f) for f in sorted(missing))
-                    elif k + 1 < len(steps):
-                        # the next step's grasp and placement were computed for where
-                        # things were expected to be; if they are not there, plan again
-                        moved = drift({n: p for a in steps[k + 1] for n, p in a.expects.items()},
-                                      _same_kind_poses(world, planned_from),
-                                      self.drift_distance)
-                        if looked is not None and not moved:
-                            # from home, go straight to where the next step's first
-                            # move was headed
-                            back = _from_here(planner, world, env.sim.arm_positions(),
-                                              steps[k + 1])
-                            planning_time += back.planning_time
-                            planning_cpu += back.planning_cpu_time
-                            if back.success:
-                                steps[k + 1] = back.actions
-                            else:
-                                moved = f"no way on from the viewing pose ({back.reason})"
-                if reason or moved:
-                    break
-            if moved and refreshes < MAX_REFRESHES:
-                refreshes += 1
-                monitor.stage(f"{moved}; planning again from what is observed")
-                continue
-            if not reason:
-                break
-            if replans >= self.max_replans:
-                reason = f"gave up after {replans} replans: {reason}"
-                break
-            replans += 1
-            monitor.stage(f"world disagrees with the plan ({reason}); replanning")
-            executor.recover()
-            world, looked = self._observe_clear(env, executor, planner)
-            if looked is not None:
-                looks += 1
-                planning_time += looked.planning_time
-                planning_cpu += looked.planning_cpu_time
-        result = executor.result(reason, t_exec)
+        out = loop.run(world, goal, domain, words)
+        result = actuator.executor.result(out.reason, t_exec)
         success, failure = result.success, result.failure_reason
         status = {k: bool(v) for k, v in result.info.get("goal", {}).items()}
         if self.goal is not None:
             success, failure, status = _judge(env, judged, result.failure_reason)
         if self.perception != "oracle":
-            extra["simulator_names"] = dict(self.to_sim)
+            extra["simulator_names"] = dict(perceiver.bindings)
         return EpisodeOutcome(
-            success, first_plan or [], planning_time,
-            max(0.0, result.wall_time - planning_time), failure,
-            {**extra, "planning_cpu_s": round(planning_cpu, 4), "sim_time_s": result.sim_time, "control_steps": result.steps,
-             "replans": replans, "refreshes": refreshes, "looks": looks, "executed": executed, "goal_status": status})
-
-    # -- learned perception -------------------------------------------------------------
-    def _expect(self, step: list[Action]) -> None:
-        """Learned perception: the objects that ``step`` put somewhere are expected
-        there, so the next view names what it sees there after them (a box in a tray
-        may look a little more like a block than it did on the table)."""
-        for action in step:
-            for name, pose in action.leaves.items():
-                if name in self._seen:
-                    self._seen[name] = (*self._seen[name][:2], pose[:2, 3].copy())
-                if name in self._last:
-                    self._last[name] = replace(self._last[name], pose=pose.copy())
-
-    def _observe_clear(self, env: TabletopEnv, executor: Executor, planner: Planner,
-                       move: bool = True) -> tuple[WorldModel, Plan | None]:
-        """The world observed, from home if the arm hid part of it (see ``_look``; not
-        when ``move`` is False); the half-hidden view is forgotten, so that it names
-        nothing."""
-        memory = (dict(self._seen), dict(self._last), dict(self.to_sim))
-        world = self.observe(env)
-        looked = self._look(env, executor, planner, world) if move else None
-        if looked is not None:
-            self._seen, self._last, self.to_sim = memory
-            world = self.observe(env)
-        return world, looked
-
-    def _look(self, env: TabletopEnv, executor: Executor, planner: Planner,
-              world: WorldModel) -> Plan | None:
-        """With a camera: if the arm hides part of an object of ``world`` from it, move
-        the arm home (out of the camera's view) so that the next look sees everything;
-        the move made (its planning time counts), or None when none was needed or
-        possible. A view half blocked by the arm fits objects too small, off-centre, or
-        as something else."""
-        from tamp.perception.self_filter import hidden_by, robot_filter, top_points
-
-        if self.perception == "oracle" or self._camera is None or not world.objects:
-            return None
-        q, home = env.sim.arm_positions(), env.robot.home
-        if np.abs(q - home).max() < 1e-3:
-            return None
-        self._kin = self._kin or planner.kin
-        robot = robot_filter(self._kin, q,
-                             env.robot.gripper.joint_for_width(env.sim.gripper_width()),
-                             margin=LOOK_MARGIN)
-        points = np.vstack([top_points(o) for o in world.objects.values()])
-        if not hidden_by(robot, self._camera, points).any():
-            return None
-        move = planner.plan_transit(world, q, home, "look")
-        if not move.success:
-            return None
-        if executor.run_actions(move.actions):
-            return None
-        return move
-
-    def _perceive(self, env: TabletopEnv) -> WorldModel:
-        """The world as the camera and the concept model see it, under the names of the
-        first observation; the first one also fills ``facts`` and ``record``."""
-        from scenes.sim import TABLE_TOP
-        from tamp.concepts.runtime import perceive_scene
-        from tamp.perception.scene import PerceptionConfig
-
-        mode, exclude = "instance", None
-        if self.perception == "learned-geometric":
-            # no masks: the arm's own points are removed with its sphere model
-            from tamp.geometry.kinematics import Kinematics
-            from tamp.perception.self_filter import robot_filter
-
-            self._kin = self._kin or Kinematics(env.robot)
-            mode = "geometric"
-            exclude = robot_filter(self._kin, env.sim.arm_positions(),
-                                   env.robot.gripper.joint_for_width(env.sim.gripper_width()))
-        # a real camera streams frames: while the arm is still, a burst of them is fused
-        # (an ideal camera's frames would all be the same)
-        sensor = env.camera.sensor
-        if self.model is None:
-            from tamp.concepts.checkpoint import checkpoint_for_camera, load_checkpoint
-
-            self.concepts = checkpoint_for_camera(sensor.name)
-            self.model = load_checkpoint(self.concepts)
-        # the workcell's table is level at a known height: the camera pose is refined
-        # against it (a hand-eye calibration error shows as a tilted table)
-        config = PerceptionConfig(segmentation=mode, noise=sensor.depth_noise(),
-                                  table_height=TABLE_TOP)
-        frames = env.capture() if sensor.ideal else env.capture_burst(config.depth.frames)
-        scene = perceive_scene(frames, self.model, config, exclude)
-        self._camera = scene.percept.camera_position
-        facts = scene.facts
-        attrs = {n: (facts.attribute(n, "color")[0], facts.attribute(n, "shape")[0])
-                 for n in facts.names}
-        xy = {o.name: o.fit.pose[:2, 3] for o in scene.percept.objects}
-        rename = self._track(attrs, xy)
-        scene = self._consistent_shapes(scene, rename)
-        truth = env.oracle_world()
-        for o in scene.percept.objects:
-            # only the simulated executor's grasp monitor needs the body it carries: the
-            # points' instance label, else the nearest body; the planner never sees it
-            self.to_sim[rename[o.name]] = o.cloud.source or min(
-                truth.objects, key=lambda n: np.linalg.norm(truth.objects[n].position[:2]
-                                                            - xy[o.name]))
-        objects = {rename[n]: replace(o, name=rename[n]) for n, o in scene.world.objects.items()}
-        # an object out of sight now (hidden, or in the hand) is where it was last seen
-        # (unless something seen now of its colour and kind stands where it was: then
-        # that is it, and the earlier view saw it in two pieces)
-        objects = {**{n: o for n, o in self._last.items()
-                      if n not in objects and not _seen_again(o, objects.values())},
-                   **objects}
-        self._last = objects
-        # the table's marked places (towers-of-hanoi's place_1..3, the pyramid's bottom
-        # slots) are fixed markings of the workcell, known to the robot like a map and not
-        # objects the camera segments: they come from the scene's layout, not from any
-        # object's ground truth
-        zones = {z.name: z for z in env.instance.zones}
-        world = replace(scene.world, objects=objects, zones=zones)
-        if self.facts is None:
-            from tamp.concepts.definitions import characteristic_size
-
-            # sizes from the fitted primitives (a disk's perceived radius), for goals that
-            # order objects by size
-            sizes = tuple(characteristic_size(scene.world.objects[n].shape)
-                          for n in facts.names)
-            self.facts = replace(facts, names=tuple(rename[n] for n in facts.names),
-                                 places=tuple(zones), sizes=sizes)
-            self.record = {**_record(scene, self.facts, rename, self.to_sim),
-                           "concepts_checkpoint": Path(self.concepts).name}
-        return world
-
-    def _consistent_shapes(self, scene, rename: dict[str, str]):
-        """``scene`` with each object's shape the one its views so far support most
-        (summed probabilities under its stable name): an object does not change shape
-        between views, but a view of it half covered (a disk under a smaller one shows
-        a ring) can read as another shape. Refitted where a shape changes."""
-        from tamp.concepts.definitions import SHAPE_KIND
-        from tamp.perception.scene import refit, world_model
-
-        facts = scene.facts
-        shapes, changed = {}, False
-        for n in facts.names:
-            shape, p = facts.attribute(n, "shape")
-            votes = self._shape_votes.setdefault(rename[n], {})
-            votes[shape] = votes.get(shape, 0.0) + p
-            shapes[n] = max(votes, key=votes.get)
-            changed |= shapes[n] != shape
-        if not changed:
-            return scene
-        percept = refit(scene.percept, {n: SHAPE_KIND[v] for n, v in shapes.items()})
-        world = world_model(percept, {n: (shapes[n], facts.attribute(n, "color")[0])
-                                      for n in facts.names})
-        return replace(scene, percept=percept, world=replace(world, zones=scene.world.zones))
-
-    def _track(self, attrs: dict[str, tuple[str, str]], xy: dict[str, np.ndarray]
-               ) -> dict[str, str]:
-        """Perceived names -> stable names: each object is matched to the one seen before
-        of the same colour (and shape, preferably) that moved least (one assignment for
-        all); an object never seen before gets a new name."""
-        from scipy.optimize import linear_sum_assignment
-
-        new = list(attrs)
-        old = list(self._seen)
-        rename = {}
-        if old and new:
-            cost = np.array([[np.linalg.norm(xy[n] - self._seen[o][2])
-                              + MISMATCH_COST * (attrs[n][0] != self._seen[o][0])
-                              + SHAPE_MISMATCH_COST * (attrs[n][1] != self._seen[o][1])
-                              for o in old] for n in new])
-            rows, cols = linear_sum_assignment(cost)
-            rename = {new[r]: old[c] for r, c in zip(rows, cols)
-                      if cost[r, c] < MISMATCH_COST}
-        taken = set(rename.values()) | set(self._seen)
-        k = 0
-        for n in new:
-            if n not in rename:
-                while f"obj_{k}" in taken:
-                    k += 1
-                rename[n] = f"obj_{k}"
-                taken.add(rename[n])
-        for n in new:
-            self._seen[rename[n]] = (*attrs[n], xy[n])
-        return rename
-
-    def _in_simulator_names(self, actions: list[Action]) -> list[Action]:
-        """The actions with each carried object named as the simulator names it."""
-        if self.perception == "oracle":
-            return actions
-        return [replace(a, segments=tuple(
-            replace(s, holding=self.to_sim.get(s.holding, s.holding)) if s.holding else s
-            for s in a.segments)) for a in actions]
+            success, out.first_plan, out.planning_time,
+            max(0.0, result.wall_time - out.planning_time), failure,
+            {**extra, "planning_cpu_s": round(out.planning_cpu, 4),
+             "sim_time_s": result.sim_time, "control_steps": result.steps,
+             "replans": out.replans, "refreshes": out.refreshes, "looks": out.looks,
+             "executed": out.executed, "goal_status": status})
 
 
 def _from_here(planner: Planner, world: WorldModel, q: np.ndarray,
@@ -437,21 +360,6 @@ def _from_here(planner: Planner, world: WorldModel, q: np.ndarray,
     return Plan(True, list(step))
 
 
-def _seen_again(remembered, seen) -> bool:
-    """Whether an object of ``seen`` has the colour and category of ``remembered`` and
-    stands where it stood (its centre within the other's footprint, at its height)."""
-    from tamp.geometry.placements import footprint_half
-
-    for o in seen:
-        if (o.color, o.category) != (remembered.color, remembered.category):
-            continue
-        reach = max(max(footprint_half(o)), max(footprint_half(remembered)))
-        if np.linalg.norm(o.position[:2] - remembered.position[:2]) < reach and \
-                abs(o.position[2] - remembered.position[2]) < 0.5 * o.shape.height:
-            return True
-    return False
-
-
 def _same_kind_poses(world: WorldModel, planned_from: WorldModel) -> dict:
     """Observed poses of the objects still seen as what the plan took them for (same
     category and shape kind). A camera view in which the arm hides most of an object can
@@ -464,27 +372,6 @@ def _same_kind_poses(world: WorldModel, planned_from: WorldModel) -> dict:
                 (before.category, before.shape.kind):
             out[name] = obj.pose
     return out
-
-
-def _record(scene, facts, rename: dict[str, str], to_sim: dict[str, str]) -> dict:
-    """What the first observation saw, for the result file."""
-    objects = []
-    for o in scene.percept.objects:
-        name = rename[o.name]
-        attrs = {g: facts.attribute(name, g) for g in facts.groups}
-        objects.append({
-            "name": name, **{g: v for g, (v, _) in attrs.items()},
-            **{f"{g}_confidence": round(p, 4) for g, (_, p) in attrs.items()},
-            "primitive": o.fit.kind, "size_m": [round(float(v), 4) for v in o.fit.shape.size],
-            "position_m": [round(float(v), 4) for v in o.fit.pose[:3, 3]],
-            "points": o.cloud.n,
-            "resting_on": rename.get(o.support, "table") if o.support else "table",
-            "simulator_name": to_sim[name]})
-    return {"perception_time_s": round(scene.perception_s, 4),
-            "concepts_time_s": round(scene.concepts_s, 4),
-            "perceived_objects": objects,
-            "perceived_facts": [{"fact": " ".join(f), "confidence": round(p, 4)}
-                                for f, p in facts.facts()]}
 
 
 def _judge(env: TabletopEnv, atoms, failure: str) -> tuple[bool, str, dict[str, bool]]:

@@ -143,17 +143,17 @@ def test_goal_in_words_is_judged_on_ground_truth(tmp_path):
 def test_objects_keep_their_names_from_one_look_to_the_next():
     import numpy as np
 
-    from policies.tamp_agent import TampPolicy
+    from tamp.concepts.perceiver import LearnedPerceiver
 
-    policy = TampPolicy(perception="learned", concepts=default_checkpoint())
-    first = policy._track({"obj_0": ("red", "block"), "obj_1": ("red", "block"),
+    policy = LearnedPerceiver(source=None, robot=None, concepts=default_checkpoint())
+    first = policy.track({"obj_0": ("red", "block"), "obj_1": ("red", "block"),
                            "obj_2": ("green", "bowl")},
                           {"obj_0": np.array([0.4, -0.2]), "obj_1": np.array([0.6, 0.2]),
                            "obj_2": np.array([0.5, 0.0])})
     assert first == {"obj_0": "obj_0", "obj_1": "obj_1", "obj_2": "obj_2"}
     # the red block at (0.6, 0.2) went into the bowl and perception now lists it first;
     # it tipped over (seen as a box), and a blue block came into view
-    again = policy._track({"obj_0": ("red", "box"), "obj_1": ("red", "block"),
+    again = policy.track({"obj_0": ("red", "box"), "obj_1": ("red", "block"),
                            "obj_2": ("green", "bowl"), "obj_3": ("blue", "block")},
                           {"obj_0": np.array([0.5, 0.01]), "obj_1": np.array([0.4, -0.2]),
                            "obj_2": np.array([0.5, 0.0]), "obj_3": np.array([0.7, 0.3])})

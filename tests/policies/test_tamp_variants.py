@@ -47,23 +47,26 @@ def test_the_agent_moves_its_arm_out_of_the_view_before_it_looks(env, kinematics
     the view from home sees every object whole."""
     import numpy as np
 
-    from scenes.executor import Executor
-    from tamp.planner import Planner, PlannerConfig
+    from policies.tamp_agent import ClosedLoop
+    from scenes.agent_io import SimActuator
+    from tamp.planner import Planner
 
     env.reset(seed=3)
     policy = make_policy("tamp-learned")
     world = policy.observe(env)
-    planner, executor = Planner(env.robot), Executor(env)
-    assert policy._look(env, executor, planner, world) is None  # at home: nothing hidden
+    perceiver, planner = policy.perceiver, Planner(env.robot)
+    loop = ClosedLoop(perceiver, SimActuator(env), planner, env.robot, camera=True)
+    assert loop.look(world) is None  # at home: nothing hidden
     target = kinematics.tcp_pose(env.robot.home)
     obj = min(world.objects.values(), key=lambda o: o.position[0])
     top = obj.position + (0.0, 0.0, obj.shape.height)
-    target[:3, 3] = policy._camera + 0.75 * (top - policy._camera)  # on the line of sight
+    camera = perceiver.camera_position
+    target[:3, 3] = camera + 0.75 * (top - camera)  # on the line of sight
     ik = kinematics.ik(target, [env.robot.home], np.random.default_rng(0))
     assert ik.success
     env.sim.set_arm(ik.q)
-    executor = Executor(env)
-    move = policy._look(env, executor, planner, world)
+    loop = ClosedLoop(perceiver, SimActuator(env), planner, env.robot, camera=True)
+    move = loop.look(world)
     assert move is not None and move.actions[0].segments[0].label == "look"
     assert np.abs(env.sim.arm_positions() - env.robot.home).max() < 0.02
     seen = policy.observe(env)
@@ -77,7 +80,7 @@ def test_a_remembered_object_is_dropped_where_one_of_its_kind_is_seen_now():
     next view that sees a disk of that colour where it stood retires it."""
     import numpy as np
 
-    from policies.tamp_agent import _seen_again
+    from tamp.concepts.perceiver import seen_again as _seen_again
     from tamp.world import Shape, WorldObject
 
     def disk(name, color, x, y, z=0.0, r=0.035):

@@ -1,0 +1,244 @@
+"""The learned perceiver: RGB-D frames of a still scene -> the planner's world model, with
+objects named and described by the learned concept model and keeping their names from
+one look to the next (:class:`tamp.execution.interfaces.Perceiver`).
+
+It reads only what a real robot has: frames from a calibrated camera (a
+:class:`~tamp.execution.interfaces.FrameSource`), the arm's joint state (to cut its own
+points out of the cloud when there are no instance masks) and the workcell's fixed facts
+(the table's height, its marked places).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable, Literal
+
+import numpy as np
+
+from tamp.execution.interfaces import FrameSource
+from tamp.execution.plan import Action
+from tamp.world import WorldModel, Zone
+
+#: m of displacement that a colour mismatch costs when re-identifying objects (a match
+#: must cost less); a shape mismatch costs less, as a tipped or half-hidden object can
+#: look like another shape while its colour stays
+MISMATCH_COST = 1.0
+SHAPE_MISMATCH_COST = 0.3
+
+Segmentation = Literal["learned", "learned-geometric"]
+
+
+class LearnedPerceiver:
+    """See the module docstring. ``mode``: ``learned`` segments with the frames'
+    instance masks (a simulator's), ``learned-geometric`` without (table-plane fit and
+    clustering, as on a real camera). ``robot_state`` returns the arm's joint positions
+    (rad) and the gripper joint, for the self-filter. ``bind`` names, for an object whose
+    points carry no instance label, what it is to whoever executes the plan (a simulator's
+    body; None: nothing)."""
+
+    def __init__(self, source: FrameSource, robot, mode: Segmentation = "learned",
+                 robot_state: Callable[[], tuple[np.ndarray, float]] | None = None,
+                 table_height: float | None = None, zones: dict[str, Zone] | None = None,
+                 concepts: str | Path | None = None, model=None,
+                 bind: Callable[[np.ndarray], str] | None = None):
+        if mode not in ("learned", "learned-geometric"):
+            raise ValueError(f"unknown perception mode '{mode}'")
+        if mode == "learned-geometric" and robot_state is None:
+            raise ValueError("geometric segmentation needs the robot's joint state")
+        self.source = source
+        self.robot = robot
+        self.mode = mode
+        self.robot_state = robot_state
+        self.table_height = table_height
+        self.zones = dict(zones or {})
+        #: the concept checkpoint; None: the shipped one for the camera's sensor model
+        self.concepts = concepts
+        self.model = model
+        self.bind = bind
+        self.kin = None  #: the robot's kinematics, for the self-filter
+        self.camera_position: np.ndarray | None = None
+        # what was seen last, under stable names (see ``track``)
+        self._seen: dict[str, tuple[str, str, np.ndarray]] = {}
+        #: stable name -> shape concept -> summed probability over the views so far
+        self._shape_votes: dict[str, dict[str, float]] = {}
+        self._last: dict = {}  #: stable name -> WorldObject as last seen
+        #: stable name -> what the executor calls it (instance label, or ``bind``'s answer)
+        self.bindings: dict[str, str] = {}
+        self.facts = None
+        self.record: dict = {}
+
+    # -- the Perceiver protocol ----------------------------------------------------------
+    def remember(self):
+        return dict(self._seen), dict(self._last), dict(self.bindings)
+
+    def forget_since(self, snapshot) -> None:
+        self._seen, self._last, self.bindings = (dict(s) for s in snapshot)
+
+    def expect(self, step: list[Action]) -> None:
+        """The objects that ``step`` put somewhere are expected there, so the next view
+        names what it sees there after them (a box in a tray may look a little more like
+        a block than it did on the table)."""
+        for action in step:
+            for name, pose in action.leaves.items():
+                if name in self._seen:
+                    self._seen[name] = (*self._seen[name][:2], pose[:2, 3].copy())
+                if name in self._last:
+                    self._last[name] = replace(self._last[name], pose=pose.copy())
+
+    def observe(self) -> WorldModel:
+        """The world as the camera and the concept model see it, under the names of the
+        first observation; the first one also fills ``facts`` and ``record``."""
+        from tamp.concepts.runtime import perceive_scene
+        from tamp.perception.scene import PerceptionConfig
+
+        mode, exclude = "instance", None
+        if self.mode == "learned-geometric":
+            # no masks: the arm's own points are removed with its sphere model
+            from tamp.geometry.kinematics import Kinematics
+            from tamp.perception.self_filter import robot_filter
+
+            self.kin = self.kin or Kinematics(self.robot)
+            mode = "geometric"
+            exclude = robot_filter(self.kin, *self.robot_state())
+        source = self.source
+        if self.model is None:
+            from tamp.concepts.checkpoint import checkpoint_for_camera, load_checkpoint
+
+            self.concepts = checkpoint_for_camera(source.name)
+            self.model = load_checkpoint(self.concepts)
+        # the workcell's table is level at a known height: the camera pose is refined
+        # against it (a hand-eye calibration error shows as a tilted table)
+        config = PerceptionConfig(segmentation=mode, noise=source.depth_noise(),
+                                  table_height=self.table_height)
+        # a real camera streams frames: while the arm is still, a burst of them is fused
+        # (an ideal camera's frames would all be the same)
+        frames = source.frames(1)[0] if source.ideal else source.frames(config.depth.frames)
+        scene = perceive_scene(frames, self.model, config, exclude)
+        self.camera_position = scene.percept.camera_position
+        facts = scene.facts
+        attrs = {n: (facts.attribute(n, "color")[0], facts.attribute(n, "shape")[0])
+                 for n in facts.names}
+        xy = {o.name: o.fit.pose[:2, 3] for o in scene.percept.objects}
+        rename = self.track(attrs, xy)
+        scene = self._consistent_shapes(scene, rename)
+        for o in scene.percept.objects:
+            # the points' instance label where there is one, else whatever ``bind`` says
+            label = o.cloud.source or (self.bind(xy[o.name]) if self.bind else None)
+            if label is not None:
+                self.bindings[rename[o.name]] = label
+        objects = {rename[n]: replace(o, name=rename[n]) for n, o in scene.world.objects.items()}
+        # an object out of sight now (hidden, or in the hand) is where it was last seen
+        # (unless something seen now of its colour and kind stands where it was: then
+        # that is it, and the earlier view saw it in two pieces)
+        objects = {**{n: o for n, o in self._last.items()
+                      if n not in objects and not seen_again(o, objects.values())},
+                   **objects}
+        self._last = objects
+        # the table's marked places (towers-of-hanoi's place_1..3, the pyramid's bottom
+        # slots) are fixed markings of the workcell, known to the robot like a map and not
+        # objects the camera segments
+        world = replace(scene.world, objects=objects, zones=dict(self.zones))
+        if self.facts is None:
+            from tamp.concepts.definitions import characteristic_size
+
+            # sizes from the fitted primitives (a disk's perceived radius), for goals that
+            # order objects by size
+            sizes = tuple(characteristic_size(scene.world.objects[n].shape)
+                          for n in facts.names)
+            self.facts = replace(facts, names=tuple(rename[n] for n in facts.names),
+                                 places=tuple(self.zones), sizes=sizes)
+            self.record = {**_record(scene, self.facts, rename, self.bindings),
+                           "concepts_checkpoint": Path(self.concepts).name
+                           if self.concepts is not None else None}
+        return world
+
+    # -- identity ------------------------------------------------------------------------
+    def _consistent_shapes(self, scene, rename: dict[str, str]):
+        """``scene`` with each object's shape the one its views so far support most
+        (summed probabilities under its stable name): an object does not change shape
+        between views, but a view of it half covered (a disk under a smaller one shows
+        a ring) can read as another shape. Refitted where a shape changes."""
+        from tamp.concepts.definitions import SHAPE_KIND
+        from tamp.perception.scene import refit, world_model
+
+        facts = scene.facts
+        shapes, changed = {}, False
+        for n in facts.names:
+            shape, p = facts.attribute(n, "shape")
+            votes = self._shape_votes.setdefault(rename[n], {})
+            votes[shape] = votes.get(shape, 0.0) + p
+            shapes[n] = max(votes, key=votes.get)
+            changed |= shapes[n] != shape
+        if not changed:
+            return scene
+        percept = refit(scene.percept, {n: SHAPE_KIND[v] for n, v in shapes.items()})
+        world = world_model(percept, {n: (shapes[n], facts.attribute(n, "color")[0])
+                                      for n in facts.names})
+        return replace(scene, percept=percept, world=replace(world, zones=scene.world.zones))
+
+    def track(self, attrs: dict[str, tuple[str, str]], xy: dict[str, np.ndarray]
+              ) -> dict[str, str]:
+        """Perceived names -> stable names: each object is matched to the one seen before
+        of the same colour (and shape, preferably) that moved least (one assignment for
+        all); an object never seen before gets a new name."""
+        from scipy.optimize import linear_sum_assignment
+
+        new = list(attrs)
+        old = list(self._seen)
+        rename = {}
+        if old and new:
+            cost = np.array([[np.linalg.norm(xy[n] - self._seen[o][2])
+                              + MISMATCH_COST * (attrs[n][0] != self._seen[o][0])
+                              + SHAPE_MISMATCH_COST * (attrs[n][1] != self._seen[o][1])
+                              for o in old] for n in new])
+            rows, cols = linear_sum_assignment(cost)
+            rename = {new[r]: old[c] for r, c in zip(rows, cols)
+                      if cost[r, c] < MISMATCH_COST}
+        taken = set(rename.values()) | set(self._seen)
+        k = 0
+        for n in new:
+            if n not in rename:
+                while f"obj_{k}" in taken:
+                    k += 1
+                rename[n] = f"obj_{k}"
+                taken.add(rename[n])
+        for n in new:
+            self._seen[rename[n]] = (*attrs[n], xy[n])
+        return rename
+
+
+def seen_again(remembered, seen) -> bool:
+    """Whether an object of ``seen`` has the colour and category of ``remembered`` and
+    stands where it stood (its centre within the other's footprint, at its height)."""
+    from tamp.geometry.placements import footprint_half
+
+    for o in seen:
+        if (o.color, o.category) != (remembered.color, remembered.category):
+            continue
+        reach = max(max(footprint_half(o)), max(footprint_half(remembered)))
+        if np.linalg.norm(o.position[:2] - remembered.position[:2]) < reach and \
+                abs(o.position[2] - remembered.position[2]) < 0.5 * o.shape.height:
+            return True
+    return False
+
+
+def _record(scene, facts, rename: dict[str, str], bindings: dict[str, str]) -> dict:
+    """What the first observation saw, for the result file."""
+    objects = []
+    for o in scene.percept.objects:
+        name = rename[o.name]
+        attrs = {g: facts.attribute(name, g) for g in facts.groups}
+        objects.append({
+            "name": name, **{g: v for g, (v, _) in attrs.items()},
+            **{f"{g}_confidence": round(p, 4) for g, (_, p) in attrs.items()},
+            "primitive": o.fit.kind, "size_m": [round(float(v), 4) for v in o.fit.shape.size],
+            "position_m": [round(float(v), 4) for v in o.fit.pose[:3, 3]],
+            "points": o.cloud.n,
+            "resting_on": rename.get(o.support, "table") if o.support else "table",
+            **({"simulator_name": bindings[name]} if name in bindings else {})})
+    return {"perception_time_s": round(scene.perception_s, 4),
+            "concepts_time_s": round(scene.concepts_s, 4),
+            "perceived_objects": objects,
+            "perceived_facts": [{"fact": " ".join(f), "confidence": round(p, 4)}
+                                for f, p in facts.facts()]}
