@@ -1,8 +1,16 @@
-"""``tamp deploy``: plan an episode and send its arm trajectories to a robot through ROS.
+"""``tamp deploy``: the closed loop on a robot over ROS, and ``tamp twin``: a PyBullet scene
+served as such a robot.
 
-Dry run by default: the trajectories are planned, re-timed and checked against the live
-robot (joint names, joint state), and what would be sent is printed; ``--execute`` moves
-the robot. Exit codes: 0 success, 1 refused or failed, 2 bad input.
+``tamp deploy --goal TEXT --ros1 --workcell FILE`` looks at the table through the robot's
+camera (``sensor_msgs`` images, the camera pose from TF or the workcell file), names what
+it sees with the learned concepts, grounds the goal's words in it and plans. Dry run by
+default: every trajectory of the plan is re-timed and checked against the live robot and
+printed; ``--execute`` runs the loop: execute a step, look, compare, replan.
+
+``tamp deploy --task T --seed S`` (the earlier replay of a *simulated* scene's plan) is a
+dry run only: its objects are not on the real table.
+
+Exit codes: 0 success, 1 refused or failed, 2 bad input.
 """
 
 from __future__ import annotations
@@ -19,16 +27,33 @@ GRIPPER_FORMS = "serial:/dev/ttyUSB0 | tcp:HOST:PORT | urcap:HOST"
 
 def add_commands(subparsers) -> None:
     p = subparsers.add_parser(
-        "deploy", help="send a planned episode to a robot through ROS (dry run unless "
-                       "--execute)",
-        description="Plan TASK/SEED, re-time every arm trajectory to --speed-scale of the "
-                    "joint limits, check it (limits, workspace box, controller joint names, "
-                    "start state) and, with --execute, send it through FollowJointTrajectory. "
-                    "Without --execute nothing is sent. Only loopback addresses unless "
-                    "--allow-remote.",
-        epilog="Exit codes: 0 success, 1 refused or failed, 2 bad input.")
-    p.add_argument("--task", default="place-in-bowl", help="task name (see 'tamp tasks')")
-    p.add_argument("--seed", type=int, default=0, help="scene seed (default 0)")
+        "deploy", help="look, plan and act on a robot through ROS (dry run unless --execute)",
+        description="With --goal: perceive the table through the robot's camera (topics and "
+                    "camera pose from --workcell), ground the goal's words in what is seen, "
+                    "plan, re-time every arm trajectory to --speed-scale of the joint limits "
+                    "and check it (limits, workspace box, controller joint names, start "
+                    "state). Without --execute nothing is sent; with it, the closed loop "
+                    "runs: each step is sent through FollowJointTrajectory and the gripper "
+                    "driver, then the table is looked at again and the plan redone when the "
+                    "world disagrees. With --task: a dry-run replay of a simulated scene's "
+                    "plan (it never moves a robot). Only loopback addresses unless "
+                    "--allow-remote; Ctrl-C cancels the active goal and stops the gripper.",
+        epilog="Exit codes: 0 success, 1 refused or failed, 2 bad input. Example: tamp deploy "
+               "--goal \"put the red blocks in the green bowl\" --ros1 --workcell "
+               "robots/workcells/example.yaml")
+    p.add_argument("--goal", metavar="TEXT",
+                   help="what to do, in words, grounded in what the camera sees (needs "
+                        "--ros1 and --workcell)")
+    p.add_argument("--workcell", metavar="FILE",
+                   help="the workcell file (robots/workcell.py; example: "
+                        "robots/workcells/example.yaml); 'tamp twin' writes one")
+    p.add_argument("--domain", default="pick-place",
+                   help="PDDL domain the goal is planned in (default pick-place)")
+    p.add_argument("--max-replans", type=int, default=3,
+                   help="replans after a failed step before giving up (default 3)")
+    p.add_argument("--task", help="dry-run replay of a simulated scene's plan: task name "
+                                  "(see 'tamp tasks'); never moves a robot")
+    p.add_argument("--seed", type=int, default=0, help="with --task: scene seed (default 0)")
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--ros", metavar="URL",
                         help="rosbridge websocket, e.g. ws://127.0.0.1:9090")
@@ -37,9 +62,11 @@ def add_commands(subparsers) -> None:
                    help="ROS 1 master for --ros1 (default http://127.0.0.1:11311)")
     p.add_argument("--ros-version", type=int, choices=(1, 2),
                    help="ROS version behind the rosbridge server (--ros only; default 1)")
-    p.add_argument("--controller", default=DEFAULT_CONTROLLER,
-                   help=f"trajectory controller namespace (default {DEFAULT_CONTROLLER})")
-    p.add_argument("--joint-states", default="/joint_states", help="joint state topic")
+    p.add_argument("--controller", default=None,
+                   help="trajectory controller namespace (default: the workcell's, else "
+                        f"{DEFAULT_CONTROLLER})")
+    p.add_argument("--joint-states", default=None,
+                   help="joint state topic (default: the workcell's, else /joint_states)")
     p.add_argument("--via", choices=("action", "topic"), default="action",
                    help="FollowJointTrajectory action (default) or the command topic")
     p.add_argument("--gripper", metavar="SPEC", help=f"Robotiq 2F-85: {GRIPPER_FORMS}")
@@ -56,15 +83,45 @@ def add_commands(subparsers) -> None:
                    help="seconds to wait for the connection and the controller (default 5)")
     p.add_argument("--time-budget", type=finite_float, default=60.0, help="planning budget, s")
     p.set_defaults(func=_cmd_deploy)
+    add_twin_command(subparsers)
 
 
 def _validate(args) -> None:
     from scenes.tasks import task_names
 
-    if args.task not in task_names():
-        raise UsageError(f"unknown task '{args.task}'; known tasks: {', '.join(task_names())}")
+    if (args.goal is None) == (args.task is None):
+        raise UsageError("give --goal TEXT with --workcell FILE (look, plan and act), or "
+                         "--task T for a dry-run replay of a simulated scene's plan")
+    if args.task is not None:
+        if args.task not in task_names():
+            raise UsageError(f"unknown task '{args.task}'; known tasks: "
+                             f"{', '.join(task_names())}")
+        if args.execute:
+            raise UsageError("--task replays the plan of a simulated scene, whose objects "
+                             "are not on your table: it is a dry run only; to move the robot "
+                             "give --goal TEXT --workcell FILE")
+        if args.workcell is not None:
+            raise UsageError("--workcell goes with --goal")
+    else:
+        if not args.goal.strip():
+            raise UsageError("--goal is empty")
+        if not args.ros1:
+            raise UsageError("--goal needs --ros1 (the camera is read over native ROS 1)")
+        if args.workcell is None:
+            raise UsageError("--goal needs --workcell FILE (what the camera and the table "
+                             "are; see robots/workcells/example.yaml)")
+        from tamp.planner import DOMAIN_MODELS
+
+        if args.domain not in DOMAIN_MODELS:
+            raise UsageError(f"unknown --domain '{args.domain}'; known: "
+                             f"{', '.join(DOMAIN_MODELS)}")
+        if args.max_replans < 0:
+            raise UsageError(f"--max-replans must be >= 0, got {args.max_replans}")
     if args.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    if args.task is not None:
+        args.controller = args.controller or DEFAULT_CONTROLLER
+        args.joint_states = args.joint_states or "/joint_states"
     if args.master is not None and not args.ros1:
         raise UsageError("--master goes with --ros1")
     if args.ros_version is not None and args.ros is None:
@@ -201,6 +258,17 @@ def _plan(args, env, q_start):
 
 def _cmd_deploy(args) -> int:
     _validate(args)
+    if args.goal is not None:
+        from experiments.deploy_goal import deploy_goal
+
+        return deploy_goal(args)
+    return replay(args)
+
+
+def replay(args) -> int:
+    """Plan the simulated scene TASK/SEED and check (dry run) or send (``args.execute``,
+    which the command line refuses: only tests of the transport pass it) its arm
+    trajectories."""
     config = _safety_config(args)
     gripper = _gripper(args)
     import numpy as np
@@ -269,3 +337,93 @@ def _cmd_deploy(args) -> int:
     else:
         say(report.reason)
     return EXIT_OK if report.success else EXIT_FAILED
+
+
+# -- tamp twin -------------------------------------------------------------------------------
+def add_twin_command(subparsers) -> None:
+    from experiments.cli import add_camera_argument
+
+    p = subparsers.add_parser(
+        "twin", help="serve a simulated scene as a robot cell over ROS 1 and Modbus",
+        description="Serve the scene of TASK/SEED as a robot cell: /joint_states, a "
+                    "FollowJointTrajectory action server executing under physics, the "
+                    "camera's colour, depth and camera_info topics through the sensor model, "
+                    "TF from the robot base to the camera, and the Robotiq 2F-85 on a "
+                    "Modbus-RTU-over-TCP port. Writes OUT/workcell.yaml (for 'tamp deploy "
+                    "--workcell') and keeps OUT/result.json with the task's ground-truth "
+                    "success. Runs until Ctrl-C.",
+        epilog="Example: tamp twin --task place-in-bowl --seed 3 --ros1 --out runs/twin & "
+               "tamp deploy --goal \"put the red block in the green bowl\" --ros1 "
+               "--workcell runs/twin/workcell.yaml --execute")
+    p.add_argument("--task", default="place-in-bowl", help="task name (see 'tamp tasks')")
+    p.add_argument("--seed", type=int, default=0, help="scene seed (default 0)")
+    p.add_argument("--ros1", action="store_true", required=True,
+                   help="serve over native ROS 1 (the only transport of the twin)")
+    p.add_argument("--master", metavar="URL", default="http://127.0.0.1:11311",
+                   help="ROS 1 master (default http://127.0.0.1:11311)")
+    p.add_argument("--out", default="runs/twin", help="output directory (default runs/twin)")
+    p.add_argument("--gripper-port", type=int, default=0,
+                   help="TCP port of the simulated gripper (default: a free one)")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="allow a ROS master that is not on loopback")
+    add_camera_argument(p, "d435", "a real camera's imperfections, as on the robot")
+    p.set_defaults(func=_cmd_twin)
+
+
+def _cmd_twin(args) -> int:
+    import os
+    from pathlib import Path
+
+    from robots.ros.transport import is_loopback_host
+    from scenes.tasks import task_names
+
+    if args.task not in task_names():
+        raise UsageError(f"unknown task '{args.task}'; known tasks: {', '.join(task_names())}")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    if not 0 <= args.gripper_port < 65536:
+        raise UsageError(f"--gripper-port must be 0..65535, got {args.gripper_port}")
+    camera = args.camera
+    parsed = urlparse(args.master)
+    if parsed.scheme != "http" or not parsed.hostname:
+        raise UsageError(f"--master '{args.master}' is not an http://HOST:PORT address")
+    if not is_loopback_host(parsed.hostname) and not args.allow_remote:
+        raise UsageError(f"{args.master} is not a loopback address; pass --allow-remote")
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise UsageError(f"--out {out}: cannot write there ({err.strerror or err})") from err
+    from robots.ros.rospath import check
+
+    ros = check()
+    if not ros.ok:
+        print(f"[twin] error: {ros.message}", file=sys.stderr)
+        return EXIT_FAILED
+    os.environ["ROS_MASTER_URI"] = args.master
+    if is_loopback_host(parsed.hostname):
+        os.environ["ROS_IP"] = "127.0.0.1"
+        os.environ.pop("ROS_HOSTNAME", None)
+    import xmlrpc.client
+
+    try:
+        xmlrpc.client.ServerProxy(args.master).getUri("/tamp_twin")
+    except (OSError, xmlrpc.client.Error) as err:
+        print(f"[twin] error: no ROS master at {args.master} ({err})", file=sys.stderr)
+        return EXIT_FAILED
+    from scenes.twin import TwinConfig, run
+
+    def ready(twin) -> None:
+        print(f"[twin] {args.task} seed {args.seed} served on {args.master} (camera "
+              f"{camera}, gripper {twin.gripper_address}); workcell: "
+              f"{out / 'workcell.yaml'}; Ctrl-C to stop", file=sys.stderr, flush=True)
+
+    result = run(TwinConfig(task=args.task, seed=args.seed, camera=camera,
+                            gripper_port=args.gripper_port), out, ready)
+    print(f"[twin] stopped: task {'succeeded' if result['success'] else 'not done'} "
+          f"after {result['motions']} motions ({result['sim_time_s']:.1f} s simulated) -> "
+          f"{out / 'result.json'}", file=sys.stderr)
+    return EXIT_OK

@@ -136,6 +136,11 @@ class TabletopEnv(gymnasium.Env):
             touching_robot=robot,
             touching_table={n: sim.touching_table(n) for n in sim.bodies})
 
+    def judge(self) -> dict[str, Any]:
+        """The task's verdict on the scene now, from ground truth: ``success`` and the
+        status of each goal fact (``goal``)."""
+        return self._info()
+
     def _info(self) -> dict[str, Any]:
         report = self.task.success(self.instance, self.oracle_world(), self.object_truth())
         return {"success": report.success, "goal": report.details,

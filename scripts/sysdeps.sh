@@ -7,7 +7,8 @@
 #    by 'python -m robots.ros.rospath --link' (see the Makefile).
 set -euo pipefail
 ROS_PACKAGES=(ros-core python3-rospy python3-actionlib python3-actionlib-msgs
-              python3-trajectory-msgs python3-sensor-msgs python3-genpy python3-genmsg)
+              python3-trajectory-msgs python3-sensor-msgs python3-genpy python3-genmsg
+              python3-geometry-msgs python3-tf2-ros)
 
 installed() {  # a Debian package is installed
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

@@ -206,14 +206,14 @@ class Deployer:
             self.log(f"[run] step {step.index} {step.label}: {report.note}")
             return report
         try:
-            state = self._settled_state(step.trajectory.positions[0], step.trajectory.joint_names)
+            state = self.settled_state(step.trajectory.positions[0], step.trajectory.joint_names)
             report = self.send_trajectory(step.trajectory, joints, state, step)
         except TransportError as err:
             report = StepReport(step, note=f"FAILED: {err}")
         self.log("[run] " + self.describe(report))
         return report
 
-    def _settled_state(self, expected, names) -> JointStateSample:
+    def settled_state(self, expected, names) -> JointStateSample:
         """The first joint state that arrives from now on and is within the start tolerance
         of ``expected``, waiting up to ``settle_time``; else the latest one (for the check
         to judge). A controller reports success within its goal tolerance, and its joint

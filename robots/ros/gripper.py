@@ -53,6 +53,26 @@ class RobotiqPort:
             raise RuntimeError(f"closed without meeting the object: {text}")
         return text
 
+    def status(self):
+        """The gripper's status registers, decoded (:class:`robots.robotiq.GripperStatus`)."""
+        return self._ready().status()
+
+    def holding(self) -> bool:
+        """Whether the fingers rest on an object after closing (gOBJ = 2): the 2F-85's
+        own object detection, the truth about holding on a real cell."""
+        from robots.robotiq.registers import ObjectState
+
+        status = self.status()
+        return bool(status.go_to) and status.object == ObjectState.CONTACT_CLOSING
+
+    def stop(self) -> None:
+        """Stop the fingers where they are (any thread; never raises)."""
+        try:
+            if self._gripper is not None:
+                self._gripper.stop()
+        except Exception:  # stopping is best effort: the link may be what failed
+            pass
+
     def close(self) -> None:
         if self._gripper is not None:
             self._gripper.disconnect()

@@ -30,12 +30,13 @@ DEBIAN_DIST_PACKAGES = Path("/usr/lib/python3/dist-packages")
 PYTHON_PACKAGES = (
     "rospy", "rosgraph", "roslib", "rospkg", "roscpp", "rosgraph_msgs", "genpy", "genmsg",
     "actionlib", "actionlib_msgs", "std_msgs", "geometry_msgs", "sensor_msgs",
-    "trajectory_msgs", "catkin", "catkin_pkg", "pyparsing",
+    "trajectory_msgs", "catkin", "catkin_pkg", "pyparsing", "tf2_ros", "tf2_py", "tf2_msgs",
 )
 #: Debian packages that provide them, and ``roscore``
 APT_PACKAGES = (
     "ros-core", "python3-rospy", "python3-actionlib", "python3-actionlib-msgs",
     "python3-trajectory-msgs", "python3-sensor-msgs", "python3-genpy", "python3-genmsg",
+    "python3-geometry-msgs", "python3-tf2-ros",
 )
 LINK_DIR = "ros1-python"  #: under ``sys.prefix``
 PTH_FILE = "tamp_ros1.pth"  #: in the environment's site-packages

@@ -140,6 +140,10 @@ class SimController:
                        "goals_aborted": 0, "goals_canceled": 0, "commands_received": 0,
                        "last_error_code": 0}
 
+    def now(self) -> float:
+        """The controller's clock, s (a physics twin runs on simulated time)."""
+        return time.time()
+
     # -- ROS plumbing -------------------------------------------------------------------
     def spin(self) -> None:
         import actionlib
@@ -231,12 +235,12 @@ class SimController:
                 j = int(np.argmax(jump - path_tol))
                 text = f"{self.joints[j]} would jump {jump[j]:.4f} rad to the first point"
                 if handle is not None:
-                    self._finish(_Active(traj, time.time(), q_now, path_tol, goal_tol, handle),
+                    self._finish(_Active(traj, self.now(), q_now, path_tol, goal_tol, handle),
                                  "aborted", PATH_TOLERANCE_VIOLATED, text)
                 return
         with self.lock:
             previous = self.active
-            self.active = _Active(traj, time.time(), self.q.copy(), path_tol, goal_tol, handle)
+            self.active = _Active(traj, self.now(), self.q.copy(), path_tol, goal_tol, handle)
         if previous is not None and previous.handle is not None:
             self._finish(previous, "canceled", SUCCESSFUL, "replaced by a new goal")
 

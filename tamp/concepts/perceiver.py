@@ -41,7 +41,8 @@ class LearnedPerceiver:
                  robot_state: Callable[[], tuple[np.ndarray, float]] | None = None,
                  table_height: float | None = None, zones: dict[str, Zone] | None = None,
                  concepts: str | Path | None = None, model=None,
-                 bind: Callable[[np.ndarray], str] | None = None):
+                 bind: Callable[[np.ndarray], str] | None = None,
+                 table_extent: tuple[float, float, float, float] | None = None):
         if mode not in ("learned", "learned-geometric"):
             raise ValueError(f"unknown perception mode '{mode}'")
         if mode == "learned-geometric" and robot_state is None:
@@ -56,6 +57,8 @@ class LearnedPerceiver:
         self.concepts = concepts
         self.model = model
         self.bind = bind
+        #: the table top's x_min, x_max, y_min, y_max (m) when the workcell states it
+        self.table_extent = table_extent
         self.kin = None  #: the robot's kinematics, for the self-filter
         self.camera_position: np.ndarray | None = None
         # what was seen last, under stable names (see ``track``)
@@ -139,6 +142,8 @@ class LearnedPerceiver:
         # slots) are fixed markings of the workcell, known to the robot like a map and not
         # objects the camera segments
         world = replace(scene.world, objects=objects, zones=dict(self.zones))
+        if self.table_extent is not None:
+            world = replace(world, table_extent=tuple(self.table_extent))
         if self.facts is None:
             from tamp.concepts.definitions import characteristic_size
 
