@@ -68,7 +68,7 @@ def _add_perception_command(bench) -> None:
                          "time, objects found, footprint error, concept accuracy")
     q.add_argument("--tasks", default="all", help="comma-separated task names, or all")
     q.add_argument("--cameras", default="ideal,d435", metavar="NAMES",
-                   help="comma-separated camera models (scenes/sensor.py); the first is the "
+                   help="comma-separated camera models (tamp/perception/sensors.py); the first is the "
                         "baseline (default ideal,d435)")
     q.add_argument("--scenes", type=int, default=10, help="seeds per task (default 10)")
     q.add_argument("--seed-start", type=int, default=3000, help="first seed (default 3000)")

@@ -319,7 +319,7 @@ def report(table: list[dict], command: str, tasks: tuple[str, ...] | None = None
     tasks_, methods_ = _order(table, "task", tasks), _order(table, "method", methods)
     by = cells(table)
     lines = [f"## {title}", "", f"Command: `{command}`", "",
-             f"Camera (sensor model, `scenes/sensor.py`): {cameras(table, methods_)}.", "",
+             f"Camera (sensor model, `tamp/perception/sensors.py`): {cameras(table, methods_)}.", "",
              "Success rate (95 % Wilson interval), tasks × methods:", "",
              "| task | " + " | ".join(methods_) + " |",
              "|---|" + "---|" * len(methods_)]

@@ -68,9 +68,9 @@ def torch_device(name: str):
 
 
 def camera_name(value: str) -> str:
-    """``--camera``'s type: a registered sensor model's name (``scenes.sensor.SENSORS``);
+    """``--camera``'s type: a registered sensor model's name (``tamp.perception.sensors.SENSORS``);
     anything else is a usage error naming the known ones."""
-    from scenes.sensor import sensor_model
+    from tamp.perception.sensors import sensor_model
 
     try:
         return sensor_model(value).name
@@ -81,7 +81,7 @@ def camera_name(value: str) -> str:
 def add_camera_argument(parser, default: str | None = None, why: str = "") -> None:
     """``--camera NAME``: the scene camera's sensor model. ``default`` None: the
     episodes' own default (the realistic model for learned perception, ideal otherwise)."""
-    from scenes.sensor import DEFAULT_LEARNED_CAMERA, SENSORS
+    from tamp.perception.sensors import DEFAULT_LEARNED_CAMERA, SENSORS
 
     names = ", ".join(SENSORS)
     if default is None:
@@ -91,7 +91,7 @@ def add_camera_argument(parser, default: str | None = None, why: str = "") -> No
     else:
         text = f"default {default}" + (f": {why}" if why else "")
     parser.add_argument("--camera", type=camera_name, default=default, metavar="NAME",
-                        help=f"the scene camera's sensor model (scenes/sensor.py): {names}; "
+                        help=f"the scene camera's sensor model (tamp/perception/sensors.py): {names}; "
                              f"{text}")
 
 
@@ -157,7 +157,7 @@ def _cmd_run(args) -> int:
     groups, concepts = dict(GROUPS), None
     words = tuple(c for g in GROUPS.values() for c in g)
     if args.perception != "oracle":
-        from scenes.sensor import DEFAULT_LEARNED_CAMERA
+        from tamp.perception.sensors import DEFAULT_LEARNED_CAMERA
         from tamp.concepts.checkpoint import (CheckpointError, checkpoint_for_camera,
                                               read_config)
         from tamp.concepts.model import ConceptConfig

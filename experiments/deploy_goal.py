@@ -5,7 +5,7 @@ Perception reads only what the robot offers: the camera's ``sensor_msgs`` images
 file, and the joint state (to cut the arm out of the point cloud). The goal's words are
 grounded in the learned concepts of what is seen, exactly as ``tamp run --perception
 learned-geometric``. Dry run: one plan, every trajectory re-timed, checked and printed.
-``--execute``: :class:`policies.tamp_agent.ClosedLoop` with a
+``--execute``: :class:`tamp.execution.loop.ClosedLoop` with a
 :class:`robots.ros.actuator.RosActuator`.
 """
 
@@ -42,7 +42,7 @@ def _setup(args):
     import robots
     from experiments.deploy_cli import _gripper_host
     from robots.workcell import WorkcellError, load
-    from scenes.sensor import sensor_model
+    from tamp.perception.sensors import sensor_model
 
     try:
         cell = load(args.workcell)
@@ -98,7 +98,7 @@ def deploy_goal(args) -> int:
 def _look_plan_act(args, cell, robot, sensor, safety, transport, gripper) -> int:
     import numpy as np
 
-    from policies.tamp_agent import PERCEIVED_DRIFT_DISTANCE, ClosedLoop
+    from tamp.execution.loop import PERCEIVED_DRIFT_DISTANCE, ClosedLoop
     from robots.ros.actuator import RosActuator
     from robots.ros.camera import CameraError, CameraTopics, RosCamera
     from robots.ros.deploy import DeployConfig, Deployer, plan_steps

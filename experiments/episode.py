@@ -1,6 +1,6 @@
 """Run one episode of a task with a method and write ``result.json`` (and a GIF).
 
-The scene camera's sensor model (:mod:`scenes.sensor`) is ``spec.camera``; unset, it is
+The scene camera's sensor model (:mod:`tamp.perception.sensors`) is ``spec.camera``; unset, it is
 ``DEFAULT_LEARNED_CAMERA`` (a D435-class depth camera) for an episode that perceives
 with the camera and ``ideal`` for one that reads the simulator (see
 :func:`resolve_camera`). ``result.json`` records it as ``camera``.
@@ -33,7 +33,7 @@ class EpisodeSpec:
     #: method options (e.g. the VLM's base_url, model, cache_dir, cache_only): passed to
     #: every method whose constructor takes them (see :func:`policy_kwargs`)
     options: dict[str, Any] = field(default_factory=dict)
-    #: the scene camera's sensor model (a name in ``scenes.sensor.SENSORS``); None: see
+    #: the scene camera's sensor model (a name in ``tamp.perception.sensors.SENSORS``); None: see
     #: :func:`resolve_camera`
     camera: str | None = None
 
@@ -53,7 +53,7 @@ def uses_learned_perception(method: str, perception: str = "oracle") -> bool:
 def resolve_camera(spec: EpisodeSpec) -> str:
     """The camera model an episode runs with: ``spec.camera``, or by default
     ``DEFAULT_LEARNED_CAMERA`` with learned perception and ``ideal`` otherwise."""
-    from scenes.sensor import DEFAULT_LEARNED_CAMERA
+    from tamp.perception.sensors import DEFAULT_LEARNED_CAMERA
 
     if spec.camera is not None:
         return spec.camera

@@ -214,7 +214,7 @@ def record_demo(task: str, seed: int = DEMO_SEED, images: bool = True,
     """
     from dataclasses import replace
 
-    from policies.tamp_agent import expected_facts, steps_of
+    from tamp.execution.loop import expected_facts, steps_of
     from scenes.executor import Executor
     from tamp.planner import Planner, PlannerConfig, goal_holds, symbolic_state
     from tamp.refine import PICK_ACTIONS

@@ -2,7 +2,7 @@
 pick-and-place, and replan from what is observed when the world disagrees with the plan
 (an object slipped, was knocked over, a goal fact was undone).
 
-The loop (:class:`ClosedLoop`) talks only to a perceiver and an actuator
+The loop (:class:`tamp.execution.loop.ClosedLoop`) talks only to a perceiver and an actuator
 (:mod:`tamp.execution.interfaces`); :class:`TampPolicy` runs it in the simulator
 (:mod:`scenes.agent_io`), ``tamp deploy --goal`` on a robot over ROS.
 
@@ -21,216 +21,20 @@ Success is always judged on the simulator's ground truth.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 
 from policies.base import EpisodeOutcome, Monitor, Policy, register_policy
 from scenes.env import TabletopEnv
-from tamp.execution.interfaces import Actuator, Perceiver
-from tamp.execution.plan import DRIFT_DISTANCE, Action, Plan, drift
-from tamp.planner import Planner, PlannerConfig, goal_holds, symbolic_state
-from tamp.refine import PICK_ACTIONS
-from tamp.robot import RobotSpec
+from tamp.execution.interfaces import Perceiver
+from tamp.execution.loop import PERCEIVED_DRIFT_DISTANCE, ClosedLoop
+from tamp.execution.plan import DRIFT_DISTANCE
+from tamp.planner import Planner, PlannerConfig
 from tamp.world import WorldModel
 
 PERCEPTION_MODES = ("oracle", "learned", "learned-geometric")
-#: plans made again, per episode, because the next step's object or support lies away
-#: from where the plan computed its grasp or placement (not failures: nothing went
-#: wrong yet; they do not count against ``max_replans``)
-MAX_REFRESHES = 10
-#: m: how far a perceived object may lie from its planned position before that counts
-#: (a camera's pose estimates move by a few mm from one view to the next)
-PERCEIVED_DRIFT_DISTANCE = 0.012
-#: m added to the arm's collision spheres when judging whether it hides part of an
-#: object from the camera (the spheres fit the links, not their silhouettes)
-LOOK_MARGIN = 0.03
 
-
-def expected_facts(action: Action) -> set[tuple[str, ...]]:
-    """What must hold once a place-like action is done."""
-    if action.name == "place-in":
-        return {("in", *action.args)}
-    if action.name in ("stack", "place", "put"):
-        return {("on", *action.args)}
-    if action.name == "build":  # pyramid: (build block slot below-left below-right)
-        return {("on", *action.args[:2])}
-    return set()
-
-
-def steps_of(actions: list[Action]) -> list[list[Action]]:
-    """Group a plan into executable steps: a pick with the place that follows it."""
-    groups: list[list[Action]] = []
-    for a in actions:
-        if a.name in PICK_ACTIONS or not groups:
-            groups.append([a])
-        else:
-            groups[-1].append(a)
-    return groups
-
-
-@dataclass
-class LoopResult:
-    """How the closed loop ended: ``reason`` is "" when the goal holds in what the
-    perceiver sees (or the plan ran to its end)."""
-
-    reason: str
-    first_plan: list = field(default_factory=list)
-    executed: list = field(default_factory=list)
-    planning_time: float = 0.0  #: s
-    planning_cpu: float = 0.0  #: s
-    replans: int = 0
-    refreshes: int = 0  #: plans made again because things lay off their planned poses
-    looks: int = 0  #: moves out of the camera's line of sight to look at the table
-
-
-class ClosedLoop:
-    """Observe -> plan -> execute one step -> look -> compare -> replan, against any
-    :class:`~tamp.execution.interfaces.Perceiver` and
-    :class:`~tamp.execution.interfaces.Actuator`. ``camera``: whether the perceiver
-    looks through a camera the arm can hide the table from (then the arm is moved out of
-    its line of sight to look); ``control_dt`` (s) sizes the progress bar."""
-
-    def __init__(self, perceiver: Perceiver, actuator: Actuator, planner: Planner,
-                 robot: RobotSpec, max_replans: int = 3, drift_distance: float = DRIFT_DISTANCE,
-                 camera: bool = False, monitor: Monitor | None = None,
-                 control_dt: float = 1 / 40, label: str = "oracle"):
-        self.perceiver = perceiver
-        self.actuator = actuator
-        self.planner = planner
-        self.robot = robot
-        self.max_replans = max_replans
-        self.drift_distance = drift_distance
-        self.camera = camera
-        self.monitor = monitor or Monitor()
-        self.control_dt = control_dt
-        self.label = label
-
-    def run(self, world: WorldModel, goal, domain: str, words: str) -> LoopResult:
-        """Reach ``goal`` (predicate atoms of ``domain``) from ``world``, the first
-        observation."""
-        monitor, planner, actuator = self.monitor, self.planner, self.actuator
-        out = LoopResult("")
-        first_plan = None
-        reason = ""
-
-        def looked_at(looked: Plan | None) -> None:
-            if looked is not None:
-                out.looks += 1
-                out.planning_time += looked.planning_time
-                out.planning_cpu += looked.planning_cpu_time
-
-        while True:
-            if goal_holds(world, goal, domain):
-                reason = ""
-                break
-            monitor.stage(f"planning ({self.label} state): {words}"
-                          + (f" [replan {out.replans}]" if out.replans else ""))
-            plan = planner.plan(world, goal, actuator.arm_positions())
-            planned_from = world
-            out.planning_time += plan.planning_time
-            out.planning_cpu += plan.planning_cpu_time
-            if first_plan is None:
-                first_plan = [a.as_dict() for a in plan.actions]
-            if not plan.success:
-                reason = f"planning failed: {plan.reason}"
-                break
-            monitor.stage(f"planned {len(plan.actions)} actions in {plan.planning_time:.2f} s;"
-                          " executing")
-            monitor.expect_steps(int(plan.duration / self.control_dt))
-            reason = ""
-            steps, moved = steps_of(plan.actions), ""
-            for k, step in enumerate(steps):
-                reason = actuator.run_actions(step)
-                out.executed += [a.as_dict() for a in step]
-                if not reason:
-                    self.perceiver.expect(step)
-                    # (a step that ends holding something, as for a "holding" goal,
-                    # keeps it where it is: the look is for the empty hand)
-                    holding = any(s.holding for s in step[-1].segments[-1:])
-                    world, looked = self.observe_clear(move=not holding)
-                    looked_at(looked)
-                    missing = set().union(*(expected_facts(a) for a in step)) - \
-                        symbolic_state(world, domain)
-                    if missing:
-                        reason = "after " + " ".join((step[-1].name, *step[-1].args)) + \
-                            ", not observed: " + ", ".join(" ".join(f) for f in sorted(missing))
-                    elif k + 1 < len(steps):
-                        # the next step's grasp and placement were computed for where
-                        # things were expected to be; if they are not there, plan again
-                        moved = drift({n: p for a in steps[k + 1] for n, p in a.expects.items()},
-                                      _same_kind_poses(world, planned_from),
-                                      self.drift_distance)
-                        if looked is not None and not moved:
-                            # from the viewing pose, go straight to where the next
-                            # step's first move was headed
-                            back = _from_here(planner, world, actuator.arm_positions(),
-                                              steps[k + 1])
-                            out.planning_time += back.planning_time
-                            out.planning_cpu += back.planning_cpu_time
-                            if back.success:
-                                steps[k + 1] = back.actions
-                            else:
-                                moved = f"no way on from the viewing pose ({back.reason})"
-                if reason or moved:
-                    break
-            if moved and out.refreshes < MAX_REFRESHES:
-                out.refreshes += 1
-                monitor.stage(f"{moved}; planning again from what is observed")
-                continue
-            if not reason:
-                break
-            if out.replans >= self.max_replans:
-                reason = f"gave up after {out.replans} replans: {reason}"
-                break
-            out.replans += 1
-            monitor.stage(f"world disagrees with the plan ({reason}); replanning")
-            actuator.recover()
-            world, looked = self.observe_clear()
-            looked_at(looked)
-        out.reason = reason
-        out.first_plan = first_plan or []
-        return out
-
-    def observe_clear(self, move: bool = True) -> tuple[WorldModel, Plan | None]:
-        """The world observed, from out of the camera's line of sight if the arm hid part
-        of it (see :meth:`look`; not when ``move`` is False); the half-hidden view is
-        forgotten, so that it names nothing."""
-        memory = self.perceiver.remember()
-        world = self.perceiver.observe()
-        looked = self.look(world) if move else None
-        if looked is not None:
-            self.perceiver.forget_since(memory)
-            world = self.perceiver.observe()
-        return world, looked
-
-    def look(self, world: WorldModel) -> Plan | None:
-        """With a camera: if the arm hides part of an object of ``world`` from it, move
-        the arm home (out of the camera's view) so that the next look sees everything;
-        the move made (its planning time counts), or None when none was needed or
-        possible. A view half blocked by the arm fits objects too small, off-centre, or
-        as something else."""
-        from tamp.perception.self_filter import hidden_by, robot_filter, top_points
-
-        camera = self.perceiver.camera_position
-        if not self.camera or camera is None or not world.objects:
-            return None
-        q, home = self.actuator.arm_positions(), self.robot.home
-        if np.abs(q - home).max() < 1e-3:
-            return None
-        robot = robot_filter(self.planner.kin, q,
-                             self.robot.gripper.joint_for_width(self.actuator.gripper_width()),
-                             margin=LOOK_MARGIN)
-        points = np.vstack([top_points(o) for o in world.objects.values()])
-        if not hidden_by(robot, camera, points).any():
-            return None
-        move = self.planner.plan_transit(world, q, home, "look")
-        if not move.success:
-            return None
-        if self.actuator.run_actions(move.actions):
-            return None
-        return move
 
 
 @register_policy("tamp")
@@ -339,39 +143,6 @@ class TampPolicy(Policy):
              "sim_time_s": result.sim_time, "control_steps": result.steps,
              "replans": out.replans, "refreshes": out.refreshes, "looks": out.looks,
              "executed": out.executed, "goal_status": status})
-
-
-def _from_here(planner: Planner, world: WorldModel, q: np.ndarray,
-               step: list[Action]) -> Plan:
-    """``step`` starting from ``q``: its first move replaced by a transit from ``q`` to
-    where that move ends (the first move of a step is the empty hand's transit)."""
-    for i, a in enumerate(step):
-        for j, seg in enumerate(a.segments):
-            if seg.kind != "move":
-                continue
-            if seg.holding:
-                return Plan(False, reason="the step starts by carrying something")
-            move = planner.plan_transit(world, q, seg.trajectory.positions[-1], seg.label)
-            if not move.success:
-                return move
-            first = replace(a, segments=a.segments[:j] + move.actions[0].segments
-                            + a.segments[j + 1:])
-            return replace(move, actions=step[:i] + [first] + step[i + 1:])
-    return Plan(True, list(step))
-
-
-def _same_kind_poses(world: WorldModel, planned_from: WorldModel) -> dict:
-    """Observed poses of the objects still seen as what the plan took them for (same
-    category and shape kind). A camera view in which the arm hides most of an object can
-    fit it as something else, thinner and off-centre; such a view is no reason to plan
-    again, and no better a state to plan from."""
-    out = {}
-    for name, obj in world.objects.items():
-        before = planned_from.objects.get(name)
-        if before is not None and (obj.category, obj.shape.kind) == \
-                (before.category, before.shape.kind):
-            out[name] = obj.pose
-    return out
 
 
 def _judge(env: TabletopEnv, atoms, failure: str) -> tuple[bool, str, dict[str, bool]]:

@@ -10,7 +10,7 @@ metres and in the robot's base frame. An annotated example: ``robots/workcells/e
     places:                        # marked areas on the table (optional)
       place_1: {centre: [0.5, -0.2], size: [0.1, 0.1], yaw: 0.0}
     camera:
-      model: d435                  # sensor model: its depth datasheet (scenes/sensor.py)
+      model: d435                  # sensor model: its depth datasheet (tamp/perception/sensors.py)
       namespace: /camera
       colour: color/image_raw
       depth: aligned_depth_to_color/image_raw

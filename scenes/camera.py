@@ -1,5 +1,5 @@
 """A pinhole RGB-D camera over the table: colour, metric depth and instance masks, seen
-through a named sensor model (:mod:`scenes.sensor`: ``ideal``, ``d435``, ...)."""
+through a named sensor model (:mod:`tamp.perception.sensors`: ``ideal``, ``d435``, ...)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class Camera:
     the per-episode part of it from the episode's seed."""
 
     def __init__(self, config: CameraConfig = CameraConfig(), sensor=None, seed: int = 0):
-        from scenes.sensor import IDEAL
+        from tamp.perception.sensors import IDEAL
 
         self.sensor = sensor or IDEAL
         if (self.sensor.width, self.sensor.height) != (config.width, config.height) \

@@ -9,7 +9,7 @@ the features the concept model reads. Scenes where something toppled over are dr
 again: perception assumes upright objects.
 
 The camera is a named sensor model (``ConceptSceneConfig.camera``, see
-:mod:`scenes.sensor`; ``ideal`` by default). Through a realistic one each scene is
+:mod:`tamp.perception.sensors`; ``ideal`` by default). Through a realistic one each scene is
 captured as a burst of ``BURST_FRAMES`` frames and fused (:func:`filter_depth`) before
 segmentation, as the agent does on the robot; its noise is drawn from a stream seeded by
 :meth:`ConceptSceneGenerator.generate`'s seed, so that a dataset is reproducible.
@@ -33,7 +33,7 @@ import torch
 
 import robots
 from scenes.camera import Camera, CameraConfig
-from scenes.sensor import sensor_model
+from tamp.perception.sensors import sensor_model
 from scenes.sim import COLORS, Simulation
 from tamp.concepts.dataset import ConceptDataset
 from tamp.concepts.definitions import (CONTAINERS, GROUPS, LARGE_FROM, RELATIONS,
@@ -83,7 +83,7 @@ class ConceptSceneConfig:
     settle_steps: int = 120  #: physics steps (1/240 s) before rendering
     #: the camera's geometry (pose, field of view; the sensor model sets the resolution)
     camera_config: CameraConfig = field(default_factory=CameraConfig)
-    #: the camera's sensor model, a name in ``scenes.sensor.SENSORS``
+    #: the camera's sensor model, a name in ``tamp.perception.sensors.SENSORS``
     camera: str = "ideal"
     segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
     max_slots: int = 10  #: object slots per scene in the dataset

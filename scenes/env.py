@@ -5,7 +5,7 @@ control period (1/40 s, 6 physics steps). Observation: the robot's joint positio
 gripper opening, and per object its pose, size and colour (zero-padded to
 ``MAX_OBJECTS``). Reward 1 and ``terminated`` when the task's goal holds in ground truth. ``camera`` names
 the scene camera's sensor model (``ideal``, ``d435``, ``d435-miscalibrated``; see
-:mod:`scenes.sensor`): what :meth:`TabletopEnv.capture` returns.
+:mod:`tamp.perception.sensors`): what :meth:`TabletopEnv.capture` returns.
 
 ``gymnasium.make("tamp/PlaceInBowl-v0")`` works once ``scenes`` is imported (or use the id
 ``"scenes:tamp/PlaceInBowl-v0"``).
@@ -21,7 +21,7 @@ from gymnasium import spaces
 
 import robots
 from scenes.camera import Camera, CameraConfig, CameraFrame
-from scenes.sensor import SensorModel, sensor_model
+from tamp.perception.sensors import SensorModel, sensor_model
 from scenes.sim import COLORS, Simulation, SimConfig
 from scenes.tasks.base import ObjectTruth
 from scenes.tasks.registry import make_task

@@ -41,7 +41,7 @@ CAMERA_FRAME = "camera_color_optical_frame"
 class TwinConfig:
     task: str = "place-in-bowl"
     seed: int = 0
-    camera: str = "d435"  #: sensor model (scenes/sensor.py)
+    camera: str = "d435"  #: sensor model (tamp/perception/sensors.py)
     robot: str = "panda_2f85"
     base_frame: str = "panda_link0"
     controller: str = "/position_joint_trajectory_controller"

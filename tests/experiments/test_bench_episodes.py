@@ -167,7 +167,7 @@ def test_learned_perception_methods_default_to_the_realistic_camera(tmp_path):
     assert be.pending(ideal, tmp_path) == []
     table = [{**_row("lift", "tamp", 1000, True), "camera": "ideal"},
              {**_row("lift", "tamp-learned", 1000, True), "camera": "d435"}]
-    assert "Camera (sensor model, `scenes/sensor.py`): tamp: `ideal`; tamp-learned: " \
+    assert "Camera (sensor model, `tamp/perception/sensors.py`): tamp: `ideal`; tamp-learned: " \
         "`d435`." in be.report(table, "tamp bench episodes ...")
 
 

@@ -47,7 +47,7 @@ def test_the_agent_moves_its_arm_out_of_the_view_before_it_looks(env, kinematics
     the view from home sees every object whole."""
     import numpy as np
 
-    from policies.tamp_agent import ClosedLoop
+    from tamp.execution.loop import ClosedLoop
     from scenes.agent_io import SimActuator
     from tamp.planner import Planner
 
@@ -100,7 +100,7 @@ def test_a_step_continues_from_the_viewing_pose(robot):
     is and still ends where the step's own transit did; the rest is unchanged."""
     import numpy as np
 
-    from policies.tamp_agent import _from_here, steps_of
+    from tamp.execution.loop import _from_here, steps_of
     from tamp.planner import Planner, PlannerConfig
     from tamp.world import Shape, WorldModel, WorldObject
 

@@ -82,7 +82,7 @@ def test_an_object_seen_as_something_else_is_no_reason_to_plan_again():
     """A view in which the arm hides most of a block can fit it as a thin cylinder off
     its centre: the agent does not re-plan on that view (policies.tamp_agent)."""
     from tamp.world import WorldModel
-    from policies.tamp_agent import _same_kind_poses
+    from tamp.execution.loop import _same_kind_poses
 
     block = WorldObject("obj_1", "block", "purple", Shape("box", (0.043,) * 3),
                         translation((0.42, -0.08, 0.0)))

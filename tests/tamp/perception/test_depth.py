@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scenes.sensor import D435
+from tamp.perception.sensors import D435
 from tamp.perception.depth import DepthFilterConfig, DepthNoise, filter_depth
 from tamp.perception.scene import PerceptionConfig, perceive
 

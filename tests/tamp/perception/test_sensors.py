@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scenes.sensor import D435, IDEAL, SENSORS, sensor_model
+from tamp.perception.sensors import D435, IDEAL, SENSORS, sensor_model
 
 FOCAL = 461.0  #: px, the scene camera's at 640x480 (55 degree vertical field of view)
 
