@@ -12,11 +12,17 @@ from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
-#: modules that add subcommands: each defines ``add_commands(subparsers)`` and keeps its
-#: heavy imports inside the command functions so that ``tamp --help`` stays fast
-COMMAND_MODULES: list[str] = ["experiments.bench_cli", "experiments.pddl_cli", "experiments.gripper_cli",
-                              "experiments.deploy_cli", "experiments.concepts_cli",
-                              "experiments.policies_cli"]
+#: command -> the module that adds it: each defines ``add_commands(subparsers)`` and keeps
+#: its heavy imports inside the command functions. ``tamp COMMAND ...`` builds only that
+#: module's parser, so that a command imports only what it needs (``tamp deploy`` runs
+#: without PyBullet, as on a robot's computer); a test checks this map against what the
+#: modules add.
+COMMANDS: dict[str, str] = {
+    "bench": "experiments.bench_cli", "pddl": "experiments.pddl_cli",
+    "gripper": "experiments.gripper_cli", "deploy": "experiments.deploy_cli",
+    "twin": "experiments.deploy_cli", "concepts": "experiments.concepts_cli",
+    "policies": "experiments.policies_cli"}
+COMMAND_MODULES: list[str] = list(dict.fromkeys(COMMANDS.values()))
 
 
 class UsageError(Exception):
@@ -214,7 +220,9 @@ def _cmd_run(args) -> int:
     return EXIT_OK if result["success"] else EXIT_FAILED
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with ``command`` (a key of :data:`COMMANDS`), only the module
+    that adds it is imported, and the parser knows only the commands that module adds."""
     parser = _Parser(prog="tamp", description=(
         "Task-and-motion planning for tabletop manipulation with a Franka Panda and a "
         "Robotiq 2F-85, simulated in PyBullet."),
@@ -255,13 +263,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     import importlib
 
-    for module in COMMAND_MODULES:
+    for module in [COMMANDS[command]] if command in COMMANDS else COMMAND_MODULES:
         importlib.import_module(module).add_commands(sub)
     return parser
 
 
+def _command(argv: list[str]) -> str | None:
+    """The command ``argv`` names (its first word), if it is one of :data:`COMMANDS`."""
+    return argv[0] if argv and argv[0] in COMMANDS else None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command(argv))
     try:
         args = parser.parse_args(argv)
         return args.func(args)

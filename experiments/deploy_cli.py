@@ -87,12 +87,12 @@ def add_commands(subparsers) -> None:
 
 
 def _validate(args) -> None:
-    from scenes.tasks import task_names
-
     if (args.goal is None) == (args.task is None):
         raise UsageError("give --goal TEXT with --workcell FILE (look, plan and act), or "
                          "--task T for a dry-run replay of a simulated scene's plan")
     if args.task is not None:
+        from scenes.tasks import task_names
+
         if args.task not in task_names():
             raise UsageError(f"unknown task '{args.task}'; known tasks: "
                              f"{', '.join(task_names())}")

@@ -149,3 +149,41 @@ def test_run_writes_result_and_gif_and_is_deterministic(tmp_path):
     assert again["plan"] == result["plan"]
     assert again["success"] == result["success"]
     assert again["control_steps"] == result["control_steps"]
+
+
+def test_each_command_is_built_from_the_module_the_map_names():
+    """``tamp COMMAND`` builds only COMMANDS[COMMAND]'s parser: the map must say which
+    module adds each command, and each such parser must still know its command."""
+    import argparse
+    import importlib
+
+    from experiments.cli import COMMANDS, build_parser
+
+    def commands(parser) -> set[str]:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        return set(sub.choices)
+
+    builtin = {"run", "tasks"}
+    assert commands(build_parser()) == builtin | set(COMMANDS)
+    for module in set(COMMANDS.values()):
+        parser = argparse.ArgumentParser()
+        importlib.import_module(module).add_commands(parser.add_subparsers())
+        assert commands(parser) == {c for c, m in COMMANDS.items() if m == module}
+    for command in COMMANDS:
+        assert command in commands(build_parser(command))
+
+
+def test_deploy_runs_without_pybullet(tmp_path):
+    """A robot's computer needs no simulator: ``tamp deploy`` (here refusing a bad
+    workcell) never imports PyBullet."""
+    import subprocess
+    import sys
+
+    (tmp_path / "pybullet.py").write_text("raise ImportError('pybullet imported')\n")
+    bad = tmp_path / "cell.yaml"
+    bad.write_text("table: {height: .nan}\n")
+    run = subprocess.run([sys.executable, "-m", "experiments.cli", "deploy", "--ros1", "--goal",
+                          "put the red block in the bowl", "--workcell", str(bad)],
+                         capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "PYTHONPATH": str(tmp_path)})
+    assert run.returncode == 2 and "table.height" in run.stderr, run.stderr

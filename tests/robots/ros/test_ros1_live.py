@@ -14,13 +14,17 @@ from robots.ros.sim_controller import (GOAL_TOLERANCE_VIOLATED, INVALID_GOAL, IN
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 PROBE = str(Path(__file__).resolve().parent / "ros1_probe.py")
+#: the replay of a simulated scene's plan, sent (the command line only dry-runs it)
+REPLAY = str(Path(__file__).resolve().parent / "replay_probe.py")
 REJECTED, ABORTED, SUCCEEDED = 5, 4, 3
 
 
 def _deploy(master, ns: str, *extra: str):
-    return master.run("-m", "experiments.cli", "deploy", "--task", "place-in-bowl", "--seed",
-                      "0", "--ros1", "--master", master.uri, "--controller", ns,
-                      "--joint-states", f"{ns}/joint_states", *extra)
+    args = ["--task", "place-in-bowl", "--seed", "0", "--ros1", "--master", master.uri,
+            "--controller", ns, "--joint-states", f"{ns}/joint_states"]
+    if "--execute" in extra:
+        return master.run(REPLAY, *args, *(e for e in extra if e != "--execute"))
+    return master.run("-m", "experiments.cli", "deploy", *args, *extra)
 
 
 def _controller(start, ns: str, *args: str):
@@ -106,10 +110,14 @@ def test_monitor_cancels_a_controller_that_runs_late(ros1_master, sim_controller
 
 def test_no_master_fails_fast_with_a_clear_message(ros1_master):
     port = _unused_port()
-    run = ros1_master.run("-m", "experiments.cli", "deploy", "--ros1", "--master",
-                          f"http://127.0.0.1:{port}", timeout=60)
-    assert run.returncode == 1
-    assert "unreachable" in run.stderr
+    for what in (["--task", "place-in-bowl"],
+                 ["--goal", "put the red block in the green bowl", "--workcell",
+                  str(Path(__file__).resolve().parents[3] / "robots" / "workcells" /
+                      "example.yaml")]):
+        run = ros1_master.run("-m", "experiments.cli", "deploy", "--ros1", "--master",
+                              f"http://127.0.0.1:{port}", *what, timeout=60)
+        assert run.returncode == 1
+        assert "unreachable" in run.stderr and "Traceback" not in run.stderr
 
 
 def _unused_port() -> int:

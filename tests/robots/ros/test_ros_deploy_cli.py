@@ -7,6 +7,9 @@ import pytest
 
 from experiments.cli import EXIT_USAGE, main
 
+WORKCELL = str(__import__("pathlib").Path(__file__).resolve().parents[3] / "robots" /
+               "workcells" / "example.yaml")
+
 
 @pytest.mark.parametrize("argv, words", [
     (["--ros", "ws://192.0.2.7:9090"], "--allow-remote"),
@@ -33,8 +36,25 @@ from experiments.cli import EXIT_USAGE, main
     (["--ros1", "--seed", "-1"], "--seed"),
     (["--task", "place-in-bowl"], "one of the arguments --ros --ros1 is required"),
     (["--ros", "ws://127.0.0.1:9090", "--ros1"], "not allowed with"),
+    # what to do: a goal on the robot's table, or a dry-run replay of a simulated scene
+    (["--ros1", "--seed", "0", "--no-task"], "give --goal TEXT with --workcell FILE"),
+    (["--ros1", "--task", "place-in-bowl", "--goal", "put it away"], "give --goal TEXT"),
+    # a replay of a simulated scene's plan never moves a robot: its objects are not there
+    (["--ros1", "--task", "place-in-bowl", "--execute"], "dry run only"),
+    (["--ros1", "--task", "place-in-bowl", "--workcell", WORKCELL], "--workcell goes with --goal"),
+    (["--ros1", "--goal", "put the red block in the bowl"], "--goal needs --workcell"),
+    (["--ros", "ws://127.0.0.1:9090", "--goal", "x", "--workcell", WORKCELL], "needs --ros1"),
+    (["--ros1", "--goal", " ", "--workcell", WORKCELL], "--goal is empty"),
+    (["--ros1", "--goal", "x", "--workcell", WORKCELL, "--domain", "nope"], "unknown --domain"),
+    (["--ros1", "--goal", "x", "--workcell", WORKCELL, "--max-replans", "-1"], "--max-replans"),
+    (["--ros1", "--goal", "x", "--workcell", "/no/such/workcell.yaml"], "No such file"),
+    (["--ros1", "--goal", "x", "--workcell", __file__], "workcell"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, words):
+    if "--no-task" in argv:
+        argv = [a for a in argv if a != "--no-task"]
+    elif "--task" not in argv and "--goal" not in argv:
+        argv = [*argv, "--task", "place-in-bowl"]
     assert main(["deploy", *argv]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and words in err
@@ -46,7 +66,8 @@ def test_an_unreachable_rosbridge_is_a_failure_not_a_hang(tamp):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    run = tamp("deploy", "--ros", f"ws://127.0.0.1:{port}", "--timeout", "1", timeout=60)
+    run = tamp("deploy", "--task", "place-in-bowl", "--ros", f"ws://127.0.0.1:{port}",
+               "--timeout", "1", timeout=60)
     assert run.returncode == 1 and "cannot connect" in run.stderr
     assert "Traceback" not in run.stderr
 

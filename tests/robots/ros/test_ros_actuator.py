@@ -1,0 +1,112 @@
+"""The robot's actuator over a transport and a gripper driver: the gripper's object
+detection is the truth about holding (a close on nothing, an object lost in transit stop
+the step with a reason), every motion passes the safety checks, and a controller that
+fails a goal stops the step. The transport records what would go on the wire; the
+gripper is a TEST DOUBLE with the driver port's methods (the real driver is tested
+against the register simulator in tests/robots/robotiq and end to end with the twin)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from robots.ros.actuator import RosActuator
+from robots.ros.deploy import DeployConfig, Deployer
+from tamp.execution.plan import Action, Segment
+from tamp.geometry.motion import Trajectory
+
+
+class GripperDouble:
+    """TEST DOUBLE of :class:`robots.ros.gripper.RobotiqPort`: closes on an object unless
+    ``empty``; drops it (gOBJ no longer 2) after ``drop_after`` status reads."""
+
+    def __init__(self, empty: bool = False, drop_after: int | None = None):
+        self.empty = empty
+        self.drop_after = drop_after
+        self.reads = 0
+        self.widths: list[float] = []
+
+    def set_width(self, width: float) -> str:
+        self.widths.append(width)
+        if width == 0.0 and self.empty:
+            raise RuntimeError("closed without meeting the object: gripper reached at 0.0 mm")
+        return f"gripper to {width * 1000:.0f} mm"
+
+    def holding(self) -> bool:
+        self.reads += 1
+        return self.drop_after is None or self.reads <= self.drop_after
+
+    def status(self):
+        raise OSError("no status in the double")
+
+
+def _move(robot, label, holding=None, start=None, end=None):
+    start = robot.home if start is None else start
+    end = start + 0.05 if end is None else end
+    times = np.linspace(0.0, 1.0, 11)
+    q = start + (end - start) * times[:, None]
+    return Segment("move", label, Trajectory(times, q), holding=holding)
+
+
+def _pick_place(robot):
+    q0, q1, q2 = robot.home, robot.home + 0.05, robot.home + 0.1
+    pick = Action("pick", ("obj_1", "table"), (
+        Segment("gripper", "open", width=0.07), _move(robot, "approach", None, q0, q1),
+        Segment("gripper", "close", width=0.0, holding="obj_1"),
+        _move(robot, "lift", "obj_1", q1, q2)))
+    place = Action("place-in", ("obj_1", "obj_5"), (
+        _move(robot, "transfer", "obj_1", q2, q1),
+        Segment("gripper", "release", width=0.085), _move(robot, "retreat", None, q1, q0)))
+    return [pick, place]
+
+
+@pytest.fixture
+def actuator(robot, recording_transport):
+    from conftest import fresh_state  # noqa: F401  (tests/robots/ros/conftest.py)
+
+    def make(gripper, **config):
+        state = fresh_state(robot.arm_joints, robot.home)
+        transport = recording_transport(robot.arm_joints, state, moves=True)
+        deployer = Deployer(transport, robot, DeployConfig(execute=True, settle_time=0.0,
+                                                           **config), gripper=gripper)
+        return RosActuator(deployer, robot, gripper), transport
+    return make
+
+
+def test_a_pick_and_place_goes_on_the_wire_in_order(actuator, robot):
+    gripper = GripperDouble()
+    act, transport = actuator(gripper)
+    assert act.run_actions(_pick_place(robot)) == ""
+    assert len(transport.sent) == 4 and act.motions == 4
+    assert gripper.widths == [0.07, 0.0, 0.085]
+    np.testing.assert_allclose(transport.sent[-1].positions[-1], robot.home, atol=1e-9)
+
+
+def test_a_close_that_meets_nothing_stops_the_step(actuator, robot):
+    act, transport = actuator(GripperDouble(empty=True))
+    reason = act.run_actions(_pick_place(robot))
+    assert reason.startswith("grasp of obj_1 failed") and "closed without meeting" in reason
+    assert len(transport.sent) == 1  # the approach; no lift
+
+
+def test_an_object_lost_in_transit_stops_the_step(actuator, robot):
+    act, transport = actuator(GripperDouble(drop_after=1))  # held after the lift only
+    reason = act.run_actions(_pick_place(robot))
+    assert reason == "obj_1 slipped out of the gripper during transfer (gOBJ)"
+    assert len(transport.sent) == 3  # approach, lift, transfer; no release or retreat
+
+
+def test_a_motion_the_safety_checks_refuse_is_not_sent(actuator, robot):
+    act, transport = actuator(GripperDouble())
+    beyond = robot.upper + 0.2
+    bad = Action("move", ("look",), (_move(robot, "look", None, robot.home, beyond),))
+    reason = act.run_actions([bad])
+    assert "refused by the safety checks" in reason and transport.sent == []
+
+
+def test_a_dry_run_deployer_cannot_be_an_actuator(robot, recording_transport):
+    from conftest import fresh_state
+
+    transport = recording_transport(robot.arm_joints, fresh_state(robot.arm_joints, robot.home))
+    with pytest.raises(ValueError, match="execute=True"):
+        RosActuator(Deployer(transport, robot, DeployConfig(execute=False)), robot)

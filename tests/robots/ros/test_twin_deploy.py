@@ -1,0 +1,168 @@
+"""End to end over real ROS 1: Debian's roscore, ``tamp twin`` (a PyBullet scene served as a
+robot cell: joint states, a FollowJointTrajectory server under physics, the realistic
+camera's topics, TF, the 2F-85 on Modbus over TCP) and ``tamp deploy --goal ... --workcell``
+in another process that cannot import PyBullet at all. Success is the twin's ground truth."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, stop_group, wait_until
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+#: place-in-bowl seed 3: two red blocks, a green bowl, and three distractors
+TASK, SEED = "place-in-bowl", 3
+
+
+@pytest.fixture(scope="module")
+def no_pybullet(tmp_path_factory) -> Path:
+    """A directory that, first on PYTHONPATH, makes ``import pybullet`` fail loudly."""
+    where = tmp_path_factory.mktemp("no-pybullet")
+    (where / "pybullet.py").write_text(
+        "raise ImportError('the deploying process must not import PyBullet')\n")
+    return where
+
+
+class TwinProcess:
+    def __init__(self, master, out: Path, *args: str):
+        self.master, self.out = master, out
+        log = open(out.parent / f"{out.name}.log", "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "experiments.cli", "twin", "--task", TASK, "--seed",
+             str(SEED), "--ros1", "--master", master.uri, "--out", str(out), *args],
+            cwd=REPO, env=master.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        master.procs.append(self.proc)
+        wait_until(lambda: master.param("/position_joint_trajectory_controller/sim/ready"),
+                   120, "twin", self.proc)
+        wait_until(lambda: (out / "workcell.yaml").exists(), 30, "twin workcell", self.proc)
+
+    @property
+    def workcell(self) -> Path:
+        return self.out / "workcell.yaml"
+
+    def result(self) -> dict:
+        return json.loads((self.out / "result.json").read_text())
+
+    def stop(self) -> None:
+        stop_group(self.proc, timeout=30)
+
+
+@pytest.fixture
+def twin(ros1_master, tmp_path):
+    started = []
+
+    def start(*args: str) -> TwinProcess:
+        t = TwinProcess(ros1_master, tmp_path / f"twin{len(started)}", *args)
+        started.append(t)
+        return t
+    yield start
+    for t in started:
+        t.stop()
+
+
+def _deploy(master, no_pybullet: Path, *args: str, timeout: float = 600):
+    env = dict(master.env, PYTHONPATH=str(no_pybullet))
+    return subprocess.run([sys.executable, "-m", "experiments.cli", "deploy", "--ros1",
+                           "--master", master.uri, *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_the_twin_is_solved_through_ros_and_modbus_only(ros1_master, twin, no_pybullet):
+    t = twin()
+    goal = t.result()["goal"]
+    assert t.result()["success"] is False
+    cell = yaml.safe_load(t.workcell.read_text())
+    assert cell["gripper"].startswith("tcp:127.0.0.1:") and cell["camera"]["model"] == "d435"
+
+    dry = _deploy(ros1_master, no_pybullet, "--goal", goal, "--workcell", str(t.workcell))
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert "dry run: nothing was sent" in dry.stderr and "safety OK" in dry.stdout
+    assert t.result()["goals"]["goals_received"] == 0
+
+    run = _deploy(ros1_master, no_pybullet, "--goal", goal, "--workcell", str(t.workcell),
+                  "--execute")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "the goal holds in what the camera sees" in run.stderr
+    assert "contact_closing" in run.stdout  # the 2F-85 detected each block it closed on
+    result = t.result()
+    assert result["success"] is True, result
+    assert result["goals"]["goals_received"] == result["goals"]["goals_succeeded"] >= 8
+
+
+def test_a_silent_camera_fails_with_its_topic_named(ros1_master, twin, no_pybullet, tmp_path):
+    t = twin()
+    cell = yaml.safe_load(t.workcell.read_text())
+    cell["camera"]["namespace"] = "/nothing_here"
+    path = tmp_path / "silent.yaml"
+    path.write_text(yaml.safe_dump(cell))
+    run = _deploy(ros1_master, no_pybullet, "--goal", "put the red blocks in the green bowl",
+                  "--workcell", str(path), "--timeout", "2")
+    assert run.returncode == 1
+    assert "camera: no image on /nothing_here/color/image_raw" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_a_camera_pose_missing_from_tf_fails_with_the_frames_named(ros1_master, twin,
+                                                                   no_pybullet, tmp_path):
+    t = twin()
+    cell = yaml.safe_load(t.workcell.read_text())
+    cell["camera"]["frame"] = "uncalibrated_camera_frame"
+    path = tmp_path / "no_tf.yaml"
+    path.write_text(yaml.safe_dump(cell))
+    run = _deploy(ros1_master, no_pybullet, "--goal", "put the red blocks in the green bowl",
+                  "--workcell", str(path), "--timeout", "2")
+    assert run.returncode == 1
+    assert "no transform panda_link0 -> uncalibrated_camera_frame" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_a_gripper_link_that_is_down_stops_before_anything_moves(ros1_master, twin,
+                                                                  no_pybullet, tmp_path):
+    import socket
+
+    t = twin()
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run = _deploy(ros1_master, no_pybullet, "--goal", "put the red blocks in the green bowl",
+                  "--workcell", str(t.workcell), "--gripper", f"tcp:127.0.0.1:{port}",
+                  "--execute", timeout=120)
+    assert run.returncode == 1 and f"error: gripper tcp:127.0.0.1:{port}" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert t.result()["goals"]["goals_received"] == 0
+
+
+def test_ctrl_c_mid_motion_cancels_the_goal(ros1_master, twin, no_pybullet):
+    t = twin()
+    env = dict(ros1_master.env, PYTHONPATH=str(no_pybullet))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "experiments.cli", "deploy", "--ros1", "--master",
+         ros1_master.uri, "--goal", t.result()["goal"], "--workcell", str(t.workcell),
+         "--execute"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        # the first arm motion is under way: the twin counts the goal it received
+        wait_until(lambda: ros1_master.param(
+            "/position_joint_trajectory_controller/sim/goals_received") >= 1, 120, "first goal",
+            proc)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err[-3000:]
+    assert "interrupted: the active goal was cancelled and the gripper stopped" in err
+    assert "Traceback" not in err
+    wait_until(lambda: ros1_master.param(
+        "/position_joint_trajectory_controller/sim/goals_canceled") >= 1, 10, "cancel")
