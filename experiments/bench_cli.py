@@ -61,6 +61,83 @@ def add_commands(sub) -> None:
                         "added at the end when missing)")
     e.set_defaults(func=_cmd_episodes)
     _add_perception_command(bench)
+    _add_twin_command(bench)
+
+
+def _add_twin_command(bench) -> None:
+    from experiments.cli import add_camera_argument, finite_float
+
+    w = bench.add_parser(
+        "twin", help="episodes through the twin: tamp twin + tamp deploy --goal over ROS 1",
+        description="Per task and seed: a fresh roscore, 'tamp twin' serving the scene, and "
+                    "'tamp deploy --goal <the task's words> --execute' in another process; "
+                    "success is the twin's ground truth. Reported beside 'tamp bench "
+                    "episodes' results of the same seeds when --episodes-dir is given.")
+    w.add_argument("--tasks", default="place-in-bowl,sort-by-colour,rebuild-tower,"
+                   "clear-then-place", help="comma-separated task names, or all")
+    w.add_argument("--episodes", type=int, default=5, help="seeds per task (default 5)")
+    w.add_argument("--seed-start", type=int, default=1000, help="first seed (default 1000)")
+    w.add_argument("--time-scale", type=finite_float, default=1.0,
+                   help="the twin's simulated seconds per wall-clock second (default 1)")
+    w.add_argument("--out", default="runs/bench-twin", help="output directory; a rerun "
+                   "skips the episodes already there")
+    w.add_argument("--episodes-dir", metavar="DIR",
+                   help="a 'tamp bench episodes' output directory with the same seeds, "
+                        "for the side-by-side columns")
+    w.add_argument("--update-docs", action="store_true",
+                   help="replace the 'twin' section of docs/BENCHMARKS.md with the report")
+    add_camera_argument(w, "d435", "as the robot's camera")
+    w.set_defaults(func=_cmd_twin)
+
+
+def _cmd_twin(args) -> int:
+    from experiments import bench_twin as bt
+    from experiments.cli import UsageError
+
+    tasks = _tasks(args.tasks)
+    if args.episodes < 1 or args.seed_start < 0:
+        raise UsageError("--episodes must be >= 1 and --seed-start >= 0")
+    if not 0 < args.time_scale <= 20:
+        raise UsageError(f"--time-scale must be in (0, 20], got {args.time_scale}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file")
+    if args.episodes_dir is not None and not Path(args.episodes_dir).is_dir():
+        raise UsageError(f"--episodes-dir {args.episodes_dir} is not a directory")
+    from robots.ros.rospath import check
+
+    ros = check()
+    if not ros.ok:
+        print(f"[bench] error: {ros.message}", file=sys.stderr)
+        return 1
+    cfg = bt.TwinBenchConfig(tasks, args.episodes, args.seed_start, args.camera,
+                             args.time_scale)
+    results = bt.run(cfg, out, lambda m: print(m, file=sys.stderr, flush=True))
+    episodes = _episodes_by_method(Path(args.episodes_dir)) if args.episodes_dir else None
+    command = (f"tamp bench twin --tasks {','.join(tasks)} --episodes {args.episodes} "
+               f"--seed-start {args.seed_start} --camera {args.camera} --time-scale "
+               f"{args.time_scale:g}" + (f" --episodes-dir {args.episodes_dir}"
+                                         if args.episodes_dir else ""))
+    text = bt.report(results, command, episodes)
+    write_text_atomic(out / "report.md", text)
+    print(text)
+    if args.update_docs:
+        old = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
+        write_text_atomic(DOCS, _replace_section(old, "twin", text))
+        print(f"[bench] updated {DOCS}", file=sys.stderr)
+    return 0
+
+
+def _episodes_by_method(root: Path) -> dict:
+    """method -> task -> results, from a 'tamp bench episodes' output directory."""
+    out: dict = {}
+    for path in root.glob("episodes/*/*/*/result.json"):
+        try:
+            r = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        out.setdefault(r["method"], {}).setdefault(r["task"], []).append(r)
+    return out
 
 
 def _add_perception_command(bench) -> None:

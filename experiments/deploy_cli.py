@@ -51,6 +51,10 @@ def add_commands(subparsers) -> None:
                    help="PDDL domain the goal is planned in (default pick-place)")
     p.add_argument("--max-replans", type=int, default=3,
                    help="replans after a failed step before giving up (default 3)")
+    p.add_argument("--report", metavar="FILE",
+                   help="with --goal: also write a JSON summary to FILE (outcome, what was "
+                        "seen, the goal's facts, robot time, per-look perception and "
+                        "per-motion latency)")
     p.add_argument("--task", help="dry-run replay of a simulated scene's plan: task name "
                                   "(see 'tamp tasks'); never moves a robot")
     p.add_argument("--seed", type=int, default=0, help="with --task: scene seed (default 0)")
@@ -100,8 +104,8 @@ def _validate(args) -> None:
             raise UsageError("--task replays the plan of a simulated scene, whose objects "
                              "are not on your table: it is a dry run only; to move the robot "
                              "give --goal TEXT --workcell FILE")
-        if args.workcell is not None:
-            raise UsageError("--workcell goes with --goal")
+        if args.workcell is not None or args.report is not None:
+            raise UsageError("--workcell and --report go with --goal")
     else:
         if not args.goal.strip():
             raise UsageError("--goal is empty")
@@ -117,6 +121,14 @@ def _validate(args) -> None:
                              f"{', '.join(DOMAIN_MODELS)}")
         if args.max_replans < 0:
             raise UsageError(f"--max-replans must be >= 0, got {args.max_replans}")
+        if args.report is not None:
+            import os
+            from pathlib import Path
+
+            where = Path(args.report).resolve().parent
+            if Path(args.report).is_dir() or not where.is_dir() or \
+                    not os.access(where, os.W_OK):
+                raise UsageError(f"--report {args.report}: cannot write a file there")
     if args.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
     if args.task is not None:
@@ -366,6 +378,9 @@ def add_twin_command(subparsers) -> None:
                    help="TCP port of the simulated gripper (default: a free one)")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow a ROS master that is not on loopback")
+    p.add_argument("--time-scale", type=finite_float, default=1.0,
+                   help="simulated seconds per wall-clock second at most (default 1: real "
+                        "time; more for benchmarks, as far as the physics keeps up)")
     add_camera_argument(p, "d435", "a real camera's imperfections, as on the robot")
     p.set_defaults(func=_cmd_twin)
 
@@ -381,6 +396,8 @@ def _cmd_twin(args) -> int:
         raise UsageError(f"unknown task '{args.task}'; known tasks: {', '.join(task_names())}")
     if args.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    if not 0 < args.time_scale <= 20:
+        raise UsageError(f"--time-scale must be in (0, 20], got {args.time_scale}")
     if not 0 <= args.gripper_port < 65536:
         raise UsageError(f"--gripper-port must be 0..65535, got {args.gripper_port}")
     camera = args.camera
@@ -422,7 +439,8 @@ def _cmd_twin(args) -> int:
               f"{out / 'workcell.yaml'}; Ctrl-C to stop", file=sys.stderr, flush=True)
 
     result = run(TwinConfig(task=args.task, seed=args.seed, camera=camera,
-                            gripper_port=args.gripper_port), out, ready)
+                            gripper_port=args.gripper_port, time_scale=args.time_scale),
+                 out, ready)
     print(f"[twin] stopped: task {'succeeded' if result['success'] else 'not done'} "
           f"after {result['motions']} motions ({result['sim_time_s']:.1f} s simulated) -> "
           f"{out / 'result.json'}", file=sys.stderr)

@@ -96,6 +96,22 @@ def deploy_goal(args) -> int:
 
 
 def _look_plan_act(args, cell, robot, sensor, safety, transport, gripper) -> int:
+    report: dict = {"goal": args.goal, "workcell": str(args.workcell),
+                    "execute": bool(args.execute), "success": False, "reason": ""}
+    try:
+        code = _loop(args, cell, robot, sensor, safety, transport, gripper, report)
+    except BaseException as err:
+        report["reason"] = report["reason"] or f"{type(err).__name__}: {err}"
+        raise
+    finally:
+        if args.report:
+            from tamp.files import write_json_atomic
+
+            write_json_atomic(args.report, report)
+    return code
+
+
+def _loop(args, cell, robot, sensor, safety, transport, gripper, report: dict) -> int:
     import numpy as np
 
     from tamp.execution.loop import PERCEIVED_DRIFT_DISTANCE, ClosedLoop
@@ -119,6 +135,16 @@ def _look_plan_act(args, cell, robot, sensor, safety, transport, gripper) -> int
     perceiver = LearnedPerceiver(camera, robot, "learned-geometric", robot_state,
                                  table_height=cell.table_height, zones=cell.zones(),
                                  table_extent=cell.table_extent)
+    looks = report.setdefault("perception_s", [])
+    observe = perceiver.observe
+
+    def timed_observe():
+        t = time.perf_counter()
+        try:
+            return observe()
+        finally:
+            looks.append(round(time.perf_counter() - t, 4))
+    perceiver.observe = timed_observe
     # plan with joint limits narrowed by the safety margin, so that every planned motion
     # keeps the clearance the safety checks demand
     margin = safety.position_margin + 1e-3
@@ -132,7 +158,9 @@ def _look_plan_act(args, cell, robot, sensor, safety, transport, gripper) -> int
         world = perceiver.observe()
     except CameraError as err:
         _say(f"error: {err}")
+        report["reason"] = str(err)
         return EXIT_FAILED
+    report["perceived_objects"] = perceiver.record.get("perceived_objects", [])
     _say(f"seen in {time.perf_counter() - t0:.1f} s: " + (", ".join(
         f"{o['name']} ({o['color']} {o['shape']} at "
         f"{', '.join(f'{v:.2f}' for v in o['position_m'][:2])})"
@@ -141,11 +169,14 @@ def _look_plan_act(args, cell, robot, sensor, safety, transport, gripper) -> int
         grounded = ground_goal(args.goal, perceiver.facts)
     except GoalError as err:
         _say(f"goal '{args.goal}': {err}")
+        report["reason"] = f"goal: {err}"
         return EXIT_FAILED
     goal = grounded.atoms
+    report["goal_atoms"] = [" ".join(a) for a in sorted(goal)]
     _say("goal: " + ", ".join(" ".join(a) for a in sorted(goal)))
     if goal_holds(world, goal, args.domain):
         _say("the goal already holds; nothing to do")
+        report["success"] = True
         return EXIT_OK
     deploy = DeployConfig(safety=safety, execute=args.execute, via=args.via)
     deployer = Deployer(transport, robot, deploy, gripper=gripper,
@@ -153,17 +184,20 @@ def _look_plan_act(args, cell, robot, sensor, safety, transport, gripper) -> int
     q = robot_state()[0]
     if not args.execute:
         plan = planner.plan(world, goal, q)
+        report["planning_s"] = round(plan.planning_time, 4)
         if not plan.success:
             _say(f"planning failed: {plan.reason}")
+            report["reason"] = f"planning failed: {plan.reason}"
             return EXIT_FAILED
         _say(f"planned {len(plan.actions)} actions in {plan.planning_time:.2f} s: "
              + "; ".join(f"{a.name} {' '.join(a.args)}" for a in plan.actions))
         steps = plan_steps(plan, robot.arm_joints)
-        report = deployer.run(steps)
         moves = sum(s.kind == "move" for s in steps)
-        _say(f"{report.reason}; {moves} moves, {len(steps) - moves} gripper steps"
-             + ("; add --execute to run the closed loop" if report.success else ""))
-        return EXIT_OK if report.success else EXIT_FAILED
+        checked = deployer.run(steps)
+        _say(f"{checked.reason}; {moves} moves, {len(steps) - moves} gripper steps"
+             + ("; add --execute to run the closed loop" if checked.success else ""))
+        report.update(success=checked.success, reason=checked.reason)
+        return EXIT_OK if checked.success else EXIT_FAILED
     actuator = RosActuator(deployer, robot, gripper, log=lambda line: print(line, flush=True))
     hand["width"] = actuator.gripper_width
     loop = ClosedLoop(perceiver, actuator, planner, robot, args.max_replans,
@@ -177,11 +211,19 @@ def _look_plan_act(args, cell, robot, sensor, safety, transport, gripper) -> int
         if gripper is not None:
             gripper.stop()
         _say("interrupted: the active goal was cancelled and the gripper stopped")
+        report["reason"] = "interrupted"
         return EXIT_INTERRUPTED
     except CameraError as err:
         _say(f"error: {err}")
+        report["reason"] = str(err)
         return EXIT_FAILED
+    finally:
+        report.update(motions=actuator.motions, robot_time_s=round(actuator.robot_time, 3),
+                      motion_latency_s=[round(v, 4) for v in actuator.latencies])
     wall = time.perf_counter() - t_run
+    report.update(looks=out.looks, replans=out.replans, refreshes=out.refreshes,
+                  planning_s=round(out.planning_time, 4), loop_wall_s=round(wall, 3),
+                  success=not out.reason, reason=out.reason)
     summary = (f"{actuator.motions} motions ({actuator.robot_time:.1f} s of robot time), "
                f"{out.looks} looks, {out.replans} replans, planning {out.planning_time:.1f} s, "
                f"{wall:.1f} s in all")

@@ -15,7 +15,9 @@ has, and nothing else, so that ``tamp deploy`` is rehearsed with the same messag
   topics, controller, gripper address), and ``OUT/result.json`` (written atomically):
   the task's ground-truth success, judged after every completed motion and at exit.
 
-Simulated time runs no faster than the wall clock (slower when rendering falls behind).
+Simulated time runs no faster than the wall clock (``time_scale`` times faster if asked,
+for benchmarks; slower when the physics or the rendering fall behind); the camera
+publishes at its rate in wall-clock time.
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ class TwinConfig:
     controller: str = "/position_joint_trajectory_controller"
     joint_states: str = "/joint_states"
     camera_ns: str = "/camera"
-    camera_rate: float = 6.0  #: Hz of the camera topics (while someone subscribes)
-    state_rate: float = 40.0  #: Hz of /joint_states (every control step)
+    camera_rate: float = 6.0  #: Hz (wall clock) of the camera topics, while subscribed
+    #: simulated seconds per wall-clock second, at most (the physics may not keep up)
+    time_scale: float = 1.0
     gripper_host: str = "127.0.0.1"
     gripper_port: int = 0  #: 0 = a free port
     #: s after a trajectory's end for the arm to settle within the goal tolerance
@@ -152,6 +155,9 @@ class Twin(SimController):
                                                        comm_loss_s=None),
                                       self.env.sim.gripper_width(), clock=lambda: self.sim_time)
         self.motions = 0
+        #: simulated s when the first goal was accepted and when the last motion ended
+        self.first_goal_at: float | None = None
+        self.last_done_at: float | None = None
         self.events: list[dict] = []
         self._stop = threading.Event()
 
@@ -211,8 +217,8 @@ class Twin(SimController):
         import rospy
 
         dt = self.env.control_dt
-        camera_every = max(1, round(1.0 / (self.twin.camera_rate * dt)))
-        start_wall, step = time.monotonic(), 0
+        period = 1.0 / self.twin.camera_rate
+        start_wall, next_frame = time.monotonic(), 0.0
         while not self._stop.is_set() and not rospy.is_shutdown():
             finished = None
             with self.lock:
@@ -224,7 +230,6 @@ class Twin(SimController):
             width = self.gripper.command_width()
             self.env.step(np.append(self.q_cmd, width))
             self.sim_time += dt
-            step += 1
             sim = self.env.sim
             held = any(sim.touching_robot(n) for n in sim.objects)
             self.gripper.sample(sim.gripper_width(), held)
@@ -233,11 +238,13 @@ class Twin(SimController):
             if finished is not None:
                 self._finish(a, *finished)
                 self.motions += 1
+                self.last_done_at = self.sim_time
                 self._judge(f"motion {self.motions} {finished[0]}")
-            if step % camera_every == 0:
+            if time.monotonic() >= next_frame:
+                next_frame = time.monotonic() + period
                 self._publish_camera()
-            # no faster than the wall clock
-            ahead = self.sim_time - (time.monotonic() - start_wall)
+            # no faster than time_scale x the wall clock
+            ahead = self.sim_time / self.twin.time_scale - (time.monotonic() - start_wall)
             if ahead > 0:
                 time.sleep(ahead)
 
@@ -268,6 +275,8 @@ class Twin(SimController):
     def _start(self, traj, path_tol, goal_tol, handle) -> None:
         with self.lock:
             self.q_cmd = self.q.copy()
+            if self.first_goal_at is None:
+                self.first_goal_at = self.sim_time
         super()._start(traj, path_tol, goal_tol, handle)
 
     # -- what the twin publishes ---------------------------------------------------------
@@ -360,6 +369,9 @@ class Twin(SimController):
                   "success": bool(info["success"]),
                   "goal_status": {k: bool(v) for k, v in info["goal"].items()},
                   "sim_time_s": round(self.sim_time, 3), "motions": self.motions,
+                  # from the first goal accepted to the end of the last motion
+                  "robot_time_s": round(self.last_done_at - self.first_goal_at, 3)
+                  if self.last_done_at is not None else 0.0,
                   "goals": {k: v for k, v in self.counts.items()},
                   "events": self.events[-50:]}
         write_json_atomic(self.out / "result.json", result)

@@ -41,7 +41,10 @@ class RosActuator:
         self._joints = None
         self._width = robot.gripper.stroke  #: last commanded opening, m
         self.motions = 0  #: trajectories sent
-        self.robot_time = 0.0  #: s the controller spent executing them
+        self.robot_time = 0.0  #: s of the trajectories sent (as re-timed)
+        #: s per motion from sending to the controller's result, beyond the trajectory's
+        #: own duration (messaging, the controller's settling)
+        self.latencies: list[float] = []
 
     def controller_joints(self) -> tuple[str, ...]:
         if self._joints is None:
@@ -100,6 +103,8 @@ class RosActuator:
         if not report.sent:
             return f"{label}: not sent ({report.note or 'stopped'})"
         self.robot_time += report.prepared.trajectory.duration
+        self.latencies.append(max(0.0, report.result.elapsed
+                                  - report.prepared.trajectory.duration))
         if not report.result.success:
             return f"{label}: controller: {report.result.describe()}"
         if seg.holding and self.gripper is not None and not self._holding():

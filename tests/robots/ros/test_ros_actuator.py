@@ -110,3 +110,38 @@ def test_a_dry_run_deployer_cannot_be_an_actuator(robot, recording_transport):
     transport = recording_transport(robot.arm_joints, fresh_state(robot.arm_joints, robot.home))
     with pytest.raises(ValueError, match="execute=True"):
         RosActuator(Deployer(transport, robot, DeployConfig(execute=False)), robot)
+
+
+@pytest.mark.parametrize("outcome, code, words", [
+    ("REJECTED", -1, "rejected, INVALID_GOAL (-1)"),
+    ("ABORTED", -4, "aborted, PATH_TOLERANCE_VIOLATED (-4)")])
+def test_a_goal_the_controller_rejects_or_aborts_stops_the_step(robot, recording_transport,
+                                                                 outcome, code, words):
+    """The controller's verdict is the step's: a rejected goal, or a tracking error,
+    ends the step with the controller's code (the loop then looks and replans)."""
+    from conftest import fresh_state
+
+    from robots.ros.transport import ControllerResult, GoalHandle, Outcome
+
+    class Failed(GoalHandle):
+        def done(self) -> bool:
+            return True
+
+        def result(self) -> ControllerResult:
+            return ControllerResult(Outcome[outcome], code, "as the controller said")
+
+        def cancel(self) -> None:
+            pass
+
+    class Refusing(recording_transport):
+        def send_goal(self, traj):
+            self._record(traj)
+            return Failed()
+
+    transport = Refusing(robot.arm_joints, fresh_state(robot.arm_joints, robot.home), moves=True)
+    gripper = GripperDouble()
+    act = RosActuator(Deployer(transport, robot, DeployConfig(execute=True, settle_time=0.0)),
+                      robot, gripper)
+    reason = act.run_actions(_pick_place(robot))
+    assert reason.startswith("pick obj_1 table: approach: controller: ") and words in reason
+    assert len(transport.sent) == 1 and gripper.widths == [0.07]  # nothing after it
