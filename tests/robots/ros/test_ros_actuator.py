@@ -145,3 +145,27 @@ def test_a_goal_the_controller_rejects_or_aborts_stops_the_step(robot, recording
     reason = act.run_actions(_pick_place(robot))
     assert reason.startswith("pick obj_1 table: approach: controller: ") and words in reason
     assert len(transport.sent) == 1 and gripper.widths == [0.07]  # nothing after it
+
+
+def test_a_gripper_fault_mid_step_stops_the_step_with_the_driver_error(robot,
+                                                                        recording_transport):
+    """A driver fault (here the link lost while letting go) is the step's reason, typed
+    and named; the retreat after it is not sent."""
+    from conftest import fresh_state
+
+    from robots.robotiq.errors import LinkLostError
+
+    class Faulty(GripperDouble):
+        def set_width(self, width: float) -> str:
+            if width == 0.085:
+                raise LinkLostError("no answer from the gripper for 1.0 s")
+            return super().set_width(width)
+
+    transport = recording_transport(robot.arm_joints, fresh_state(robot.arm_joints, robot.home),
+                                    moves=True)
+    act = RosActuator(Deployer(transport, robot, DeployConfig(execute=True, settle_time=0.0)),
+                      robot, Faulty())
+    reason = act.run_actions(_pick_place(robot))
+    assert reason == ("place-in obj_1 obj_5: release: gripper: LinkLostError: no answer from "
+                      "the gripper for 1.0 s")
+    assert len(transport.sent) == 3  # approach, lift, transfer; no retreat

@@ -166,3 +166,29 @@ def test_ctrl_c_mid_motion_cancels_the_goal(ros1_master, twin, no_pybullet):
     assert "Traceback" not in err
     wait_until(lambda: ros1_master.param(
         "/position_joint_trajectory_controller/sim/goals_canceled") >= 1, 10, "cancel")
+
+
+def test_a_stale_camera_is_not_looked_through(ros1_master, sim_controller, no_pybullet,
+                                              tmp_path):
+    """A camera whose last frame is 30 s old: the look fails saying how old, and nothing
+    is planned from the old picture."""
+    ns = "/stale_cam"
+    _ = sim_controller(controller="/position_joint_trajectory_controller")
+    pub = subprocess.Popen([sys.executable, str(Path(__file__).with_name("stale_camera.py")),
+                            ns, "30"], cwd=REPO, env=ros1_master.env, stdout=subprocess.PIPE,
+                           text=True, start_new_session=True)
+    try:
+        assert pub.stdout.readline().strip() == "READY"
+        cell = yaml.safe_load((REPO / "robots" / "workcells" / "example.yaml").read_text())
+        cell["camera"].update(namespace=ns, pose={"position": [1.15, 0.0, 0.75],
+                                                  "quaternion_xyzw": [0, 0, 0, 1]})
+        cell.pop("gripper")
+        path = tmp_path / "stale.yaml"
+        path.write_text(yaml.safe_dump(cell))
+        run = _deploy(ros1_master, no_pybullet, "--goal", "put the red blocks in the green "
+                      "bowl", "--workcell", str(path), "--timeout", "2")
+    finally:
+        stop_group(pub)
+    assert run.returncode == 1, run.stderr[-2000:]
+    assert "0 of 5 fresh frames (the newest depth image is 3" in run.stderr
+    assert "planned" not in run.stderr and "Traceback" not in run.stderr
