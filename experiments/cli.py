@@ -23,6 +23,21 @@ COMMANDS: dict[str, str] = {
     "twin": "experiments.deploy_cli", "concepts": "experiments.concepts_cli",
     "policies": "experiments.policies_cli"}
 COMMAND_MODULES: list[str] = list(dict.fromkeys(COMMANDS.values()))
+#: what ``tamp --help`` says of each command, without importing its module (a test
+#: checks these against the commands' own help)
+SUMMARIES: dict[str, str] = {
+    "run": "plan and execute one episode",
+    "tasks": "list the registered tasks",
+    "bench": "run a benchmark",
+    "pddl": "solve a symbolic PDDL problem and print the plan",
+    "gripper": "activate, open, close or read a Robotiq 2F-85 (or its simulator)",
+    "deploy": "look, plan and act on a robot through ROS (dry run unless --execute)",
+    "twin": "serve a simulated scene as a robot cell over ROS 1 and Modbus",
+    "concepts": "train, evaluate and extend the concept model",
+    "policies": "one-demonstration imitation baselines",
+}
+#: ``build_parser(OVERVIEW)``: every command listed with its summary, none built
+OVERVIEW = "--overview"
 
 
 class UsageError(Exception):
@@ -221,14 +236,27 @@ def _cmd_run(args) -> int:
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The command line; with ``command`` (a key of :data:`COMMANDS`), only the module
-    that adds it is imported, and the parser knows only the commands that module adds."""
+    """The command line. ``command`` None: all of it. A command's name: only that
+    command (from the module of :data:`COMMANDS` that adds it, or the built-in ``run`` and
+    ``tasks``), so that a command imports only what it needs (``tamp deploy`` runs without
+    PyBullet, as on a robot's computer). :data:`OVERVIEW`: every command listed with its
+    summary and none built (``tamp --help`` imports nothing heavy)."""
     parser = _Parser(prog="tamp", description=(
         "Task-and-motion planning for tabletop manipulation with a Franka Panda and a "
         "Robotiq 2F-85, simulated in PyBullet."),
-        epilog="Exit codes: 0 success, 1 the task failed, 2 bad input.")
+        epilog="Exit codes: 0 success, 1 the task failed, 2 bad input. "
+               "'tamp COMMAND --help' explains each command.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
+    if command == OVERVIEW:
+        for name, summary in SUMMARIES.items():
+            sub.add_parser(name, help=summary, add_help=False)
+        return parser
+    if command not in (None, "run", "tasks"):
+        import importlib
+
+        importlib.import_module(COMMANDS[command]).add_commands(sub)
+        return parser
 
     p_run = sub.add_parser("run", help="plan and execute one episode",
                            description="Plan and execute one episode of a task and write "
@@ -260,17 +288,20 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p_tasks = sub.add_parser("tasks", help="list the registered tasks",
                              description="List the registered tasks and their gymnasium ids.")
     p_tasks.set_defaults(func=_cmd_tasks)
+    if command is not None:
+        return parser
 
     import importlib
 
-    for module in [COMMANDS[command]] if command in COMMANDS else COMMAND_MODULES:
+    for module in COMMAND_MODULES:
         importlib.import_module(module).add_commands(sub)
     return parser
 
 
-def _command(argv: list[str]) -> str | None:
-    """The command ``argv`` names (its first word), if it is one of :data:`COMMANDS`."""
-    return argv[0] if argv and argv[0] in COMMANDS else None
+def _command(argv: list[str]) -> str:
+    """The command ``argv`` names (its first word), or :data:`OVERVIEW` when it names
+    none (``tamp --help``, or a mistyped command: argparse lists them)."""
+    return argv[0] if argv and argv[0] in SUMMARIES else OVERVIEW
 
 
 def main(argv: list[str] | None = None) -> int:

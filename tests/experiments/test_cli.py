@@ -173,6 +173,36 @@ def test_each_command_is_built_from_the_module_the_map_names():
         assert command in commands(build_parser(command))
 
 
+def test_the_overview_lists_every_command_with_its_own_summary():
+    import argparse
+
+    from experiments.cli import OVERVIEW, SUMMARIES, build_parser
+
+    def helps(parser) -> dict[str, str]:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        return {c.dest: c.help for c in sub._choices_actions}
+
+    assert helps(build_parser(OVERVIEW)) == helps(build_parser()) == SUMMARIES
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["tasks"]])
+def test_help_and_tasks_do_not_import_torch(argv):
+    """The overview and the task list need neither torch nor the command modules
+    (issue 16: every command paid 3 s and 515 MB for its parser)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom experiments.cli import main\n"
+            f"try:\n    rc = main({argv!r})\nexcept SystemExit as e:\n    rc = e.code\n"
+            "heavy = sorted(m for m in ('torch', 'open3d', 'policies', 'experiments.policies_cli')"
+            " if m in sys.modules)\n"
+            "print('HEAVY', heavy)\nsys.exit(rc)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "HEAVY []" in run.stdout
+
+
 def test_deploy_runs_without_pybullet(tmp_path):
     """A robot's computer needs no simulator: ``tamp deploy`` (here refusing a bad
     workcell) never imports PyBullet."""
