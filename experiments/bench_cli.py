@@ -62,6 +62,30 @@ def add_commands(sub) -> None:
     e.set_defaults(func=_cmd_episodes)
     _add_perception_command(bench)
     _add_twin_command(bench)
+    c = bench.add_parser("cli", help="start-up time and memory of the command line",
+                         description="Run 'tamp --help', 'tamp tasks' and 'tamp deploy "
+                                     "--help' in fresh interpreters, beside building the whole "
+                                     "parser (what every command paid before), and report "
+                                     "median time and peak memory.")
+    c.add_argument("--runs", type=int, default=10, help="runs per command (default 10)")
+    c.add_argument("--update-docs", action="store_true",
+                   help="replace the 'cli' section of docs/BENCHMARKS.md")
+    c.set_defaults(func=_cmd_cli)
+
+
+def _cmd_cli(args) -> int:
+    from experiments import bench_cli_startup as bc
+    from experiments.cli import UsageError
+
+    if not 1 <= args.runs <= 1000:
+        raise UsageError(f"--runs must be 1..1000, got {args.runs}")
+    text = bc.report(args.runs, lambda m: print(f"[bench] {m}", file=sys.stderr, flush=True))
+    print(text)
+    if args.update_docs:
+        old = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
+        write_text_atomic(DOCS, _replace_section(old, "cli", text))
+        print(f"[bench] updated {DOCS}", file=sys.stderr)
+    return 0
 
 
 def _add_twin_command(bench) -> None:
