@@ -15,8 +15,11 @@ has, and nothing else, so that ``tamp deploy`` is rehearsed with the same messag
   topics, controller, gripper address), and ``OUT/result.json`` (written atomically):
   the task's ground-truth success, judged after every completed motion and at exit.
 
-Simulated time runs no faster than the wall clock (``time_scale`` times faster if asked,
-for benchmarks; slower when the physics or the rendering fall behind); the camera
+Time is simulated time, as for any simulator in ROS: the twin publishes ``/clock`` and sets
+``/use_sim_time``, so that every node started after it (``tamp deploy``) measures on it;
+a twin slower than real time (a busy machine) is then not taken for a late controller.
+It runs no faster than the wall clock (``time_scale`` times faster if asked), since a
+robot waits in real time while the deploying process looks and plans; the camera
 publishes at its rate in wall-clock time.
 """
 
@@ -177,7 +180,15 @@ class Twin(SimController):
 
         c, t = self.config, self.twin
         self.msgs = ros1_msgs.load()
+        # the twin's time is simulated time, as a simulator's is in ROS: /clock, and
+        # use_sim_time for every node that starts after it (its own included)
+        import rosgraph
+        from rosgraph_msgs.msg import Clock
+
+        rosgraph.Master("/tamp_twin").setParam("/use_sim_time", True)
         rospy.init_node("tamp_twin", disable_signals=True)
+        self.clock_pub = rospy.Publisher("/clock", Clock, queue_size=10)
+        self._publish_clock()
         rospy.set_param(f"{c.controller}/joints", list(self.joints))
         self._publish_counts()
         self.state_pub = rospy.Publisher(c.joint_states, JointState, queue_size=10)
@@ -208,6 +219,10 @@ class Twin(SimController):
             service.close()
             result = self._judge("exit")
             self.env.close()
+            try:  # the master outlives the twin: its later nodes keep the wall clock
+                rosgraph.Master("/tamp_twin").deleteParam("/use_sim_time")
+            except Exception:  # the master may be gone already
+                pass
         return result
 
     def stop(self, *_):
@@ -230,6 +245,7 @@ class Twin(SimController):
             width = self.gripper.command_width()
             self.env.step(np.append(self.q_cmd, width))
             self.sim_time += dt
+            self._publish_clock()
             sim = self.env.sim
             held = any(sim.touching_robot(n) for n in sim.objects)
             self.gripper.sample(sim.gripper_width(), held)
@@ -280,12 +296,24 @@ class Twin(SimController):
         super()._start(traj, path_tol, goal_tol, handle)
 
     # -- what the twin publishes ---------------------------------------------------------
-    def _publish_state(self) -> None:
+    #: s: ROS time of simulated time 0 (ROS time 0 means "unset")
+    EPOCH = 1.0
+
+    def stamp(self):
         import rospy
+
+        return rospy.Time.from_sec(self.EPOCH + self.sim_time)
+
+    def _publish_clock(self) -> None:
+        from rosgraph_msgs.msg import Clock
+
+        self.clock_pub.publish(Clock(clock=self.stamp()))
+
+    def _publish_state(self) -> None:
         from sensor_msgs.msg import JointState
 
         msg = JointState(name=list(self.joints), position=[float(x) for x in self.q])
-        msg.header.stamp = rospy.Time.now()
+        msg.header.stamp = self.stamp()
         self.state_pub.publish(msg)
 
     def _publish_camera(self) -> None:
@@ -295,7 +323,7 @@ class Twin(SimController):
         if not (self.colour_pub.get_num_connections() or self.depth_pub.get_num_connections()):
             return
         frame = self.env.capture()
-        stamp = rospy.Time.now()
+        stamp = self.stamp()
         h, w = frame.depth.shape
         colour = Image(height=h, width=w, encoding="rgb8", is_bigendian=0, step=3 * w,
                        data=np.ascontiguousarray(frame.rgb).tobytes())

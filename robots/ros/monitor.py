@@ -20,6 +20,9 @@ class MonitorConfig:
     slack: float = 0.5  #: s
     poll_period: float = 0.01  #: s between looks at the goal
     cancel_wait: float = 2.0  #: s to wait for the controller to confirm a cancel
+    #: the deadline on the robot's clock is also kept on the wall clock, this many times
+    #: longer: a robot clock that stops (a simulator that died) must not hang the monitor
+    wall_factor: float = 10.0
 
     def deadline(self, planned_duration: float) -> float:
         """Seconds after sending at which a goal is cancelled."""
@@ -30,10 +33,11 @@ class ExecutionMonitor:
     """Follows one goal at a time; :meth:`stop` may be called from any thread."""
 
     def __init__(self, transport: Transport, config: MonitorConfig | None = None,
-                 clock=time.monotonic):
+                 clock=None):
         self.transport = transport
         self.config = config or MonitorConfig()
-        self.clock = clock
+        #: the robot's clock (the transport's: ROS time, driven by a simulator's /clock)
+        self.clock = clock or transport.clock
         self._stop = threading.Event()
         self._handle: GoalHandle | None = None
 
@@ -42,12 +46,14 @@ class ExecutionMonitor:
         self._handle = handle
         start = self.clock()
         deadline = start + self.config.deadline(planned_duration)
+        wall_deadline = time.monotonic() + \
+            self.config.wall_factor * self.config.deadline(planned_duration)
         try:
             while not handle.done():
                 if self._stop.is_set():
                     return self._cancel(handle, Outcome.CANCELLED, start,
                                         "stopped on request")
-                if self.clock() > deadline:
+                if self.clock() > deadline or time.monotonic() > wall_deadline:
                     return self._cancel(
                         handle, Outcome.TIMED_OUT, start,
                         f"still running {self.config.deadline(planned_duration):.2f} s after "
@@ -61,8 +67,8 @@ class ExecutionMonitor:
                 why: str) -> ControllerResult:
         handle.cancel()
         self.transport.stop()
-        until = self.clock() + self.config.cancel_wait
-        while not handle.done() and self.clock() < until:
+        until = time.monotonic() + self.config.cancel_wait
+        while not handle.done() and time.monotonic() < until:
             time.sleep(self.config.poll_period)
         confirmed = handle.result().describe() if handle.done() else "no confirmation"
         return ControllerResult(outcome, error_string=f"{why} (controller: {confirmed})",

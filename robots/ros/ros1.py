@@ -116,6 +116,7 @@ class Ros1Transport(Transport):
 
         self._msgs = ros1_msgs.load()
         rospy.init_node(c.node_name, anonymous=True, disable_signals=True)
+        self._wait_for_clock()
         self._sub = rospy.Subscriber(c.joint_states, JointState, self._on_state, queue_size=1)
         self._pub = rospy.Publisher(f"{c.controller}/command", JointTrajectory, queue_size=1)
         self._client = actionlib.ActionClient(f"{c.controller}/follow_joint_trajectory",
@@ -124,6 +125,20 @@ class Ros1Transport(Transport):
             raise TransportError(f"no FollowJointTrajectory action server at "
                                  f"{c.controller}/follow_joint_trajectory within "
                                  f"{c.connect_timeout} s")
+
+    def _wait_for_clock(self) -> None:
+        """With ``use_sim_time`` (a simulator drives ``/clock``), ROS time is 0 until the
+        first clock message: wait for it, so that no timeout is computed from time 0."""
+        import rospy
+
+        if not rospy.get_param("/use_sim_time", False):
+            return
+        until = time.monotonic() + self.config.connect_timeout
+        while rospy.get_time() == 0.0:
+            if time.monotonic() > until:
+                raise TransportError(f"use_sim_time is set but nothing publishes /clock "
+                                     f"(waited {self.config.connect_timeout} s)")
+            time.sleep(0.01)
 
     def _ping_master(self) -> None:
         c = self.config
@@ -176,9 +191,16 @@ class Ros1Transport(Transport):
         with self._lock:
             return self._state
 
+    def clock(self) -> float:
+        if self._client is None:
+            return time.monotonic()
+        import rospy
+
+        return rospy.get_time()  # /clock when the master says use_sim_time
+
     def send_goal(self, traj: ArmTrajectory) -> GoalHandle:
         self._require_connected()
-        return _Ros1Goal(self._client, ros1_follow_goal(traj, self._msgs))
+        return _Ros1Goal(self._client, ros1_follow_goal(traj, self._msgs), clock=self.clock)
 
     def publish(self, traj: ArmTrajectory) -> None:
         self._require_connected()

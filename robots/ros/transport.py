@@ -80,6 +80,13 @@ class Transport(ABC):
     #: e.g. "ROS 1 at http://127.0.0.1:11311, /position_joint_trajectory_controller"
     description: str = ""
 
+    def clock(self) -> float:
+        """The robot's time, s: how long a trajectory has been running is measured on it.
+        The wall clock here; ROS time over ROS 1, which a simulator drives through
+        ``/clock`` (``use_sim_time``), so that a simulator slower than real time is not
+        taken for a late controller."""
+        return time.monotonic()
+
     def __enter__(self):
         self.connect()
         return self
