@@ -82,9 +82,7 @@ def _cmd_cli(args) -> int:
     text = bc.report(args.runs, lambda m: print(f"[bench] {m}", file=sys.stderr, flush=True))
     print(text)
     if args.update_docs:
-        old = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-        write_text_atomic(DOCS, _replace_section(old, "cli", text))
-        print(f"[bench] updated {DOCS}", file=sys.stderr)
+        update_docs("cli", text)
     return 0
 
 
@@ -146,9 +144,7 @@ def _cmd_twin(args) -> int:
     write_text_atomic(out / "report.md", text)
     print(text)
     if args.update_docs:
-        old = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-        write_text_atomic(DOCS, _replace_section(old, "twin", text))
-        print(f"[bench] updated {DOCS}", file=sys.stderr)
+        update_docs("twin", text)
     return 0
 
 
@@ -220,10 +216,15 @@ def _cmd_perception(args) -> int:
     write_text_atomic(out / "perception.md", text)
     print(text)
     if args.update_docs:
-        old = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-        write_text_atomic(DOCS, _replace_section(old, "perception", text))
-        print(f"[bench] updated {DOCS}", file=sys.stderr)
+        update_docs("perception", text)
     return 0
+
+
+def update_docs(section: str, text: str) -> None:
+    """Replace ``section`` of docs/BENCHMARKS.md with ``text`` (added when missing)."""
+    old = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
+    write_text_atomic(DOCS, _replace_section(old, section, text))
+    print(f"[bench] updated {DOCS}", file=sys.stderr)
 
 
 def add_vlm_arguments(parser) -> None:
@@ -314,10 +315,7 @@ def _cmd_geometry(args) -> int:
     (out / "geometry.md").write_text(text)
     print(text)
     if args.update_docs:
-        DOCS.parent.mkdir(parents=True, exist_ok=True)
-        old = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-        DOCS.write_text(_replace_section(old, "geometry", text))
-        print(f"[bench] updated {DOCS}", file=sys.stderr)
+        update_docs("geometry", text)
     return 0
 
 
@@ -402,6 +400,5 @@ def _cmd_episodes(args) -> int:
             command += f" --update-docs --docs-section {section}"
         title = "Episodes" if section == "episodes" else f"Episodes: {section}"
         text = be.report(table, command, tasks, methods, tuple(linked), title)
-        old = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-        write_text_atomic(DOCS, _replace_section(old, section, text))
+        update_docs(section, text)
     return 0

@@ -254,6 +254,18 @@ def _gripper(args):
     return port
 
 
+def activate(gripper, spec: str, say) -> bool:
+    """Activate the gripper before anything moves; False (with the driver's error said)
+    if it cannot be."""
+    say(f"activating the gripper at {spec}")
+    try:
+        gripper.open()
+    except Exception as err:  # the driver's typed errors; none may go unreported
+        say(f"error: gripper {spec}: {type(err).__name__}: {err}")
+        return False
+    return True
+
+
 def _plan(args, env, q_start):
     """Plan with joint limits narrowed by the safety margin, so that the plan keeps the
     clearance the safety checks demand (the planner itself works up to the URDF limits)."""
@@ -318,13 +330,8 @@ def replay(args) -> int:
             say(f"planning failed: {plan.reason}")
             return EXIT_FAILED
         steps = plan_steps(plan, env.robot.arm_joints)
-        if args.execute and gripper is not None:
-            say(f"activating the gripper at {args.gripper}")
-            try:
-                gripper.open()
-            except Exception as err:  # the driver's typed errors; none may go unreported
-                say(f"error: gripper {args.gripper}: {type(err).__name__}: {err}")
-                return EXIT_FAILED
+        if args.execute and gripper is not None and not activate(gripper, args.gripper, say):
+            return EXIT_FAILED
         deployer = Deployer(transport, env.robot,
                             DeployConfig(safety=config, execute=args.execute, via=args.via),
                             gripper=gripper, log=lambda line: print(line, flush=True))

@@ -64,7 +64,7 @@ def _setup(args):
 
 
 def deploy_goal(args) -> int:
-    from experiments.deploy_cli import _safety_config, _transport
+    from experiments.deploy_cli import _safety_config, _transport, activate
     from robots.ros.transport import TransportError
 
     cell, robot, sensor = _setup(args)
@@ -78,13 +78,9 @@ def deploy_goal(args) -> int:
             from robots.ros.gripper import RobotiqPort
 
             gripper = RobotiqPort(args.gripper)  # connects on first use
-        if args.execute and gripper is not None:
-            _say(f"activating the gripper at {args.gripper}")
-            try:
-                gripper.open()
-            except Exception as err:  # the driver's typed errors; none may go unreported
-                _say(f"error: gripper {args.gripper}: {type(err).__name__}: {err}")
-                return EXIT_FAILED
+        if args.execute and gripper is not None and \
+                not activate(gripper, args.gripper, _say):
+            return EXIT_FAILED
         return _look_plan_act(args, cell, robot, sensor, safety, transport, gripper)
     except TransportError as err:
         _say(f"error: {err}")

@@ -41,7 +41,7 @@ WORKCELL = str(__import__("pathlib").Path(__file__).resolve().parents[3] / "robo
     (["--ros1", "--task", "place-in-bowl", "--goal", "put it away"], "give --goal TEXT"),
     # a replay of a simulated scene's plan never moves a robot: its objects are not there
     (["--ros1", "--task", "place-in-bowl", "--execute"], "dry run only"),
-    (["--ros1", "--task", "place-in-bowl", "--workcell", WORKCELL], "--workcell goes with --goal"),
+    (["--ros1", "--task", "place-in-bowl", "--workcell", WORKCELL], "--workcell and --report go with --goal"),
     (["--ros1", "--goal", "put the red block in the bowl"], "--goal needs --workcell"),
     (["--ros", "ws://127.0.0.1:9090", "--goal", "x", "--workcell", WORKCELL], "needs --ros1"),
     (["--ros1", "--goal", " ", "--workcell", WORKCELL], "--goal is empty"),
