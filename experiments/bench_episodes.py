@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -108,14 +107,11 @@ def _run_detached(task: str, method: str, seed: int, time_budget: float, options
 
 
 def _store(out: Path, result: dict, gif: bytes | None) -> None:
-    from experiments.files import write_json_atomic
+    from tamp.files import write_bytes_atomic, write_json_atomic
 
     where = episode_dir(out, result["task"], result["method"], result["seed"])
     if gif is not None:
-        where.mkdir(parents=True, exist_ok=True)
-        tmp = where / ".episode.gif.tmp"
-        tmp.write_bytes(gif)
-        os.replace(tmp, where / "episode.gif")
+        write_bytes_atomic(where / "episode.gif", gif)
     write_json_atomic(where / "result.json", result)
 
 
@@ -364,9 +360,10 @@ def report(table: list[dict], command: str, tasks: tuple[str, ...] | None = None
 
 
 def _save_figure(fig, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=120, metadata={"Software": None})  # no timestamps: reproducible
-    os.replace(tmp, path)
+    from tamp.files import atomic_path
+
+    with atomic_path(path, suffix=path.suffix) as tmp:
+        fig.savefig(tmp, dpi=120, metadata={"Software": None})  # no timestamps: reproducible
 
 
 def write_plots(table: list[dict], out: Path, tasks: tuple[str, ...] | None = None,

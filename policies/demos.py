@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,16 +171,14 @@ def save_demo(demo: Demo, root: str | Path = DEMO_DIR) -> Path:
     import torch
     from safetensors.torch import save_file
 
-    from tamp.files import write_json_atomic
+    from tamp.files import atomic_path, write_json_atomic
 
     path = demo_path(demo.task, demo.seed, root)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if demo.images is not None:
-        tmp = path.with_name(f".{path.stem}.safetensors.tmp")
-        save_file({"images": torch.from_numpy(np.ascontiguousarray(demo.images, np.float32))},
-                  str(tmp), metadata={"format": "tamp-demo"})
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path.with_suffix(".safetensors"))
+        with atomic_path(path.with_suffix(".safetensors")) as tmp:
+            save_file({"images": torch.from_numpy(np.ascontiguousarray(demo.images,
+                                                                       np.float32))},
+                      str(tmp), metadata={"format": "tamp-demo"})
     write_json_atomic(path, demo.to_json())
     return path
 

@@ -298,20 +298,10 @@ class ResponseCache:
             return None
 
     def put(self, key: str, record: dict) -> None:
-        """Write to a temporary file beside the entry and rename it into place."""
-        import tempfile
+        """Write the entry atomically."""
+        from tamp.files import write_json_atomic
 
-        path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(record, f, indent=1)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json_atomic(self.path(key), record, indent=1)
 
 
 class VLMClient:

@@ -8,12 +8,11 @@ live in ``policies/checkpoints`` (package data); ``tamp policies train`` rewrite
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 
-from tamp.files import write_json_atomic
+from tamp.files import atomic_path, write_json_atomic
 
 FORMAT = "tamp-imitation"
 FORMAT_VERSION = 1
@@ -45,13 +44,10 @@ def save_checkpoint(method: str, task: str, model: torch.nn.Module, config: dict
     from safetensors.torch import save_file
 
     weights, doc_path = checkpoint_paths(method, task, root)
-    weights.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu", torch.float16 if v.is_floating_point() else v.dtype)
                .contiguous() for k, v in model.state_dict().items()}
-    tmp = weights.with_name(f".{weights.name}.tmp")
-    save_file(tensors, str(tmp), metadata={"format": FORMAT})
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, weights)
+    with atomic_path(weights) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": FORMAT})
     write_json_atomic(doc_path, {"format": FORMAT, "format_version": FORMAT_VERSION,
                                  "method": method, "task": task, "config": config,
                                  "info": info})

@@ -205,21 +205,9 @@ def load(path: str | Path) -> Workcell:
 
 def save(workcell: Workcell, path: str | Path) -> None:
     """Write ``workcell`` as YAML, atomically."""
-    import os
-    import tempfile
-
     import yaml
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write("# tamp workcell file (see robots/workcell.py)\n")
-            yaml.safe_dump(workcell.as_dict(), f, sort_keys=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from tamp.files import write_text_atomic
+
+    write_text_atomic(path, "# tamp workcell file (see robots/workcell.py)\n"
+                      + yaml.safe_dump(workcell.as_dict(), sort_keys=False))
