@@ -106,6 +106,8 @@ def _add_twin_command(bench) -> None:
     w.add_argument("--episodes-dir", metavar="DIR",
                    help="a 'tamp bench episodes' output directory with the same seeds, "
                         "for the side-by-side columns")
+    w.add_argument("--no-run", action="store_true",
+                   help="run nothing: report the episodes already in --out")
     w.add_argument("--update-docs", action="store_true",
                    help="replace the 'twin' section of docs/BENCHMARKS.md with the report")
     add_camera_argument(w, "d435", "as the robot's camera")
@@ -129,12 +131,16 @@ def _cmd_twin(args) -> int:
     from robots.ros.rospath import check
 
     ros = check()
-    if not ros.ok:
+    if not ros.ok and not args.no_run:
         print(f"[bench] error: {ros.message}", file=sys.stderr)
         return 1
     cfg = bt.TwinBenchConfig(tasks, args.episodes, args.seed_start, args.camera,
                              args.time_scale)
-    results = bt.run(cfg, out, lambda m: print(m, file=sys.stderr, flush=True))
+    results = bt.run(cfg, out, lambda m: print(m, file=sys.stderr, flush=True),
+                     run_missing=not args.no_run)
+    if not results:
+        print(f"[bench] no episodes in {out}", file=sys.stderr)
+        return 1
     episodes = _episodes_by_method(Path(args.episodes_dir)) if args.episodes_dir else None
     command = (f"tamp bench twin --tasks {','.join(tasks)} --episodes {args.episodes} "
                f"--seed-start {args.seed_start} --camera {args.camera} --time-scale "

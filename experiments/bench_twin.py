@@ -157,13 +157,18 @@ def _done(path: Path, config: TwinBenchConfig) -> dict | None:
     return r
 
 
-def run(config: TwinBenchConfig, out: Path, log=print) -> list[dict]:
+def run(config: TwinBenchConfig, out: Path, log=print, run_missing: bool = True
+        ) -> list[dict]:
+    """Every episode's result, running those not yet in ``out`` (unless
+    ``run_missing`` is False: then the report covers what is there)."""
     results = []
     todo = [(t, s) for t in config.tasks for s in config.seeds()]
     for k, (task, seed) in enumerate(todo):
         where = out / task / str(seed)
         r = _done(where / "result.json", config)
         if r is None:
+            if not run_missing:
+                continue
             r = run_one(config, task, seed, where)
             log(f"[bench] {k + 1}/{len(todo)} {task} seed {seed}: "
                 f"{'success' if r['success'] else 'FAILED: ' + str(r.get('failure_reason'))}"
@@ -192,6 +197,11 @@ def report(results: list[dict], command: str, episodes: dict | None = None) -> s
 
     methods = sorted(episodes or {})
     lines = [f"Command: `{command}`", ""]
+    counts = {t: sum(r["task"] == t for r in results) for t in
+              dict.fromkeys(r["task"] for r in results)}
+    if len(set(counts.values())) > 1:
+        lines += ["Episodes per task differ (a run in progress): "
+                  + ", ".join(f"{t} {n}" for t, n in counts.items()) + ".", ""]
     head = "| task | twin + deploy (ROS, Modbus) | " + " | ".join(
         f"`tamp run` {m}" for m in methods) + \
         " | robot time median / p95 (s) | perception per look median / p95 (s) | " \
