@@ -240,8 +240,21 @@ def _construct(f) -> str:
     return names.get(type(f).__name__, f"{type(f).__name__} (numeric or other non-STRIPS)")
 
 
+def _ancestors(types: dict[str, str], typ: str) -> tuple[str, ...]:
+    """``typ`` and its supertypes up to ``object`` (``types``: type -> parent)."""
+    out = [typ]
+    while out[-1] != OBJECT and len(out) <= len(types) + 1:
+        out.append(types.get(out[-1], OBJECT))
+    return tuple(out)
+
+
 def _check_atoms(path: Path, where: str, atoms, predicates: dict, variables: set[str],
-                 objects: set[str]) -> None:
+                 objects: set[str], types: dict[str, str] | None = None,
+                 type_of: dict[str, tuple[str, ...]] | None = None) -> None:
+    """Every atom's predicate declared, its arity right, its arguments declared and, with
+    ``types`` and ``type_of`` (argument -> its type, or its ``either`` types), of a type
+    the predicate accepts there: each of the argument's types a subtype of one of the
+    parameter's."""
     for atom in atoms:
         if atom.predicate not in predicates:
             raise PDDLError(f"{path}: {where}: predicate '{atom.predicate}' is not declared")
@@ -253,6 +266,16 @@ def _check_atoms(path: Path, where: str, atoms, predicates: dict, variables: set
                 raise PDDLError(f"{path}: {where}: {atom} uses {arg}, which is not a parameter")
             if not arg.startswith("?") and arg not in objects:
                 raise PDDLError(f"{path}: {where}: {atom} uses '{arg}', which is not declared")
+        if types is None or type_of is None:
+            continue
+        for k, (arg, param) in enumerate(zip(atom.args, predicates[atom.predicate])):
+            accepted = set(param.types) | ({OBJECT} if not param.types else set())
+            have = type_of.get(arg, (OBJECT,))
+            if not all(accepted.intersection(_ancestors(types, t)) for t in have):
+                what = "either " + " ".join(have) if len(have) > 1 else have[0]
+                raise PDDLError(
+                    f"{path}: {where}: {atom}: argument {k + 1} '{arg}' is of type {what}; "
+                    f"'{atom.predicate}' takes {' or '.join(sorted(accepted))} there")
 
 
 def _check_types(path: Path, types: dict[str, str], used: list[tuple[str, str]]) -> None:
@@ -292,8 +315,10 @@ def load_domain(path: str | Path) -> Domain:
         if eff_eqs:
             raise PDDLError(f"{path}: {where} effect: equality cannot be an effect")
         variables = {p.name for p in params}
+        type_of = {**{c: (t,) for c, t in constants.items()},
+                   **{p.name: p.types or (OBJECT,) for p in params}}
         _check_atoms(path, where, pre + pre_neg + add + delete, predicates, variables,
-                     set(constants))
+                     set(constants), types, type_of)
         for e in eqs:
             for side in (e.left, e.right):
                 if side.startswith("?") and side not in variables:
@@ -332,8 +357,10 @@ def load_problem(path: str | Path, domain: Domain) -> Problem:
         elif not isinstance(f, Not):  # negative initial facts are implied (closed world)
             raise PDDLError(f"{path}: :init: unsupported fact '{f}'")
     goal, goal_neg, goal_eqs = _literals(p.goal, ":goal", path)
+    type_of = {o: (t,) for o, t in objects.items()}
     for section, atoms in ((":init", sorted(init, key=str)), (":goal", goal + goal_neg)):
-        _check_atoms(path, section, atoms, domain.predicates, set(), set(objects))
+        _check_atoms(path, section, atoms, domain.predicates, set(), set(objects),
+                     domain.types, type_of)
     for e in goal_eqs:
         for side in (e.left, e.right):
             if side not in objects:

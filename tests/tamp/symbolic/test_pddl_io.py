@@ -158,3 +158,47 @@ def test_bad_problem_is_one_clear_line(tmp_path, problem, expected):
 def test_missing_file_names_the_file(tmp_path):
     with pytest.raises(PDDLError, match="nope.pddl: domain file not found"):
         load_domain(tmp_path / "nope.pddl")
+
+
+# -- typing ----------------------------------------------------------------------------------
+TYPED_DOMAIN = """(define (domain deliver) (:requirements :strips :typing)
+  (:types truck plane - vehicle  vehicle package - object  city)
+  (:predicates (at ?x - (either vehicle package) ?c - city) (in ?p - package ?v - vehicle)
+               (big ?v - vehicle))
+  (:action load :parameters (?p - package ?v - vehicle ?c - city)
+    :precondition (and (at ?p ?c) (at ?v ?c) PRE)
+    :effect (and (in ?p ?v) (not (at ?p ?c)))))"""
+
+PROBLEM = """(define (problem p) (:domain deliver)
+  (:objects t1 - truck a1 - plane box - package paris - city)
+  (:init (at t1 paris) (at box paris) (big t1) INIT) (:goal (and (in box t1) GOAL)))"""
+
+
+def _typed(tmp_path, pre: str = "", init: str = "", goal: str = ""):
+    from tamp.symbolic.pddl_io import load_task
+
+    d, p = tmp_path / "d.pddl", tmp_path / "p.pddl"
+    d.write_text(TYPED_DOMAIN.replace("PRE", pre))
+    p.write_text(PROBLEM.replace("INIT", init).replace("GOAL", goal))
+    return load_task(d, p)
+
+
+def test_subtypes_and_either_types_are_accepted(tmp_path):
+    task = _typed(tmp_path, pre="(big ?v)", init="(at a1 paris)", goal="(big a1)")
+    assert task.objects_of_type(("vehicle",)) == ("a1", "t1")
+
+
+@pytest.mark.parametrize("where, part, words", [
+    (":goal", {"goal": "(in t1 box)"},
+     "(in t1 box): argument 1 't1' is of type truck; 'in' takes package there"),
+    (":init", {"init": "(at paris t1)"},
+     "(at paris t1): argument 1 'paris' is of type city; 'at' takes package or vehicle there"),
+    ("action 'load'", {"pre": "(big ?p)"},
+     "(big ?p): argument 1 '?p' is of type package; 'big' takes vehicle there"),
+])
+def test_an_argument_of_the_wrong_type_is_refused_naming_the_atom(tmp_path, where, part, words):
+    from tamp.symbolic.pddl_io import PDDLError
+
+    with pytest.raises(PDDLError) as err:
+        _typed(tmp_path, **part)
+    assert f"{where}: {words}" in str(err.value) and "\n" not in str(err.value)
