@@ -163,22 +163,15 @@ def _validate(args) -> None:
 
 
 def _gripper_host(spec: str, allow_remote: bool) -> None:
-    """Check the form of a --gripper spec, and that its host is allowed."""
+    """Check a --gripper spec (the driver's parser), and that its host is allowed."""
+    from robots.robotiq.transport import parse_spec
     from robots.ros.transport import is_loopback_host
 
-    kind, _, rest = spec.partition(":")
-    host = ""
-    if kind == "serial" and rest.startswith("/"):
-        return
-    if kind == "tcp":
-        host, _, port = rest.rpartition(":")
-        if not host or not port.isdigit():
-            host = ""
-    elif kind == "urcap" and rest:
-        host = rest.split(":")[0]
-    if not host:
-        raise UsageError(f"--gripper '{spec}' is not one of {GRIPPER_FORMS}")
-    if not is_loopback_host(host) and not allow_remote:
+    try:
+        host = getattr(parse_spec(spec), "host", None)
+    except ValueError as err:
+        raise UsageError(f"--gripper: {err}") from None
+    if host is not None and not is_loopback_host(host) and not allow_remote:
         raise UsageError(f"--gripper host {host} is not a loopback address; pass "
                          "--allow-remote to talk to another machine")
 

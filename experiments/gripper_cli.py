@@ -43,6 +43,8 @@ def add_commands(subparsers) -> None:
                       help="deadline of one request, s (default 0.2)")
     link.add_argument("--retries", type=int, default=2,
                       help="extra attempts per request (default 2)")
+    link.add_argument("--allow-remote", action="store_true",
+                      help="allow a gripper (TCP gateway, URCap) that is not on loopback")
     _add_device_options(link)
 
     motion = argparse.ArgumentParser(add_help=False)
@@ -132,6 +134,13 @@ def _cmd_action(args) -> int:
         raise UsageError(str(err)) from None
     if not args.sim and (args.time_factor is not None or args.object_width is not None):
         raise UsageError("--time-factor and --object-width only apply with --sim")
+    host = getattr(transport, "host", None)
+    if host is not None and not args.allow_remote:
+        from robots.ros.transport import is_loopback_host
+
+        if not is_loopback_host(host):
+            raise UsageError(f"--gripper host {host} is not a loopback address; pass "
+                             "--allow-remote to talk to another machine")
 
     _quiet_pymodbus()
     server = None

@@ -53,10 +53,21 @@ def one_line_error(capsys) -> str:
     (["gripper", "serve-sim", "--urcap", "192.168.1.9:63352"], "non-loopback"),
     (["gripper", "serve-sim", "--tcp", "127.0.0.1"], "expected HOST:PORT"),
     (["gripper", "serve-sim", "--pty", "--fault-rate", "2"], "--fault-rate must be in"),
+    # a gripper on another machine only when asked for: it is hardware that moves
+    (["gripper", "status", "--gripper", "tcp:10.0.0.5:502"], "host 10.0.0.5 is not a loopback"),
+    (["gripper", "open", "--gripper", "urcap:192.168.1.3"], "pass --allow-remote"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(args, expected, capsys):
     assert main(args) == 2
     assert expected in one_line_error(capsys)
+
+
+def test_allow_remote_lets_a_remote_gripper_be_tried(capsys):
+    """With --allow-remote the address is used: here a documentation address (RFC 5737)
+    that nothing answers, so the connection fails (exit 1), not the input check."""
+    code = main(["gripper", "status", "--gripper", "tcp:192.0.2.1:502", "--allow-remote",
+                 "--io-timeout", "0.2", "--retries", "0"])
+    assert code == 1 and "loopback" not in one_line_error(capsys)
 
 
 def test_sim_close_reports_the_object(capsys):
