@@ -180,6 +180,10 @@ class _PymodbusRtu(Transport):
         except ConnectionException as err:
             self.close()
             raise GripperConnectionError(f"{self}: link closed ({err})") from None
+        except OSError as err:  # the socket or port itself: reset, broken pipe, unplugged
+            self.close()
+            raise GripperConnectionError(f"{self}: link lost "
+                                         f"({err.strerror or type(err).__name__})") from None
         except ModbusException:
             if self._saw_bad_crc:
                 raise CrcError(f"{self}: answer with a bad CRC") from None

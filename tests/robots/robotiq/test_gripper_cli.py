@@ -150,3 +150,44 @@ def test_tamp_help_does_not_import_the_driver_stack():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, check=True).stdout.strip()
     assert out == "[]"
+
+
+@pytest.mark.parametrize("kind", ["tcp", "urcap"])
+def test_a_gateway_that_resets_the_connection_is_one_line_and_exit_1(kind, capsys):
+    """A Modbus-TCP gateway (or URCap socket) that accepts and then resets: a typed
+    connection error, reported as one line (it was a ConnectionResetError traceback)."""
+    import socket
+    import struct
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    stop = threading.Event()
+
+    def serve():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            conn.settimeout(2.0)
+            try:
+                conn.recv(256)
+            except OSError:
+                pass
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()  # RST, not FIN
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        code = main(["gripper", "status", "--gripper",
+                     f"{kind}:127.0.0.1:{server.getsockname()[1]}", "--retries", "1"])
+    finally:
+        stop.set()
+        thread.join(2)
+        server.close()
+    line = one_line_error(capsys)
+    assert code == 1 and line.startswith("error: status failed: ") and "reset" in line.lower()
