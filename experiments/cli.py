@@ -175,9 +175,15 @@ def _cmd_run(args) -> int:
     from tamp.concepts.definitions import GROUPS, RELATIONS
     from tamp.concepts.language import GoalError, Vocabulary, parse_goal
 
+    from experiments.episode import uses_learned_perception
+
     groups, concepts = dict(GROUPS), None
     words = tuple(c for g in GROUPS.values() for c in g)
-    if args.perception != "oracle":
+    learned = uses_learned_perception(args.method, args.perception)
+    if args.concepts is not None and not learned:
+        raise UsageError(f"--concepts is for learned perception; method '{args.method}' with "
+                         f"--perception {args.perception} does not use it")
+    if learned:
         from tamp.perception.sensors import DEFAULT_LEARNED_CAMERA
         from tamp.concepts.checkpoint import (CheckpointError, checkpoint_for_camera,
                                               read_config)
@@ -189,6 +195,10 @@ def _cmd_run(args) -> int:
         check = concepts or str(checkpoint_for_camera(args.camera or DEFAULT_LEARNED_CAMERA))
         try:
             model = ConceptConfig.from_json(read_config(check)["model"])
+            if concepts is not None:  # the weights too, before the episode is built
+                from tamp.concepts.checkpoint import load_checkpoint
+
+                load_checkpoint(concepts)
         except CheckpointError as err:
             raise UsageError(str(err)) from None
         groups, words = model.groups, model.unary_names

@@ -78,7 +78,11 @@ def policy_kwargs(spec: EpisodeSpec, cls) -> dict[str, Any]:
         offered = {"config": config, "seed": spec.seed, "time_budget": spec.time_budget,
                    "goal": spec.goal, **spec.options}
         if spec.perception != "oracle":
-            offered.update(perception=spec.perception, concepts=spec.concepts)
+            offered.update(perception=spec.perception)
+        if spec.concepts is not None or spec.perception != "oracle":
+            # a checkpoint given is offered to every method (tamp-learned fixes its
+            # perception but takes one); a method that cannot use it is refused up front
+            offered.update(concepts=spec.concepts)
     params = inspect.signature(cls).parameters
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         offered = {k: v for k, v in offered.items() if k in params}

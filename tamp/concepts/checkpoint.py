@@ -81,7 +81,15 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Con
 
     doc = read_config(path)
     model = ConceptModel(ConceptConfig.from_json(doc["model"]))
-    tensors = load_file(str(_directory(path) / WEIGHTS), device="cpu")
+    weights = _directory(path) / WEIGHTS
+    try:
+        tensors = load_file(str(weights), device="cpu")
+    except FileNotFoundError:
+        raise CheckpointError(f"{weights}: no such file (a checkpoint is a folder with "
+                              f"concepts.json and {WEIGHTS})") from None
+    except Exception as err:  # safetensors' own error types: not a safetensors file
+        raise CheckpointError(f"{weights}: not a readable safetensors file "
+                              f"({type(err).__name__}: {str(err).splitlines()[0]})") from None
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as err:

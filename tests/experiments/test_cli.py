@@ -217,3 +217,39 @@ def test_deploy_runs_without_pybullet(tmp_path):
                          capture_output=True, text=True, timeout=120,
                          env={**__import__("os").environ, "PYTHONPATH": str(tmp_path)})
     assert run.returncode == 2 and "table.height" in run.stderr, run.stderr
+
+
+def test_a_broken_concept_checkpoint_is_one_line_naming_the_file(tmp_path, capsys):
+    import shutil
+
+    from tamp.concepts.checkpoint import shipped_checkpoint
+
+    bad = tmp_path / "ck"
+    shutil.copytree(shipped_checkpoint(), bad)
+    (bad / "concepts.safetensors").write_bytes(b"not a safetensors file")
+    code = main(["run", "--task", "lift", "--method", "tamp-learned", "--concepts", str(bad),
+                 "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert str(bad / "concepts.safetensors") in err[0] and "not a readable safetensors" in err[0]
+    assert not (tmp_path / "out").exists()  # refused before the episode
+
+
+def test_concepts_without_learned_perception_is_refused(tmp_path, capsys):
+    code = main(["run", "--task", "lift", "--concepts", "tamp/concepts/checkpoints/base",
+                 "--out", str(tmp_path / "out")])
+    assert code == 2 and "does not use it" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_given_checkpoint_reaches_a_learned_method(tmp_path):
+    """--concepts with --method tamp-learned is the checkpoint the episode uses (it was
+    silently dropped unless --perception was given too)."""
+    import json
+
+    from tamp.concepts.checkpoint import shipped_checkpoint
+
+    code = main(["run", "--task", "lift", "--method", "tamp-learned", "--concepts",
+                 str(shipped_checkpoint()), "--out", str(tmp_path / "out")])
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert code == 0 and result["concepts_checkpoint"] == shipped_checkpoint().name == "base"
