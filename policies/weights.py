@@ -72,7 +72,11 @@ def load_checkpoint(method: str, task: str, root: str | Path | None = None
             doc.get("method") != method:
         raise CheckpointInvalid(f"{doc_path} is not a {method} checkpoint of this version "
                                 f"(train it again)")
-    tensors = load_file(str(weights), device="cpu")
+    try:
+        tensors = load_file(str(weights), device="cpu")
+    except Exception as err:  # safetensors' own error types: not a safetensors file
+        raise CheckpointInvalid(f"{weights}: not a readable safetensors file "
+                                f"({type(err).__name__}: {str(err).splitlines()[0]})") from None
     return doc, {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
 
 

@@ -236,6 +236,9 @@ def test_checkpoint_round_trip_and_errors(tmp_path):
     with pytest.raises(CheckpointMissing, match="tamp policies train --method bc-1demo "
                                                 "--task place-in-bowl"):
         load_checkpoint("bc-1demo", "place-in-bowl", tmp_path)
+    (tmp_path / "bc-1demo" / "lift.safetensors").write_bytes(b"truncated")
+    with pytest.raises(CheckpointInvalid, match="lift.safetensors: not a readable safetensors"):
+        load_checkpoint("bc-1demo", "lift", tmp_path)
     (tmp_path / "bc-1demo" / "lift.json").write_text("{not json")
     with pytest.raises(CheckpointInvalid):
         load_checkpoint("bc-1demo", "lift", tmp_path)
