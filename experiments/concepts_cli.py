@@ -284,6 +284,12 @@ def _cmd_learn(args) -> int:
     from tamp.concepts.definitions import GROUPS
     from tamp.concepts.train import evaluate
 
+    import re
+
+    if not re.fullmatch(r"[a-z][a-z0-9_-]{0,39}", args.name):
+        raise UsageError(f"concept name '{args.name}' must be one lower-case word (letters, "
+                         "digits, '-' or '_', starting with a letter, at most 40 characters): "
+                         "goals name concepts in words")
     device = _setup(args)
     attr, _, value = args.where.partition("=")
     if attr not in GROUPS or not value:

@@ -89,6 +89,12 @@ def test_eval_through_a_realistic_camera_caches_its_own_data(tmp_path):
     (["concepts", "learn", "pink", "--where", "colour=pink"], "--where must be ATTR=VALUE"),
     (["concepts", "learn", "pink", "--where", "color=mauve"], "no colour 'mauve' to render"),
     (["concepts", "learn", "red", "--where", "color=red"], "concept 'red' exists already"),
+    # a concept is a word of the goal language: one lower-case word (was a KeyError
+    # traceback for "" and for a dot)
+    (["concepts", "learn", "", "--where", "color=pink"], "must be one lower-case word"),
+    (["concepts", "learn", "big.red", "--where", "color=pink"], "must be one lower-case word"),
+    (["concepts", "learn", "light pink", "--where", "color=pink"], "must be one lower-case"),
+    (["concepts", "learn", "Pink", "--where", "color=pink"], "must be one lower-case word"),
     (["concepts", "learn", "pink", "--where", "color=pink", "--shots", "11"],
      "need 1 <= --positives < --shots <= 10"),
     (["concepts", "bench", "--objects", "12"], "--objects must be 2..10"),
