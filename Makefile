@@ -27,7 +27,7 @@ sysdeps:
 	@bash scripts/sysdeps.sh
 
 run: $(STAMP)
-	$(BIN)/tamp run --task place-in-bowl --seed 0 --out runs/demo --gif
+	$(BIN)/tamp run --task place-in-bowl --seed 0 --out runs/demo --gif --overwrite
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

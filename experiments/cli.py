@@ -222,6 +222,10 @@ def _cmd_run(args) -> int:
             raise PermissionError("not writable")
     except OSError as err:
         raise UsageError(f"--out {out} cannot be written: {err.strerror or err}") from None
+    earlier = [n for n in ("result.json", "episode.gif") if (out / n).exists()]
+    if earlier and not args.overwrite:
+        raise UsageError(f"--out {out} already holds {' and '.join(earlier)} of an earlier "
+                         "episode; pass --overwrite to replace them, or choose another --out")
     if args.gui and not os.environ.get("DISPLAY"):
         raise UsageError("--gui needs a display, and DISPLAY is not set")
 
@@ -229,6 +233,8 @@ def _cmd_run(args) -> int:
     from experiments.episode import EpisodeSpec, run_episode
 
     options = vlm_options(args, [args.method])
+    if not args.gif:  # --overwrite: no GIF of the earlier episode stays beside the new result
+        (out / "episode.gif").unlink(missing_ok=True)
     monitor = _progress()
     try:
         result = run_episode(EpisodeSpec(args.task, args.seed, args.method, args.perception,
@@ -289,6 +295,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                        help="planning time budget in seconds (default 60)")
     add_camera_argument(p_run)
     p_run.add_argument("--gif", action="store_true", help="also write OUT/episode.gif")
+    p_run.add_argument("--overwrite", action="store_true",
+                       help="replace a result already in OUT (without it, an OUT that holds "
+                            "one is refused: nothing written is lost)")
     p_run.add_argument("--gui", action="store_true", help="show the PyBullet GUI (needs a display)")
     from experiments.bench_cli import add_vlm_arguments
 

@@ -253,3 +253,21 @@ def test_a_given_checkpoint_reaches_a_learned_method(tmp_path):
                  str(shipped_checkpoint()), "--out", str(tmp_path / "out")])
     result = json.loads((tmp_path / "out" / "result.json").read_text())
     assert code == 0 and result["concepts_checkpoint"] == shipped_checkpoint().name == "base"
+
+
+def test_a_rerun_into_an_earlier_result_needs_overwrite(tmp_path, capsys):
+    """An OUT that holds an earlier episode is refused (nothing written is lost); with
+    --overwrite the new result replaces it and no GIF of the earlier episode stays."""
+    out = tmp_path / "out"
+    assert main(["run", "--task", "lift", "--seed", "0", "--out", str(out)]) == 0
+    (out / "episode.gif").write_bytes(b"GIF89a of the earlier episode")
+    first = (out / "result.json").read_text()
+    capsys.readouterr()
+    assert main(["run", "--task", "lift", "--seed", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "already holds result.json and episode.gif" in err[0]
+    assert (out / "result.json").read_text() == first  # untouched
+    assert main(["run", "--task", "lift", "--seed", "1", "--out", str(out),
+                 "--overwrite"]) == 0
+    assert json.loads((out / "result.json").read_text())["seed"] == 1
+    assert not (out / "episode.gif").exists()
