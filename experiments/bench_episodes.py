@@ -53,6 +53,13 @@ class EpisodesConfig:
     def seeds(self) -> range:
         return range(self.seed_start, self.seed_start + self.episodes)
 
+    def settings(self) -> dict[str, Any]:
+        """What shapes an episode's result besides its task, method, seed and camera, as
+        results record it (see :func:`experiments.episode.settings_of`)."""
+        from experiments.episode import settings_of
+
+        return settings_of(self.time_budget, self.options)
+
     def camera_for(self, method: str) -> str:
         """The camera the episodes of ``method`` run with."""
         from experiments.episode import EpisodeSpec, resolve_camera
@@ -71,9 +78,10 @@ def episode_dir(out: Path, task: str, method: str, seed: int) -> Path:
 
 
 def _crashed(task: str, method: str, seed: int, err: BaseException,
-             camera: str | None = None) -> dict:
+             camera: str | None = None, settings: dict | None = None) -> dict:
     return {"task": task, "seed": seed, "method": method,
-            **({"camera": camera} if camera else {}), "success": False, "plan": [],
+            **({"camera": camera} if camera else {}), **(settings or {}),
+            "success": False, "plan": [],
             "planning_time_s": 0.0, "execution_time_s": 0.0,
             "failure_reason": f"crashed: {type(err).__name__}: {err}"}
 
@@ -92,7 +100,10 @@ def _run_one(task: str, method: str, seed: int, out: str, time_budget: float,
     except Exception as err:  # a crash is a counted failure, never the end of the run
         from experiments.files import write_json_atomic
 
-        result = _crashed(task, method, seed, err, resolve_camera(spec))
+        from experiments.episode import settings_of
+
+        result = _crashed(task, method, seed, err, resolve_camera(spec),
+                          settings_of(time_budget, dict(options or {})))
         write_json_atomic(where / "result.json", result)
         return result
 
@@ -115,8 +126,10 @@ def _store(out: Path, result: dict, gif: bytes | None) -> None:
     write_json_atomic(where / "result.json", result)
 
 
-def _result(path: Path, camera: str) -> dict | None:
-    """The result at ``path`` if it exists and was made with ``camera``."""
+def _result(path: Path, camera: str, settings: dict | None = None) -> dict | None:
+    """The result at ``path`` if it exists and was made with ``camera`` and, when given,
+    the same ``settings`` (a result from before settings were recorded counts as made
+    with them)."""
     if not path.exists():
         return None
     try:
@@ -131,22 +144,35 @@ def _result(path: Path, camera: str) -> dict | None:
         print(f"[bench] {path} is not a readable result ({err}); moved to {aside.name} "
               "and the episode runs again", file=sys.stderr)
         return None
-    return result if recorded_camera(result) == camera else None
+    if recorded_camera(result) != camera:
+        return None
+    if settings is not None and any(k in result and result[k] != v
+                                    for k, v in settings.items()):
+        return None
+    return result
 
 
 def pending(config: EpisodesConfig, out: Path) -> list[tuple[str, str, int, bool]]:
     """(task, method, seed, gif) of each episode still to run: no result, no GIF where
-    one was asked for, or a result made with another camera."""
-    todo = []
+    one was asked for, or a result made with another camera or other settings (those
+    run again, and are counted on stderr)."""
+    todo, other = [], 0
+    settings = config.settings()
     for t in config.tasks:
         for m in config.methods:
             camera = config.camera_for(m)
             for s in config.seeds():
                 where = episode_dir(out, t, m, s)
                 gif = s in config.gif_seeds
-                if _result(where / "result.json", camera) is None or \
+                path = where / "result.json"
+                if _result(path, camera, settings) is None or \
                         (gif and not (where / "episode.gif").exists()):
                     todo.append((t, m, s, gif))
+                    other += _result(path, camera) is not None and \
+                        _result(path, camera, settings) is None
+    if other:
+        print(f"[bench] {other} result(s) in {out} were made with other settings than "
+              f"{settings}; they run again", file=sys.stderr)
     return todo
 
 
@@ -189,7 +215,8 @@ def load(config: EpisodesConfig, out: Path) -> list[dict]:
         for m in config.methods:
             camera = config.camera_for(m)
             for s in config.seeds():
-                result = _result(episode_dir(out, t, m, s) / "result.json", camera)
+                result = _result(episode_dir(out, t, m, s) / "result.json", camera,
+                                 config.settings())
                 if result is not None:
                     results.append(result)
     return results

@@ -61,6 +61,15 @@ def resolve_camera(spec: EpisodeSpec) -> str:
         else "ideal"
 
 
+def settings_of(time_budget: float, options: dict) -> dict[str, Any]:
+    """The settings besides task, method, seed and camera that shape an episode, as its
+    result records them: a benchmark resumes only episodes made with the same ones."""
+    import json
+
+    return {"time_budget_s": float(time_budget),
+            "options": json.loads(json.dumps(dict(options), sort_keys=True, default=str))}
+
+
 def policy_kwargs(spec: EpisodeSpec, cls) -> dict[str, Any]:
     """The keyword arguments for the method's class ``cls``: the TAMP agent's as always;
     for any method, those of the planner config (budget, seed), goal, perception, concepts
@@ -142,6 +151,7 @@ def run_episode(spec: EpisodeSpec, out: str | Path | None = None, gif: bool = Fa
             "method": spec.method,
             "perception": spec.perception,
             "camera": camera,
+            **settings_of(spec.time_budget, spec.options),
             "goal": spec.goal or env.instance.description,
             "task_goal": env.instance.description,
             "goal_facts": [" ".join(f) for f in sorted(env.instance.goal)],

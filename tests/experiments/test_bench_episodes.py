@@ -155,6 +155,23 @@ def test_resume_reruns_an_episode_made_with_another_camera(tmp_path, double):
     assert "--camera ideal" in (tmp_path / "report.md").read_text()
 
 
+def test_resume_reruns_an_episode_made_with_other_settings(tmp_path, double, capsys):
+    """A result records the settings that shaped it (time budget, method options); a
+    resumed benchmark reuses only those made with the same ones (it reused them all)."""
+    double.mode = "empty"
+    path = be.episode_dir(tmp_path, "lift", "vlm", 1000) / "result.json"
+    assert _bench(tmp_path, double, tasks="lift", episodes="1") == 0
+    first = json.loads(path.read_text())
+    assert first["time_budget_s"] == 60.0 and first["options"]["model"] == "double"
+    assert _bench(tmp_path, double, "--time-budget", "30", tasks="lift", episodes="1") == 0
+    assert len(double.requests) == 2  # another budget: run again
+    assert json.loads(path.read_text())["time_budget_s"] == 30.0
+    assert "were made with other settings" in capsys.readouterr().err
+    assert _bench(tmp_path, double, "--time-budget", "30", tasks="lift", episodes="1") == 0
+    assert len(double.requests) == 2  # the same settings: reused
+    assert "--time-budget 30" in (tmp_path / "report.md").read_text()
+
+
 def test_learned_perception_methods_default_to_the_realistic_camera(tmp_path):
     cfg = be.EpisodesConfig(("lift",), ("tamp", "tamp-learned"), 1)
     assert (cfg.camera_for("tamp"), cfg.camera_for("tamp-learned")) == ("ideal", "d435")
