@@ -198,12 +198,31 @@ def _join(s: _Schema, index: _Index, start: tuple[int, dict[str, str]]):
     yield from extend(binding, rest)
 
 
+class _Clock:
+    """The deadline, looked at every ``every`` steps of the innermost loops (a single
+    action schema with many free parameters can have billions of candidate bindings)."""
+
+    def __init__(self, deadline: float | None, every: int = 2048):
+        self.deadline, self.every, self.n = deadline, every, 0
+
+    def tick(self) -> None:
+        self.n += 1
+        if self.deadline is not None and self.n % self.every == 0:
+            self.check()
+
+    def check(self) -> None:
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            raise GroundingError("time budget exhausted while grounding")
+
+
 def _complete(s: _Schema, binding: dict[str, str], static_init: set[tuple[str, ...]],
-              static_preds: set[str]):
+              static_preds: set[str], clock: _Clock | None = None):
     """Argument tuples for ``binding`` extended over the free variables, filtered by
     equalities and static negative preconditions."""
     schema = s.schema
     for values in itertools.product(*(sorted(s.domains[v]) for v in s.free)):
+        if clock is not None:
+            clock.tick()
         b = {**binding, **dict(zip(s.free, values))}
 
         def val(term: str) -> str:
@@ -230,6 +249,7 @@ def ground(task: LiftedTask, max_actions: int = 2_000_000,
     """Ground ``task`` (see the module docstring). ``deadline`` is a ``time.perf_counter``
     value; raises GroundingError past it or past ``max_actions`` ground actions."""
     t0 = time.perf_counter()
+    clock = _Clock(deadline)
     dom, prob = task.domain, task.problem
     fluent_preds = {a.predicate for s in dom.actions for a in s.add + s.delete}
     static_preds = set(dom.predicates) - fluent_preds
@@ -262,7 +282,8 @@ def ground(task: LiftedTask, max_actions: int = 2_000_000,
             for start in starts:
                 bindings = _join(s, index, start) if start[0] >= 0 else iter([{}])
                 for binding in bindings:
-                    for args in _complete(s, binding, static_init, static_preds):
+                    clock.tick()
+                    for args in _complete(s, binding, static_init, static_preds, clock):
                         if (si, args) in found:
                             continue
                         found[(si, args)] = None
@@ -273,8 +294,7 @@ def ground(task: LiftedTask, max_actions: int = 2_000_000,
                             atom = (a.predicate, *(sub.get(t, t) for t in a.args))
                             if atom not in reached:
                                 new.add(atom)
-            if deadline is not None and time.perf_counter() > deadline:
-                raise GroundingError("time budget exhausted while grounding")
+            clock.check()
         delta = sorted(new)
         first_round = False
 
@@ -282,6 +302,7 @@ def ground(task: LiftedTask, max_actions: int = 2_000_000,
     fid = {a: i for i, a in enumerate(facts)}
     actions = []
     for si, args in sorted(found, key=lambda k: (schemas[k[0]].schema.name, k[1])):
+        clock.tick()
         s = schemas[si]
         sub = dict(zip(s.order, args))
 

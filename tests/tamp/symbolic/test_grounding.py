@@ -134,3 +134,25 @@ def test_state_bitset_round_trip(bundled):
 def test_grounding_budget_raises(bundled):
     with pytest.raises(GroundingError, match="exceeded 10 actions"):
         ground(bundled("blocksworld", "blocksworld-10"), max_actions=10)
+
+
+@pytest.mark.timeout(60)
+def test_grounding_keeps_its_deadline_inside_one_huge_schema(tmp_path):
+    """A 6-parameter action without preconditions over 40 objects has 40^6 (4e9)
+    candidate bindings: grounding must stop at its deadline while enumerating them (it
+    looked at the clock only between schemas, and took 22 s and 1.2 GB for a 1 s budget).
+    The pytest timeout, not a timing assertion, catches a regression."""
+    import time
+
+    from tamp.symbolic.grounding import GroundingError, ground
+    from tamp.symbolic.pddl_io import load_task
+
+    d, p = tmp_path / "d.pddl", tmp_path / "p.pddl"
+    d.write_text("(define (domain wide) (:requirements :strips) (:predicates (done ?a ?b))"
+                 " (:action six :parameters (?a ?b ?c ?d ?e ?f)"
+                 "  :precondition (and) :effect (done ?a ?b)))")
+    objects = " ".join(f"o{i}" for i in range(40))
+    p.write_text(f"(define (problem p) (:domain wide) (:objects {objects}) (:init) "
+                 "(:goal (done o1 o2)))")
+    with pytest.raises(GroundingError, match="time budget"):
+        ground(load_task(d, p), deadline=time.perf_counter() + 0.5)
