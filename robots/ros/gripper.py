@@ -16,6 +16,10 @@ class GripperSettings:
     speed: float = 0.05  #: m/s finger speed (the 2F-85 allows 0.02-0.15)
     force: float = 60.0  #: N grip force (the 2F-85 allows 20-235)
     activate_timeout: float = 5.0  #: s
+    #: s to wait for the fingers to stop (the driver's default is 1.5 x the full stroke's
+    #: time + 1 s, 3.6 s at 0.05 m/s); a wait is not a motion, so a generous one costs
+    #: nothing on a real gripper and keeps a twin slowed by a busy machine from timing out
+    move_timeout: float = 10.0
     #: a commanded width at or below this counts as "close on the object", m
     grasp_width: float = 1e-4
 
@@ -46,7 +50,8 @@ class RobotiqPort:
 
     def set_width(self, width: float) -> str:
         s = self.settings
-        result = self._ready().move(width, speed_m_s=s.speed, force_n=s.force)
+        result = self._ready().move(width, speed_m_s=s.speed, force_n=s.force,
+                                    timeout_s=s.move_timeout)
         text = (f"gripper {result.outcome.value} at {result.width_m * 1000:.1f} mm "
                 f"(asked {width * 1000:.1f} mm) in {result.elapsed_s:.2f} s")
         if width <= s.grasp_width and not result.object_detected:
