@@ -141,7 +141,7 @@ def test_goal_in_words_is_judged_on_ground_truth(tmp_path):
     assert result["task_goal"] == "put the red blocks in the green bowl"
     # a description that fits nothing in the scene fails the episode with the reason
     code = main(["run", "--seed", "0", "--perception", "learned", "--out", str(out),
-                 "--goal", "put the purple bowl in the green bowl"])
+                 "--goal", "put the purple bowl in the green bowl", "--overwrite"])
     result = json.loads((out / "result.json").read_text())
     assert code == 1 and "nothing in the scene is a purple bowl" in result["failure_reason"]
 

@@ -11,9 +11,17 @@ import numpy as np
 import pytest
 
 from robots.ros.actuator import RosActuator
+from robots.ros.safety import JointStateSample
 from robots.ros.deploy import DeployConfig, Deployer
 from tamp.execution.plan import Action, Segment
 from tamp.geometry.motion import Trajectory
+
+
+def fresh_state(names, positions) -> JointStateSample:
+    """A joint state measured now."""
+    import time
+
+    return JointStateSample(tuple(names), np.asarray(positions, float), time.monotonic())
 
 
 class GripperDouble:
@@ -62,8 +70,6 @@ def _pick_place(robot):
 
 @pytest.fixture
 def actuator(robot, recording_transport):
-    from conftest import fresh_state  # noqa: F401  (tests/robots/ros/conftest.py)
-
     def make(gripper, **config):
         state = fresh_state(robot.arm_joints, robot.home)
         transport = recording_transport(robot.arm_joints, state, moves=True)
@@ -105,8 +111,6 @@ def test_a_motion_the_safety_checks_refuse_is_not_sent(actuator, robot):
 
 
 def test_a_dry_run_deployer_cannot_be_an_actuator(robot, recording_transport):
-    from conftest import fresh_state
-
     transport = recording_transport(robot.arm_joints, fresh_state(robot.arm_joints, robot.home))
     with pytest.raises(ValueError, match="execute=True"):
         RosActuator(Deployer(transport, robot, DeployConfig(execute=False)), robot)
@@ -119,8 +123,6 @@ def test_a_goal_the_controller_rejects_or_aborts_stops_the_step(robot, recording
                                                                  outcome, code, words):
     """The controller's verdict is the step's: a rejected goal, or a tracking error,
     ends the step with the controller's code (the loop then looks and replans)."""
-    from conftest import fresh_state
-
     from robots.ros.transport import ControllerResult, GoalHandle, Outcome
 
     class Failed(GoalHandle):
@@ -151,8 +153,6 @@ def test_a_gripper_fault_mid_step_stops_the_step_with_the_driver_error(robot,
                                                                         recording_transport):
     """A driver fault (here the link lost while letting go) is the step's reason, typed
     and named; the retreat after it is not sent."""
-    from conftest import fresh_state
-
     from robots.robotiq.errors import LinkLostError
 
     class Faulty(GripperDouble):
