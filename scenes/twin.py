@@ -171,9 +171,7 @@ class Twin(SimController):
     def serve(self, ready=None) -> dict:
         """Serve until SIGINT/SIGTERM or ROS shutdown; returns the final result."""
         import rospy
-        import actionlib
-        from sensor_msgs.msg import CameraInfo, Image, JointState
-        from trajectory_msgs.msg import JointTrajectory
+        from sensor_msgs.msg import CameraInfo, Image
 
         from robots.robotiq.sim_servers import RtuSlave, TcpRtuServer
         from robots.ros import ros1_msgs
@@ -189,9 +187,6 @@ class Twin(SimController):
         rospy.init_node("tamp_twin", disable_signals=True)
         self.clock_pub = rospy.Publisher("/clock", Clock, queue_size=10)
         self._publish_clock()
-        rospy.set_param(f"{c.controller}/joints", list(self.joints))
-        self._publish_counts()
-        self.state_pub = rospy.Publisher(c.joint_states, JointState, queue_size=10)
         ns = t.camera_ns.rstrip("/")
         self.colour_pub = rospy.Publisher(f"{ns}/color/image_raw", Image, queue_size=2)
         self.depth_pub = rospy.Publisher(f"{ns}/aligned_depth_to_color/image_raw", Image,
@@ -199,12 +194,7 @@ class Twin(SimController):
         self.info_pub = rospy.Publisher(f"{ns}/color/camera_info", CameraInfo, queue_size=2,
                                         latch=True)
         self._broadcast_camera_pose()
-        rospy.Subscriber(f"{c.controller}/command", JointTrajectory, self._on_command,
-                         queue_size=10)
-        self.server = actionlib.ActionServer(f"{c.controller}/follow_joint_trajectory",
-                                             self.msgs.FollowJointTrajectoryAction,
-                                             self._on_goal, self._on_cancel, auto_start=False)
-        self.server.start()
+        self.advertise()
         service = TcpRtuServer(RtuSlave(self.gripper), host=t.gripper_host,
                                port=t.gripper_port).start()
         try:

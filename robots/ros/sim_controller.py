@@ -146,15 +146,31 @@ class SimController:
 
     # -- ROS plumbing -------------------------------------------------------------------
     def spin(self) -> None:
-        import actionlib
         import rospy
-        from sensor_msgs.msg import JointState
-        from trajectory_msgs.msg import JointTrajectory
 
         from robots.ros import ros1_msgs
 
         self.msgs = ros1_msgs.load()
         rospy.init_node("sim_arm_controller", anonymous=True)  # several may run
+        c = self.config
+        self.advertise()
+        rospy.set_param(f"{c.controller}/sim/ready", True)
+        rospy.loginfo("sim controller ready: joints %s, time scale %.2f, fault %s",
+                      self.joints, c.time_scale, c.fault)
+        period = 1.0 / c.rate
+        while not rospy.is_shutdown():
+            self._tick(time.time())
+            time.sleep(period)
+
+    def advertise(self) -> None:
+        """The controller's ROS interface, as ros_control's: its joint names (parameter
+        ``CONTROLLER/joints``), ``/joint_states``, the command topic and the
+        ``FollowJointTrajectory`` action server (needs ``self.msgs`` and a node)."""
+        import actionlib
+        import rospy
+        from sensor_msgs.msg import JointState
+        from trajectory_msgs.msg import JointTrajectory
+
         c = self.config
         rospy.set_param(f"{c.controller}/joints", list(self.joints))
         self._publish_counts()
@@ -165,13 +181,6 @@ class SimController:
                                              self.msgs.FollowJointTrajectoryAction,
                                              self._on_goal, self._on_cancel, auto_start=False)
         self.server.start()
-        rospy.set_param(f"{c.controller}/sim/ready", True)
-        rospy.loginfo("sim controller ready: joints %s, time scale %.2f, fault %s",
-                      self.joints, c.time_scale, c.fault)
-        period = 1.0 / c.rate
-        while not rospy.is_shutdown():
-            self._tick(time.time())
-            time.sleep(period)
 
     def _publish_counts(self) -> None:
         import rospy
