@@ -64,8 +64,14 @@ def _setup(args):
 
 
 def deploy_goal(args) -> int:
+    import signal
+
     from experiments.deploy_cli import _safety_config, _transport, activate
     from robots.ros.transport import TransportError
+
+    # Ctrl-C (SIGINT) must stop the robot whatever this process inherited: a shell starts
+    # background jobs with SIGINT ignored, and Python then never raises KeyboardInterrupt
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     cell, robot, sensor = _setup(args)
     safety = _safety_config(args)
