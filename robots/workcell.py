@@ -108,8 +108,10 @@ def _numbers(value, n: int, what: str) -> tuple[float, ...]:
 
 
 def _number(value, what: str) -> float:
-    return _numbers([value], 1, what)[0] if not isinstance(value, list) else \
-        _numbers(value, 1, what)[0]
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or \
+            not math.isfinite(value):
+        raise WorkcellError(f"{what} must be a finite number, got {value!r}")
+    return float(value)
 
 
 def _mapping(value, what: str, known: set[str]) -> dict:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from robots.robotiq.registers import ObjectState
+from robots.robotiq.registers import ActivationState, ObjectState
 from robots.robotiq.simulator import GripperSim, SimConfig as GripperSimConfig
 from robots.ros.sim_controller import (GOAL_TOLERANCE_VIOLATED, PATH_TOLERANCE_VIOLATED,
                                        SUCCESSFUL, SimController, SimControllerConfig,
@@ -84,8 +84,9 @@ class PhysicsGripper(GripperSim):
         with self._lock:
             self._advance()
             cal = self.config.calibration
-            if self._sta != 3 and not self._releasing:
-                return cal.count_to_width(cal.open_count) if self._sta == 0 else \
+            if self._sta != ActivationState.ACTIVATED and not self._releasing:
+                return cal.count_to_width(cal.open_count) \
+                    if self._sta == ActivationState.RESET else \
                     cal.count_to_width(self._position)
             return cal.count_to_width(self._target)
 
