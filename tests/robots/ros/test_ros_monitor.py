@@ -55,6 +55,49 @@ def test_monitor_lets_an_on_time_goal_finish(recording_transport):
     assert handle.cancelled == 0
 
 
+class _OnClock(GoalHandle):
+    """Finishes when ``clock`` (the robot's) reaches ``until``."""
+
+    def __init__(self, clock, until: float):
+        self.clock, self.until, self.cancelled = clock, until, 0
+
+    def done(self):
+        return self.cancelled > 0 or self.clock() >= self.until
+
+    def result(self):
+        return ControllerResult(Outcome.CANCELLED if self.cancelled else Outcome.SUCCEEDED)
+
+    def cancel(self):
+        self.cancelled += 1
+
+
+def test_a_slow_robot_clock_is_followed_to_the_end(recording_transport):
+    """A simulator at 1/50 of real time (a busy machine) is not a late controller: the
+    goal, on time on the robot's clock, runs 50 times longer on the wall clock."""
+    t0 = time.monotonic()
+    clock = lambda: (time.monotonic() - t0) / 50.0  # noqa: E731
+    monitor = ExecutionMonitor(recording_transport((), None),
+                               MonitorConfig(slack=0.0, poll_period=0.002, stall_time=0.5),
+                               clock=clock)
+    result = monitor.follow(_OnClock(clock, 0.02), planned_duration=0.02)
+    assert result.success, result.error_string
+    assert time.monotonic() - t0 >= 0.02 * 50
+
+
+def test_a_stopped_robot_clock_cancels_the_goal(recording_transport):
+    """A simulator that hangs: its clock stands still; the goal is cancelled after
+    ``stall_time`` of wall clock, however long the planned motion."""
+    transport = recording_transport((), None)
+    monitor = ExecutionMonitor(transport, MonitorConfig(poll_period=0.005, stall_time=0.3),
+                               clock=lambda: 7.0)
+    handle = _OnClock(lambda: 7.0, 100.0)
+    t0 = time.monotonic()
+    result = monitor.follow(handle, planned_duration=60.0)
+    assert result.outcome == Outcome.TIMED_OUT and handle.cancelled == 1
+    assert 0.3 <= time.monotonic() - t0 < 2.0
+    assert "stood still" in result.error_string and transport.stops == 1
+
+
 def test_stop_from_another_thread(recording_transport):
     transport = recording_transport((), None)
     monitor = ExecutionMonitor(transport, MonitorConfig(poll_period=0.005))
