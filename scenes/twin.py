@@ -159,6 +159,7 @@ class Twin(SimController):
                                                        comm_loss_s=None),
                                       self.env.sim.gripper_width(), clock=lambda: self.sim_time)
         self.motions = 0
+        self.frames_published = 0  #: camera frames rendered and sent (only while subscribed)
         #: simulated s when the first goal was accepted and when the last motion ended
         self.first_goal_at: float | None = None
         self.last_done_at: float | None = None
@@ -333,6 +334,9 @@ class Twin(SimController):
         self.colour_pub.publish(colour)
         self.depth_pub.publish(depth)
         self.info_pub.publish(info)
+        self.frames_published += 1
+        rospy.set_param(f"{self.twin.camera_ns.rstrip('/')}/sim/frames_published",
+                        self.frames_published)
 
     def _broadcast_camera_pose(self) -> None:
         import rospy
@@ -392,6 +396,7 @@ class Twin(SimController):
                   "robot_time_s": round(self.last_done_at - self.first_goal_at, 3)
                   if self.last_done_at is not None else 0.0,
                   "goals": {k: v for k, v in self.counts.items()},
+                  "camera_frames": self.frames_published,
                   "events": self.events[-50:]}
         write_json_atomic(self.out / "result.json", result)
         return result

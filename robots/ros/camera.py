@@ -170,17 +170,36 @@ class RosCamera:
 
             self._tf = tf2_ros.Buffer(cache_time=rospy.Duration(30.0))
             self._tf_listener = tf2_ros.TransformListener(self._tf)
-        self._subs = [
-            rospy.Subscriber(topics.topic(topics.colour), Image, self._on("colour"),
-                             queue_size=2, buff_size=2 ** 24),
-            rospy.Subscriber(topics.topic(topics.depth), Image, self._on("depth"),
-                             queue_size=2, buff_size=2 ** 24),
-            rospy.Subscriber(topics.topic(topics.info), CameraInfo, self._on_info,
-                             queue_size=1)]
+        self._info_sub = rospy.Subscriber(topics.topic(topics.info), CameraInfo,
+                                          self._on_info, queue_size=1)
+        self._image_subs: list = []
+
+    def _subscribe(self) -> None:
+        """Subscribe to the images for one look. Between looks nothing is subscribed:
+        no frames are sent and decoded while the arm moves, and a driver that publishes
+        only while subscribed (the twin) does not render for nobody."""
+        import rospy
+        from sensor_msgs.msg import Image
+
+        if not self._image_subs:
+            with self._lock:  # a look sees only what arrives while it looks
+                self._latest.colour.clear()
+                self._latest.depth.clear()
+            t = self.topics
+            self._image_subs = [
+                rospy.Subscriber(t.topic(t.colour), Image, self._on("colour"),
+                                 queue_size=2, buff_size=2 ** 24),
+                rospy.Subscriber(t.topic(t.depth), Image, self._on("depth"),
+                                 queue_size=2, buff_size=2 ** 24)]
+
+    def _unsubscribe(self) -> None:
+        subs, self._image_subs = self._image_subs, []
+        for sub in subs:
+            sub.unregister()
 
     def close(self) -> None:
-        for sub in self._subs:
-            sub.unregister()
+        self._unsubscribe()
+        self._info_sub.unregister()
 
     def depth_noise(self):
         return self.noise
@@ -220,18 +239,22 @@ class RosCamera:
 
         asked = rospy.get_time()
         deadline = time.monotonic() + self.timeout
-        with self._lock:
-            while True:
-                pairs = self._pairs(asked - self.topics.max_age)
-                fresh = [p for p in pairs if p[1].header.stamp.to_sec() >= asked - 1e-3]
-                if len(fresh) >= n and self._latest.info is not None:
-                    chosen = fresh[:n]
-                    info = self._latest.info
-                    break
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise CameraError(self._silence(asked, len(fresh), n))
-                self._lock.wait(min(left, 0.1))
+        self._subscribe()
+        try:
+            with self._lock:
+                while True:
+                    pairs = self._pairs(asked - self.topics.max_age)
+                    fresh = [p for p in pairs if p[1].header.stamp.to_sec() >= asked - 1e-3]
+                    if len(fresh) >= n and self._latest.info is not None:
+                        chosen = fresh[:n]
+                        info = self._latest.info
+                        break
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise CameraError(self._silence(asked, len(fresh), n))
+                    self._lock.wait(min(left, 0.1))
+        finally:
+            self._unsubscribe()
         return [frame_from(c, d, info, self.extrinsics(d)) for c, d in chosen]
 
     def _silence(self, asked: float, got: int, n: int) -> str:

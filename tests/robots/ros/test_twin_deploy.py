@@ -89,9 +89,15 @@ def test_the_twin_is_solved_through_ros_and_modbus_only(ros1_master, twin, no_py
     assert "dry run: nothing was sent" in dry.stderr and "safety OK" in dry.stdout
     assert t.result()["goals"]["goals_received"] == 0
 
+    report = t.out.parent / "deploy.json"
     run = _deploy(ros1_master, no_pybullet, "--goal", goal, "--workcell", str(t.workcell),
-                  "--execute")
+                  "--execute", "--report", str(report))
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    # the camera is subscribed only while the deploy looks (5 frames a look): a twin
+    # rendering at 6 Hz throughout would have sent hundreds of frames
+    looks = len(json.loads(report.read_text())["perception_s"])
+    frames = ros1_master.param("/camera/sim/frames_published")
+    assert 5 * looks <= frames <= 20 * looks, (frames, looks)
     assert "the goal holds in what the camera sees" in run.stderr
     assert "contact_closing" in run.stdout  # the 2F-85 detected each block it closed on
     result = t.result()
