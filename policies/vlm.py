@@ -16,7 +16,16 @@ executed with the same grasp, placement, IK and motion primitives as every other
 * ``vlm-closed`` — closed loop: after every step the model is asked again, with a new
   image, the steps done so far and the failure text of the last step (or why its last
   answer was invalid), for the remaining plan; an empty plan means "done". At most
-  ``max_calls`` requests per episode.
+  ``max_calls`` requests per episode, and the loop stops when it would ask exactly what
+  it asked before (the same answer would come back: a stalled loop is not replayed);
+* ``vlm-text``, ``vlm-text-closed`` — the same for a language model without vision: no
+  image; the object list gives each object's position instead. Named apart, since such a
+  model is not a VLM.
+
+Every answer of an episode together must arrive within the planner's time budget
+(``--time-budget``): each request is cut to what is left, retries included. With
+``json_schema`` the request asks the server to constrain the answer to a plan over the
+scene's skills and names (``response_format`` of type ``json_schema``).
 
 The answer format: the reply must be one JSON object; a single Markdown code fence around
 it (```json ... ```) is tolerated, as many chat models add one; any other text is a
@@ -30,7 +39,7 @@ keyed by model, prompt and image hash); with ``cache_only`` a miss is a counted 
 and no request is made.
 
 Whether an answer came from a real model is recorded: the test double
-(:mod:`policies.vlm_double`) signs its answers, and an episode that got no answer from a
+(``tests/vlm_double.py``) signs its answers, and an episode that got no answer from a
 real model carries ``not_measured`` in its result, so that the benchmark report never
 shows such numbers as a model's.
 """
@@ -48,7 +57,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -168,27 +177,37 @@ def place_action(skill: str, args: list[str]) -> tuple[str, ...] | None:
 
 
 # -- prompt and answer -------------------------------------------------------------------
-def describe_objects(world, domain: str = "pick-place") -> list[str]:
+def describe_objects(world, domain: str = "pick-place", positions: bool = False) -> list[str]:
+    """One line per object and place; ``positions`` adds where each object's centre is
+    (for a model that gets no image)."""
     lines = []
     for o in world.objects.values():
+        where = ""
+        if positions:
+            x, y, z = (float(v) * 100 for v in o.pose[:3, 3])  # its bottom face's centre
+            where = f", standing at x {x:.0f} cm, y {y:.0f} cm, its bottom {z:.0f} cm high"
         lines.append(f"- {o.name}: {o.color} {o.category} ({o.shape.kind}, "
-                     f"{', '.join(f'{v * 1000:.0f}' for v in o.shape.size)} mm)")
+                     f"{', '.join(f'{v * 1000:.0f}' for v in o.shape.size)} mm{where})")
     lines += [f"- {name}: {what}" for name, what in places(world, domain).items()]
     return lines
 
 
 def build_prompt(goal: str, world, domain: str, history: list[str] | None = None,
-                 feedback: str = "") -> str:
-    """The text part of the request (the image goes beside it)."""
+                 feedback: str = "", text_only: bool = False) -> str:
+    """The text part of the request (the image goes beside it, unless ``text_only``: then
+    the objects' positions stand in for the image; x points away from the robot, y to
+    its left, heights above the table)."""
     skills = skills_for(domain)
+    sees = ("The image shows the table as the robot's camera sees it now." if not text_only
+            else "You get no image: the list below says what is on the table and where "
+            "(x away from the robot, y to its left, heights above the table top).")
     lines = [
-        "You control a robot arm with a parallel gripper above a table. The image shows "
-        "the table as the robot's camera sees it now.",
+        "You control a robot arm with a parallel gripper above a table. " + sees,
         "",
         f"Goal: {goal}",
         "",
         "Objects in the scene (use exactly these names):",
-        *describe_objects(world, domain),
+        *describe_objects(world, domain, positions=text_only),
         "",
         "Skills (each step picks one object up and puts it somewhere):",
         *[f"- {s.signature()}: {s.doc}" for s in skills],
@@ -251,6 +270,26 @@ def parse_plan(text: str, world, domain: str) -> list[tuple[str, list[str]]]:
     return steps
 
 
+def plan_schema(world, domain: str) -> dict:
+    """A JSON schema of a plan over this scene's skills and names, for servers that
+    constrain their output (``response_format`` of type ``json_schema``: llama.cpp, vLLM,
+    Ollama): each step one of the skills, with as many arguments as it takes, each of the
+    kind it needs. :func:`parse_plan` still checks the answer (a server may ignore the
+    schema, or an answer may be cut off by the token limit)."""
+    steps = []
+    for skill in skills_for(domain):
+        args = [{"type": "string", "enum": sorted(_argument_names(world, kind, domain))}
+                for _, kind in skill.params]
+        steps.append({
+            "type": "object", "additionalProperties": False, "required": ["skill", "args"],
+            "properties": {"skill": {"type": "string", "const": skill.name},
+                           "args": {"type": "array", "prefixItems": args,
+                                    "minItems": len(args), "maxItems": len(args)}}})
+    return {"type": "object", "additionalProperties": False, "required": ["plan"],
+            "properties": {"plan": {"type": "array", "maxItems": MAX_PLAN_STEPS,
+                                    "items": {"anyOf": steps}}}}
+
+
 def _clip(text: str, n: int = 200) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= n else text[:n] + "..."
@@ -305,7 +344,15 @@ class ResponseCache:
 
 
 class VLMClient:
-    """Chat completions with an image from an OpenAI-compatible endpoint."""
+    """Chat completions, with an image or text only, from an OpenAI-compatible endpoint.
+
+    Every request has a deadline: ``timeout_s`` per request, and the ``budget_s`` given to
+    :meth:`ask` for the request and its retries together (a budget is a promise: the
+    call ends by then with an answer or a :class:`VLMError`). Errors that a retry cannot
+    cure are not retried: an HTTP 4xx other than 408/409/429 (a bad request, a wrong key,
+    an unknown model), and a server that says it does not support the input (llama.cpp
+    answers an image sent to a text-only model with HTTP 500 "image input is not
+    supported")."""
 
     def __init__(self, base_url: str | None, model: str, api_key_env: str = DEFAULT_API_KEY_ENV,
                  cache_dir: str | Path | None = None, cache_only: bool = False,
@@ -321,9 +368,24 @@ class VLMClient:
         self.calls = 0  #: requests sent
         self.hits = 0  #: answers replayed from the cache
 
-    def ask(self, prompt: str, png: bytes) -> Answer:
-        image_sha = hashlib.sha256(png).hexdigest()
-        key = ResponseCache.key(self.model, prompt, image_sha)
+    @staticmethod
+    def request_key(model: str, prompt: str, png: bytes | None,
+                    schema: dict | None = None) -> str:
+        """The cache key of a request: model, prompt, image (or none), output schema."""
+        image_sha = hashlib.sha256(png).hexdigest() if png is not None else "no-image"
+        if schema is not None:  # a constrained answer is another answer
+            image_sha += "+schema:" + hashlib.sha256(
+                json.dumps(schema, sort_keys=True).encode()).hexdigest()
+        return ResponseCache.key(model, prompt, image_sha)
+
+    def ask(self, prompt: str, png: bytes | None, schema: dict | None = None,
+            budget_s: float | None = None) -> Answer:
+        """The model's answer to ``prompt`` with the image ``png`` (None: text only);
+        ``schema``: a JSON schema the answer must follow (``response_format``);
+        ``budget_s``: s for the request and its retries together."""
+        deadline = None if budget_s is None else time.monotonic() + budget_s
+        image_sha = hashlib.sha256(png).hexdigest() if png is not None else None
+        key = self.request_key(self.model, prompt, png, schema)
         if self.cache is not None:
             record = self.cache.get(key)
             if record is not None:
@@ -335,12 +397,13 @@ class VLMClient:
         if not self.base_url:
             raise VLMError("no VLM endpoint given (--vlm-base-url)")
         t0 = time.perf_counter()
-        response = self._post(prompt, png)
+        response = self._post(prompt, png, schema, deadline)
         latency = time.perf_counter() - t0
         answer = self._answer(response, cached=False, latency=latency)
         if self.cache is not None:
             self.cache.put(key, {"key": key, "model": self.model, "base_url": self.base_url,
                                  "prompt": prompt, "image_sha256": image_sha,
+                                 **({"schema": schema} if schema is not None else {}),
                                  "latency_s": round(latency, 4), "response": response})
         return answer
 
@@ -358,37 +421,49 @@ class VLMClient:
                       response.get("system_fingerprint") == TEST_DOUBLE_FINGERPRINT,
                       cached, latency)
 
-    def _post(self, prompt: str, png: bytes) -> dict:
+    def _post(self, prompt: str, png: bytes | None, schema: dict | None,
+              deadline: float | None) -> dict:
         url = f"{self.base_url}/chat/completions"
-        body = json.dumps({
-            "model": self.model,
-            "temperature": 0,
-            "max_tokens": self.max_tokens,
-            "messages": [{"role": "user", "content": [
-                {"type": "text", "text": prompt},
-                {"type": "image_url", "image_url": {
-                    "url": "data:image/png;base64," + base64.b64encode(png).decode()}},
-            ]}],
-        }).encode()
+        content: Any = prompt
+        if png is not None:
+            content = [{"type": "text", "text": prompt},
+                       {"type": "image_url", "image_url": {
+                           "url": "data:image/png;base64," + base64.b64encode(png).decode()}}]
+        request_body: dict[str, Any] = {
+            "model": self.model, "temperature": 0, "max_tokens": self.max_tokens,
+            "messages": [{"role": "user", "content": content}]}
+        if schema is not None:
+            request_body["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": "plan", "schema": schema, "strict": True}}
+        body = json.dumps(request_body).encode()
         headers = {"Content-Type": "application/json"}
         key = os.environ.get(self.api_key_env or "", "")
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        last = ""
+        last, sent = "", 0
         for attempt in range(self.retries + 1):
             if attempt:
-                time.sleep(min(4.0, 0.5 * 2 ** (attempt - 1)))
+                pause = min(4.0, 0.5 * 2 ** (attempt - 1))
+                if deadline is not None and time.monotonic() + pause >= deadline:
+                    break
+                time.sleep(pause)
+            timeout = self.timeout_s
+            if deadline is not None:
+                timeout = min(timeout, deadline - time.monotonic())
+                if timeout <= 0.05:
+                    break
             self.calls += 1
+            sent += 1
             request = urllib.request.Request(url, body, headers, method="POST")
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout_s) as reply:
+                with urllib.request.urlopen(request, timeout=timeout) as reply:
                     raw = reply.read()
             except urllib.error.HTTPError as err:
                 detail = _clip(err.read().decode(errors="replace"), 160)
                 last = f"HTTP {err.code} {err.reason}: {detail}"
-                if err.code in (408, 409, 429) or err.code >= 500:
-                    continue  # may pass on a retry
-                break
+                if _retryable(err.code, detail):
+                    continue
+                self._fail(url, last + " (not retried: a retry cannot cure it)", sent)
             except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as err:
                 reason = getattr(err, "reason", err)
                 last = f"unreachable: {reason}"
@@ -397,9 +472,22 @@ class VLMClient:
                 return json.loads(raw)
             except json.JSONDecodeError:
                 text = _clip(raw.decode(errors="replace"))
-                last = f"answered with a body that is not JSON: {text}"
-                break
-        raise VLMError(f"VLM endpoint {url} {last} (after {attempt + 1} attempt(s))")
+                self._fail(url, f"answered with a body that is not JSON: {text}", sent)
+        if deadline is not None and time.monotonic() + 0.05 >= deadline:
+            last = (f"{last}; " if last else "") + "the time budget for the request ran out"
+        self._fail(url, last, sent)
+
+    @staticmethod
+    def _fail(url: str, what: str, attempts: int) -> NoReturn:
+        raise VLMError(f"VLM endpoint {url} {what} (after {attempts} attempt(s))")
+
+
+def _retryable(code: int, detail: str) -> bool:
+    """Whether an HTTP error may pass on a retry: a timeout, a conflict, a rate limit, an
+    overloaded or failing server, but not a server that does not support the request."""
+    if "not supported" in detail.lower():
+        return False
+    return code in (408, 409, 429) or code >= 500
 
 
 # -- the policy --------------------------------------------------------------------------
@@ -425,21 +513,27 @@ class VLMPolicy(Policy):
     """Open loop: one plan from the model, executed with the shared primitives."""
 
     closed_loop = False
+    #: the scene as an object list with positions instead of an image (text-only models)
+    text_only = False
 
     def __init__(self, base_url: str | None = None, model: str | None = None,
                  api_key_env: str = DEFAULT_API_KEY_ENV, cache_dir: str | Path | None = None,
                  cache_only: bool = False, config=None, goal: str | None = None,
-                 max_calls: int = 16, timeout_s: float = 60.0, retries: int = 2):
+                 max_calls: int = 16, timeout_s: float = 60.0, retries: int = 2,
+                 json_schema: bool = False, max_tokens: int = 1024):
         if not model:
             raise ValueError("the VLM planner needs a model name (--vlm-model)")
         if not base_url and not cache_only:
             raise ValueError("the VLM planner needs an endpoint (--vlm-base-url) or "
                              "--cache-only with a cache (--vlm-cache)")
         self.client = VLMClient(base_url, model, api_key_env, cache_dir, cache_only,
-                                timeout_s, retries)
+                                timeout_s, retries, max_tokens)
         self.config = config
         self.goal = goal
+        self.json_schema = json_schema
         self.max_calls = max_calls if self.closed_loop else 1
+        #: s for all the model's answers of an episode (the planner's time budget)
+        self.budget = None if config is None else float(config.time_budget)
 
     def run(self, env: TabletopEnv, monitor: Monitor | None = None) -> EpisodeOutcome:
         from policies.primitives import Primitives
@@ -457,20 +551,37 @@ class VLMPolicy(Policy):
         feedback, reason = "", ""
         real = doubled = 0
         calls = 0
+        asked: dict[str, int] = {}  #: prompt -> the call that asked it
         while True:
             if calls >= self.max_calls:
                 reason = (f"gave up after {calls} VLM calls: {feedback}" if feedback else
                           f"the VLM did not declare the goal reached within {calls} calls")
                 break
+            left = None if self.budget is None else self.budget - vlm_time
+            if left is not None and left <= 0:
+                reason = (f"the VLM time budget of {self.budget:g} s was spent in {calls} "
+                          f"call(s)" + (f": {feedback}" if feedback else ""))
+                break
             world = prims.world()
             prompt = build_prompt(goal, world, domain,
-                                  history if self.closed_loop else None, feedback)
+                                  history if self.closed_loop else None, feedback,
+                                  text_only=self.text_only)
+            if prompt in asked:
+                # nothing the model is told has changed since that call (its answer was
+                # refused the same way): it would answer the same again
+                reason = (f"the VLM loop stalled: call {calls + 1} would ask what call "
+                          f"{asked[prompt]} asked, with the same steps and feedback: "
+                          f"{feedback}")
+                break
+            asked[prompt] = calls + 1
             monitor.stage(f"asking the VLM ({self.client.model})"
                           + (f", call {calls + 1}" if self.closed_loop else ""))
             calls += 1
             t0 = time.perf_counter()
             try:
-                answer = self.client.ask(prompt, encode_png(env.capture().rgb))
+                png = None if self.text_only else encode_png(env.capture().rgb)
+                schema = plan_schema(world, domain) if self.json_schema else None
+                answer = self.client.ask(prompt, png, schema, budget_s=left)
             except VLMError as err:
                 reason = str(err)
                 break
@@ -519,7 +630,8 @@ class VLMPolicy(Policy):
         planning = vlm_time + refine_time
         extra: dict[str, Any] = {
             "vlm_model": self.client.model, "vlm_endpoint": self.client.base_url or None,
-            "vlm_closed_loop": self.closed_loop, "vlm_calls": calls,
+            "vlm_closed_loop": self.closed_loop, "vlm_text_only": self.text_only,
+            "vlm_json_schema": self.json_schema, "vlm_calls": calls,
             "vlm_requests_sent": self.client.calls, "vlm_cache_hits": self.client.hits,
             "vlm_time_s": round(vlm_time, 4), "refine_time_s": round(refine_time, 4),
             "vlm_answers": answers, "executed": executed,
@@ -547,6 +659,22 @@ class ClosedLoopVLMPolicy(VLMPolicy):
     """Closed loop: ask again after every step with a new image and what went wrong."""
 
     closed_loop = True
+
+
+@register_policy("vlm-text")
+class TextVLMPolicy(VLMPolicy):
+    """Open loop, for a language model without vision: the scene is given as the object
+    list with positions, and no image is sent. Not a VLM: named as its own method."""
+
+    text_only = True
+
+
+@register_policy("vlm-text-closed")
+class ClosedLoopTextVLMPolicy(VLMPolicy):
+    """Closed loop, text only (see :class:`TextVLMPolicy`)."""
+
+    closed_loop = True
+    text_only = True
 
 
 def _pick_up(prims, obj: str):

@@ -1,6 +1,6 @@
 """``tamp bench episodes``: resumable episodes, the report with 95 % intervals side by side,
 plots, GIFs, the Ray backend, method options, and failures that are counted, not fatal.
-The VLM rows run against the TEST DOUBLE endpoint (policies.vlm_double) and must be
+The VLM rows run against the TEST DOUBLE endpoint (tests/vlm_double.py) and must be
 reported as "not measured"."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 from experiments import bench_episodes as be
 from experiments.cli import main
-from policies.vlm_double import VLMTestDouble
+from vlm_double import VLMTestDouble
 
 
 @pytest.fixture
@@ -233,6 +233,12 @@ def test_bad_endpoint_is_counted_not_fatal(tmp_path):
     (["--methods", "vlm", "--vlm-model", "m", "--cache-only"], "--cache-only needs --vlm-cache"),
     (["--methods", "vlm", "--vlm-model", "m", "--vlm-base-url", "localhost:8000"],
      "--vlm-base-url must start with http:// or https://"),
+    (["--methods", "vlm", "--vlm-model", "m", "--vlm-base-url", "https://api.example.com/v1"],
+     "is not on this machine; pass --allow-remote"),
+    (["--methods", "vlm-text", "--vlm-model", "m", "--vlm-base-url", "http://127.0.0.1:1/v1",
+      "--vlm-timeout", "0"], "--vlm-timeout must be > 0 s"),
+    (["--methods", "vlm-text", "--vlm-model", "m", "--vlm-base-url", "http://127.0.0.1:1/v1",
+      "--vlm-max-tokens", "0"], "--vlm-max-tokens must be 1..1000000"),
     (["--checkpoints", "/nonexistent/ckpt"], "--checkpoints /nonexistent/ckpt is not a directory"),
     (["--camera", "nope"], "unknown camera 'nope'; known: ideal, d435, d435-miscalibrated"),
 ])

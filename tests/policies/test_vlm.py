@@ -1,4 +1,4 @@
-"""The VLM planner baseline against the TEST DOUBLE endpoint (policies.vlm_double): the
+"""The VLM planner baseline against the TEST DOUBLE endpoint (tests/vlm_double.py): the
 request, the answer's validation, execution with the real primitives, the cache, and every
 way an answer can be bad (a counted failure with the reason, never an exception)."""
 
@@ -13,7 +13,7 @@ import pytest
 from policies import make_policy, policy_names
 from policies.vlm import (MAX_PLAN_STEPS, TEST_DOUBLE_FINGERPRINT, PlanError, ResponseCache,
                           VLMClient, VLMError, build_prompt, encode_png, parse_plan)
-from policies.vlm_double import MODEL_NAME, VLMTestDouble, scripted_plan
+from vlm_double import MODEL_NAME, VLMTestDouble, scripted_plan
 from scenes.env import TabletopEnv
 
 PNG = encode_png(__import__("numpy").zeros((4, 6, 3), "uint8"))
@@ -149,9 +149,9 @@ def test_image_goes_as_a_png_data_url(double, monkeypatch):
     seen = {}
     original = VLMClient._post
 
-    def spy(self, prompt, png):
+    def spy(self, prompt, png, *rest):
         seen["png"] = png
-        return original(self, prompt, png)
+        return original(self, prompt, png, *rest)
 
     monkeypatch.setattr(VLMClient, "_post", spy)
     VLMClient(double.base_url, "m").ask("p", PNG)
@@ -176,6 +176,53 @@ def test_a_body_that_is_not_json_is_a_clear_error_and_a_full_address_works(doubl
     with pytest.raises(VLMError, match="answered with a body that is not JSON: <html>"):
         client.ask("p", PNG)
     assert len(double.requests) == 1  # not retried
+
+
+@pytest.mark.parametrize("mode", ["http-400", "no-vision"])
+def test_errors_a_retry_cannot_cure_are_not_retried(double, mode):
+    double.mode = mode
+    with pytest.raises(VLMError) as err:
+        VLMClient(double.base_url, "m", retries=3).ask("p", PNG)
+    assert "not retried" in str(err.value) and "after 1 attempt(s)" in str(err.value)
+    assert len(double.requests) == 1
+
+
+class _Silent:
+    """A TCP endpoint that accepts connections and never answers (a hung server)."""
+
+    def __enter__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1"
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
+
+
+def test_a_silent_endpoint_is_given_up_within_the_budget():
+    import time
+
+    with _Silent() as silent:
+        client = VLMClient(silent.url, "m", timeout_s=60, retries=2)
+        t0 = time.monotonic()
+        with pytest.raises(VLMError, match="the time budget for the request ran out"):
+            client.ask("p", PNG, budget_s=1.0)
+        assert time.monotonic() - t0 <= 2.0  # the budget, overrun at most 1 s
+
+
+def test_an_episode_on_a_silent_endpoint_keeps_its_time_budget():
+    """Three 60 s requests used to be waited for whatever the budget; now every answer of
+    the episode together gets the planner's time budget."""
+    from tamp.planner import PlannerConfig
+
+    with _Silent() as silent:
+        out = _episode("vlm-closed", base_url=silent.url, model="m",
+                       config=PlannerConfig(time_budget=1.5))
+    assert out.success is False and "the time budget for the request ran out" in \
+        out.failure_reason
+    assert out.extra["vlm_time_s"] <= 1.5 + 1.0
 
 
 def test_unreachable_endpoint_is_a_clear_error():
@@ -287,10 +334,54 @@ def test_place_in_bowl_open_and_closed_loop(double):
 
 def test_closed_loop_gives_up_after_max_calls(double):
     double.mode = "hallucinate"
-    out = _episode("vlm-closed", base_url=double.base_url, model="m", max_calls=3)
-    assert out.success is False and out.extra["vlm_calls"] == 3 and len(double.requests) == 3
-    assert out.failure_reason.startswith("gave up after 3 VLM calls: your last answer was "
+    out = _episode("vlm-closed", base_url=double.base_url, model="m", max_calls=1)
+    assert out.success is False and out.extra["vlm_calls"] == 1 and len(double.requests) == 1
+    assert out.failure_reason.startswith("gave up after 1 VLM calls: your last answer was "
                                          "invalid")
+
+
+def test_a_stalled_closed_loop_is_not_replayed(double):
+    """The same invalid answer twice: the third call would ask exactly what the second
+    asked (same steps, same feedback), so the loop stops instead of replaying it."""
+    double.mode = "hallucinate"
+    out = _episode("vlm-closed", base_url=double.base_url, model="m", max_calls=10)
+    assert out.success is False and out.extra["vlm_calls"] == 2 and len(double.requests) == 2
+    assert out.failure_reason.startswith("the VLM loop stalled: call 3 would ask what call 2 "
+                                         "asked, with the same steps and feedback: your last "
+                                         "answer was invalid")
+
+
+def test_text_only_sends_no_image_and_gives_positions(double):
+    """``vlm-text`` works with a server of a model without vision, which refuses images."""
+    double.mode = "no-vision"
+    out = _episode("vlm-text", base_url=double.base_url, model="m")
+    assert out.success, out.failure_reason
+    assert [r["images"] for r in double.requests] == [0]
+    assert "You get no image" in double.requests[0]["prompt"]
+    assert "cm high" in double.requests[0]["prompt"] and out.extra["vlm_text_only"] is True
+    double.requests.clear()
+    seeing = _episode("vlm", base_url=double.base_url, model="m")
+    assert not seeing.success and "image input is not supported" in seeing.failure_reason
+    assert len(double.requests) == 1  # refused at once, not retried
+
+
+def test_json_schema_constrains_the_answer_to_the_scene(double, bowl_world):
+    from policies.vlm import plan_schema
+
+    schema = plan_schema(bowl_world, "pick-place")
+    steps = {s["properties"]["skill"]["const"]: s["properties"]["args"]
+             for s in schema["properties"]["plan"]["items"]["anyOf"]}
+    assert set(steps) == {"pick_place_in", "stack", "place_on_table", "pick_up"}
+    into = steps["pick_place_in"]
+    assert into["minItems"] == into["maxItems"] == 2
+    bowls = {n for n, o in bowl_world.objects.items() if o.category == "bowl"}
+    assert set(into["prefixItems"][1]["enum"]) == bowls
+    assert set(into["prefixItems"][0]["enum"]) == set(bowl_world.objects) - bowls
+    out = _episode("vlm", base_url=double.base_url, model="m", json_schema=True)
+    assert out.success, out.failure_reason
+    fmt = double.requests[0]["response_format"]
+    assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
+    assert fmt["json_schema"]["schema"]["required"] == ["plan"]
 
 
 def test_pyramid_offers_build_into_every_slot():

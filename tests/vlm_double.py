@@ -19,6 +19,9 @@ Modes (``VLMTestDouble(mode=...)``, or set ``.mode`` later):
 * ``hallucinate-once``: ``hallucinate`` for the first request, then ``solve``;
 * ``wrong-skill``: a plan with a skill nobody offered;
 * ``http-500``: an HTTP 500 error for every request;
+* ``http-400``: an HTTP 400 error (a bad request) for every request;
+* ``no-vision``: as a text-only model's server: HTTP 500 "image input is not supported"
+  for a request with an image (what llama.cpp answers), ``solve`` for one without;
 * ``bad-body``: HTTP 200 with a body that is not JSON;
 * ``empty``: an empty plan.
 """
@@ -34,7 +37,7 @@ from policies.vlm import TEST_DOUBLE_FINGERPRINT
 
 MODEL_NAME = "tamp-vlm-test-double"
 MODES = ("solve", "fenced", "malformed", "hallucinate", "hallucinate-once", "wrong-skill",
-         "http-500", "bad-body", "empty")
+         "http-500", "http-400", "no-vision", "bad-body", "empty")
 
 
 def _objects(prompt: str) -> list[tuple[str, str, str]]:
@@ -119,12 +122,18 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(404, {"error": {"message": f"no route {self.path}"}})
         with double.lock:
             double.requests.append({"prompt": prompt, "images": len(images),
-                                    "authorization": self.headers.get("Authorization")})
+                                    "authorization": self.headers.get("Authorization"),
+                                    "response_format": request.get("response_format")})
             mode = double.mode
             if mode == "hallucinate-once":
                 mode = "hallucinate" if len(double.requests) == 1 else "solve"
         if mode == "http-500":
             return self._send(500, {"error": {"message": "test double: internal error"}})
+        if mode == "http-400":
+            return self._send(400, {"error": {"message": "test double: bad request"}})
+        if mode == "no-vision" and images:
+            return self._send(500, {"error": {"code": 500, "type": "server_error",
+                                              "message": "image input is not supported"}})
         if mode == "bad-body":
             return self._send(200, None)
         plan = scripted_plan(prompt)
