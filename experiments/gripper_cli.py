@@ -37,10 +37,13 @@ def add_commands(subparsers) -> None:
     where.add_argument("--sim", action="store_true",
                        help="use an in-process simulator on a pseudo-terminal")
     link.add_argument("--timeout", type=finite_float, default=None, metavar="S",
-                      help="deadline of the whole operation, s (default: 5 for activation, "
-                           "the full stroke at the commanded speed for motions)")
+                      help="deadline of the whole operation (activation, motion and "
+                           "every retry together), s; kept to within 10%% or 1 s (default: "
+                           "5 for activation, the full stroke at the commanded speed for "
+                           "motions)")
     link.add_argument("--io-timeout", type=finite_float, default=0.2, metavar="S",
-                      help="deadline of one request, s (default 0.2)")
+                      help="deadline of one request, s (default 0.2; with --timeout at most "
+                           "10%% of it or 1 s)")
     link.add_argument("--retries", type=int, default=2,
                       help="extra attempts per request (default 2)")
     link.add_argument("--allow-remote", action="store_true",
@@ -122,8 +125,13 @@ def _cmd_action(args) -> int:
 
     if args.timeout is not None and not args.timeout > 0:
         raise UsageError(f"--timeout must be > 0 s, got {args.timeout}")
+    io_timeout = args.io_timeout
+    if args.timeout is not None and io_timeout > 0:
+        # one request may start just before the deadline: it may overrun the deadline
+        # by at most 10 % of it or 1 s, whichever is larger
+        io_timeout = min(io_timeout, max(0.1 * args.timeout, 1.0))
     try:
-        tconfig = TransportConfig(timeout_s=args.io_timeout, retries=args.retries,
+        tconfig = TransportConfig(timeout_s=io_timeout, retries=args.retries,
                                   device_id=args.device_id)
         transport = None if args.sim else parse_spec(args.gripper, tconfig)
         config = GripperConfig(watchdog_period_s=None)  # one short operation: no watchdog
@@ -151,7 +159,9 @@ def _cmd_action(args) -> int:
         transport = SerialRtuTransport(server.path, tconfig)
     try:
         with RobotiqGripper(transport, config) as gripper:
-            return _run_action(gripper, args)
+            deadline = None if args.timeout is None else time.monotonic() + args.timeout
+            with gripper.within(deadline):
+                return _run_action(gripper, args, deadline)
     except GripperError as err:
         print(f"error: {args.gripper_command} failed: {err}", file=sys.stderr)
         return EXIT_FAILED
@@ -160,19 +170,24 @@ def _cmd_action(args) -> int:
             server.close()
 
 
-def _run_action(gripper, args) -> int:
+def _run_action(gripper, args, deadline: float | None) -> int:
+    """One action; ``deadline`` (time.monotonic(), from --timeout) holds for all of it:
+    activation, motion and every request's retries together."""
+    def left(default: float | None) -> float | None:
+        return default if deadline is None else max(0.0, deadline - time.monotonic())
+
     action = args.gripper_command
     if action == "status":
         print(_format_status(gripper.status()))
         return EXIT_OK
     if action == "activate":
-        status = gripper.activate(timeout_s=args.timeout or 5.0)
+        status = gripper.activate(timeout_s=left(5.0))
         print(f"activated: width {status.width_m:.4f} m")
         return EXIT_OK
     if args.activate and not gripper.status().activated:
-        gripper.activate(timeout_s=5.0)
+        gripper.activate(timeout_s=left(5.0))
     move = gripper.open if action == "open" else gripper.close
-    result = move(speed_m_s=args.speed, force_n=args.force, timeout_s=args.timeout)
+    result = move(speed_m_s=args.speed, force_n=args.force, timeout_s=left(None))
     what = {"reached": "reached the end of the stroke",
             "contact_closing": "object detected while closing",
             "contact_opening": "object detected while opening"}[result.outcome.value]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Callable
@@ -189,11 +190,12 @@ class RobotiqGripper:
         """
         deadline = time.monotonic() + timeout_s
         self._last_command = None
-        self._write(Request())  # rACT = 0: reset, clears faults
-        self._poll_until(lambda s: s.activation == ActivationState.RESET and not s.raw.act,
-                         deadline, "reset", major_ok=True)
-        self._write(Request(act=1))
-        return self._poll_until(lambda s: s.activated, deadline, "activation")
+        with self.within(deadline):
+            self._write(Request())  # rACT = 0: reset, clears faults
+            self._poll_until(lambda s: s.activation == ActivationState.RESET
+                             and not s.raw.act, deadline, "reset", major_ok=True)
+            self._write(Request(act=1))
+            return self._poll_until(lambda s: s.activated, deadline, "activation")
 
     def send_move(self, width_m: float, speed_m_s: float | None = None,
                   force_n: float | None = None) -> MoveCommand:
@@ -337,13 +339,31 @@ class RobotiqGripper:
 
     def _poll_until(self, done, deadline: float, what: str, error=ActivationTimeout,
                     major_ok: bool = False, any_fault: bool = False) -> GripperStatus:
-        while True:
-            status = self.status()
-            if status.fault and (any_fault or status.fault_class == "major") and not major_ok:
-                raise GripperFault.from_code(status.fault)
-            if done(status):
-                return status
-            if time.monotonic() >= deadline:
-                raise error(f"{what} did not finish in time (gSTA {status.activation.name}, "
-                            f"gOBJ {status.object.name}, width {status.width_m:.4f} m)")
-            time.sleep(self.config.poll_period_s)
+        with self.within(deadline):
+            while True:
+                status = self.status()
+                if status.fault and (any_fault or status.fault_class == "major") \
+                        and not major_ok:
+                    raise GripperFault.from_code(status.fault)
+                if done(status):
+                    return status
+                if time.monotonic() >= deadline:
+                    raise error(f"{what} did not finish in time (gSTA "
+                                f"{status.activation.name}, gOBJ {status.object.name}, "
+                                f"width {status.width_m:.4f} m)")
+                time.sleep(max(0.0, min(self.config.poll_period_s,
+                                        deadline - time.monotonic())))
+
+    @contextmanager
+    def within(self, deadline: float | None):
+        """No request retried past ``deadline`` (time.monotonic()) inside the block: an
+        operation's deadline holds across the link's retries. The earlier of this and an
+        enclosing one counts."""
+        previous = self.transport.deadline
+        if deadline is not None and previous is not None:
+            deadline = min(deadline, previous)
+        self.transport.deadline = deadline if deadline is not None else previous
+        try:
+            yield
+        finally:
+            self.transport.deadline = previous

@@ -70,6 +70,9 @@ class Transport(ABC):
     def __init__(self, config: TransportConfig | None = None):
         self.config = config or TransportConfig()
         self.stats = TransportStats()
+        #: time.monotonic() after which no retry is started (the operation's deadline,
+        #: set by the driver while it waits); None: retries are bounded by count only
+        self.deadline: float | None = None
 
     @property
     @abstractmethod
@@ -109,7 +112,8 @@ class Transport(ABC):
                 counter = {ResponseTimeout: "timeouts", CrcError: "crc_errors"}.get(
                     type(err), "protocol_errors")
                 setattr(self.stats, counter, getattr(self.stats, counter) + 1)
-                if n == self.config.retries:
+                if n == self.config.retries or (self.deadline is not None
+                                                and time.monotonic() >= self.deadline):
                     raise
 
     def __enter__(self):

@@ -97,6 +97,24 @@ def test_a_failed_operation_is_exit_1_with_one_line(capsys):
     assert "does not exist" in one_line_error(capsys)
 
 
+@pytest.mark.parametrize("action", ["activate", "status", "close"])
+def test_timeout_is_a_deadline_across_retries(action, capsys):
+    """A gateway that accepts and never answers, with slow and many retries: --timeout
+    holds for the whole operation (was 56 s for --timeout 3), overrun at most 1 s."""
+    import socket
+    import time
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        t0 = time.monotonic()
+        rc = main(["gripper", action, "--gripper", f"tcp:127.0.0.1:{silent.getsockname()[1]}",
+                   "--timeout", "2", "--io-timeout", "5", "--retries", "10"])
+        took = time.monotonic() - t0
+    assert rc == 1 and "no answer from slave" in one_line_error(capsys)
+    assert took <= 2 + 1.0
+
+
 def test_activation_deadline_is_exit_1(capsys):
     assert main(["gripper", "activate", "--sim", "--timeout", "0.05", "--time-factor", "1"]) == 1
     assert "activation did not finish in time" in one_line_error(capsys)
