@@ -7,6 +7,7 @@ import re
 import sys
 from pathlib import Path
 
+from experiments import options as opt
 from tamp.files import write_text_atomic
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
@@ -24,7 +25,7 @@ def add_commands(sub) -> None:
     g.add_argument("--out", default="runs/bench-geometry", help="output directory")
     g.add_argument("--quick", action="store_true",
                    help="small sizes (a smoke run, not for publishing)")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=opt.SEED, default=0)
     g.add_argument("--update-docs", action="store_true",
                    help="replace the geometry section of docs/BENCHMARKS.md")
     g.set_defaults(func=_cmd_geometry)
@@ -33,10 +34,10 @@ def add_commands(sub) -> None:
                          "with 95 %% intervals, planning time, plan length, replans")
     e.add_argument("--methods", default="tamp", help="comma-separated (default tamp)")
     e.add_argument("--tasks", default="all", help="comma-separated task names, or all")
-    e.add_argument("--episodes", type=int, default=100, help="seeds per task (default 100)")
-    e.add_argument("--seed-start", type=int, default=1000,
+    e.add_argument("--episodes", type=opt.COUNT, default=100, help="seeds per task (default 100)")
+    e.add_argument("--seed-start", type=opt.SEED, default=1000,
                    help="first evaluation seed (default 1000, away from development seeds)")
-    e.add_argument("--workers", type=int, default=1, help="parallel processes, or the CPUs of a "
+    e.add_argument("--workers", type=opt.THREADS, default=1, help="parallel processes, or the CPUs of a "
                    "local Ray (default 1)")
     e.add_argument("--time-budget", type=finite_float, default=60.0, help="planning budget, s")
     e.add_argument("--out", default="runs/bench-episodes", help="output directory; a "
@@ -67,7 +68,7 @@ def add_commands(sub) -> None:
                                      "--help' in fresh interpreters, beside building the whole "
                                      "parser (what every command paid before), and report "
                                      "median time and peak memory.")
-    c.add_argument("--runs", type=int, default=10, help="runs per command (default 10)")
+    c.add_argument("--runs", type=opt.COUNT, default=10, help="runs per command (default 10)")
     c.add_argument("--update-docs", action="store_true",
                    help="replace the 'cli' section of docs/BENCHMARKS.md")
     c.set_defaults(func=_cmd_cli)
@@ -97,8 +98,8 @@ def _add_twin_command(bench) -> None:
                     "episodes' results of the same seeds when --episodes-dir is given.")
     w.add_argument("--tasks", default="place-in-bowl,sort-by-colour,rebuild-tower,"
                    "clear-then-place", help="comma-separated task names, or all")
-    w.add_argument("--episodes", type=int, default=5, help="seeds per task (default 5)")
-    w.add_argument("--seed-start", type=int, default=1000, help="first seed (default 1000)")
+    w.add_argument("--episodes", type=opt.COUNT, default=5, help="seeds per task (default 5)")
+    w.add_argument("--seed-start", type=opt.SEED, default=1000, help="first seed (default 1000)")
     w.add_argument("--time-scale", type=finite_float, default=1.0,
                    help="the twin's simulated seconds per wall-clock second (default 1)")
     w.add_argument("--out", default="runs/bench-twin", help="output directory; a rerun "
@@ -173,8 +174,8 @@ def _add_perception_command(bench) -> None:
     q.add_argument("--cameras", default="ideal,d435", metavar="NAMES",
                    help="comma-separated camera models (tamp/perception/sensors.py); the first is the "
                         "baseline (default ideal,d435)")
-    q.add_argument("--scenes", type=int, default=10, help="seeds per task (default 10)")
-    q.add_argument("--seed-start", type=int, default=3000, help="first seed (default 3000)")
+    q.add_argument("--scenes", type=opt.COUNT, default=10, help="seeds per task (default 10)")
+    q.add_argument("--seed-start", type=opt.SEED, default=3000, help="first seed (default 3000)")
     q.add_argument("--out", default="runs/bench-perception", help="output directory")
     q.add_argument("--update-docs", action="store_true",
                    help="replace the perception section of docs/BENCHMARKS.md")
@@ -259,7 +260,7 @@ def add_vlm_arguments(parser) -> None:
                    help="ask the server to constrain each answer to a plan over the "
                         "scene's skills and names (response_format json_schema; llama.cpp, "
                         "vLLM and Ollama servers accept it)")
-    g.add_argument("--vlm-max-tokens", type=int, default=1024, metavar="N",
+    g.add_argument("--vlm-max-tokens", type=opt.int_in(1, 1_000_000), default=1024, metavar="N",
                    help="longest answer, tokens (default 1024)")
     g.add_argument("--allow-remote", action="store_true",
                    help="allow a --vlm-base-url that is not on this machine (scene images, "
@@ -295,8 +296,6 @@ def vlm_options(args, methods) -> dict:
         raise UsageError(f"--vlm-cache {args.vlm_cache} exists and is not a directory")
     if not args.vlm_timeout > 0:
         raise UsageError(f"--vlm-timeout must be > 0 s, got {args.vlm_timeout:g}")
-    if not 1 <= args.vlm_max_tokens <= 1_000_000:
-        raise UsageError(f"--vlm-max-tokens must be 1..1000000, got {args.vlm_max_tokens}")
     return {"base_url": url, "model": args.vlm_model, "api_key_env": args.vlm_api_key_env,
             "cache_dir": args.vlm_cache, "cache_only": bool(args.cache_only),
             "timeout_s": float(args.vlm_timeout), "json_schema": bool(args.vlm_json_schema),

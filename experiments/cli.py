@@ -10,6 +10,8 @@ import os
 import sys
 from pathlib import Path
 
+from experiments import options as opt
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 #: command -> the module that adds it: each defines ``add_commands(subparsers)`` and keeps
@@ -279,7 +281,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                            description="Plan and execute one episode of a task and write "
                                        "OUT/result.json (and OUT/episode.gif with --gif).")
     p_run.add_argument("--task", default="place-in-bowl", help="task name (see 'tamp tasks')")
-    p_run.add_argument("--seed", type=int, default=0, help="randomises the scene (default 0)")
+    p_run.add_argument("--seed", type=opt.SEED, default=0, help="randomises the scene (default 0)")
     p_run.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
     p_run.add_argument("--method", default="tamp", help="policy to run (default tamp)")
     p_run.add_argument("--perception", default="oracle",

@@ -15,6 +15,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from experiments import options as opt
+
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "CONCEPTS.md"
 DATA_DIR = "runs/concepts/data"
 #: seed offsets of the splits, so that no two splits share a scene
@@ -109,11 +111,11 @@ def add_commands(sub) -> None:
             q.add_argument("--checkpoint", default=None,
                            help="checkpoint directory (default: the shipped one of --camera)")
         add_camera_argument(q, "ideal", "the shipped checkpoint was trained on it")
-        q.add_argument("--seed", type=int, default=0, help="data and training seed")
+        q.add_argument("--seed", type=opt.SEED, default=0, help="data and training seed")
         q.add_argument("--data-dir", default=DATA_DIR, help=f"scene cache (default {DATA_DIR})")
         q.add_argument("--device", default="cpu",
                        help="torch device: cpu, cuda[:N] or auto (default cpu)")
-        q.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+        q.add_argument("--threads", type=opt.THREADS, default=1, help="torch threads (default 1)")
 
     t = cmd.add_parser("train", help="render scenes and train a model",
                        description="Render labelled scenes and train the concept model; "
@@ -122,16 +124,16 @@ def add_commands(sub) -> None:
     t.add_argument("--out", default=None,
                    help="checkpoint directory to write (default: the shipped one of --camera, "
                         "tamp/concepts/checkpoints/base for ideal, .../NAME for another)")
-    t.add_argument("--scenes", type=int, default=1200, help="training scenes (default 1200)")
-    t.add_argument("--epochs", type=int, default=200, help="epochs (default 200)")
-    t.add_argument("--hidden", type=int, default=128, help="units per hidden layer (default 128)")
+    t.add_argument("--scenes", type=opt.COUNT, default=1200, help="training scenes (default 1200)")
+    t.add_argument("--epochs", type=opt.int_in(1, 100_000), default=200, help="epochs (default 200)")
+    t.add_argument("--hidden", type=opt.int_in(1, 4096), default=128, help="units per hidden layer (default 128)")
     t.set_defaults(func=_camera_defaults(_cmd_train))
 
     e = cmd.add_parser("eval", help="accuracy and F1 on held-out and compositional scenes",
                        description="Per-concept accuracy and F1 on held-out scenes and on "
                        "the compositional split; writes OUT/eval.json and OUT/eval.md.")
     common(e)
-    e.add_argument("--scenes", type=int, default=200, help="scenes per split (default 200)")
+    e.add_argument("--scenes", type=opt.COUNT, default=200, help="scenes per split (default 200)")
     e.add_argument("--out", default="runs/concepts/eval", help="output directory")
     e.set_defaults(func=_camera_defaults(_cmd_eval))
 
@@ -145,9 +147,9 @@ def add_commands(sub) -> None:
     n.add_argument("--where", required=True, metavar="ATTR=VALUE",
                    help="which objects are positives, e.g. color=pink (palette: the model's "
                         "colours plus pink, brown)")
-    n.add_argument("--shots", type=int, default=10, help="labelled objects (default 10)")
-    n.add_argument("--positives", type=int, default=5, help="of which positive (default 5)")
-    n.add_argument("--eval-scenes", type=int, default=80, help="held-out scenes (default 80)")
+    n.add_argument("--shots", type=opt.int_in(1, 10_000), default=10, help="labelled objects (default 10)")
+    n.add_argument("--positives", type=opt.int_in(1, 10_000), default=5, help="of which positive (default 5)")
+    n.add_argument("--eval-scenes", type=opt.COUNT, default=80, help="held-out scenes (default 80)")
     n.add_argument("--out", default=None, help="checkpoint to write (default: --checkpoint)")
     n.set_defaults(func=_camera_defaults(_cmd_learn))
 
@@ -156,8 +158,8 @@ def add_commands(sub) -> None:
                        "against one call per object and per ordered pair; with "
                        "--update-docs, write the tables into docs/CONCEPTS.md.")
     common(b)
-    b.add_argument("--objects", type=int, default=10, help="objects in the scene (default 10)")
-    b.add_argument("--repeats", type=int, default=200, help="timed batched passes")
+    b.add_argument("--objects", type=opt.int_in(1, 1000), default=10, help="objects in the scene (default 10)")
+    b.add_argument("--repeats", type=opt.COUNT, default=200, help="timed batched passes")
     b.add_argument("--eval", default="runs/concepts/eval/eval.json",
                    help="accuracy tables to include (from 'tamp concepts eval')")
     b.add_argument("--out", default="runs/concepts/bench", help="output directory")
@@ -169,7 +171,7 @@ def add_commands(sub) -> None:
                        "seeds, same planner) and tabulate success; with --update-docs, write "
                        "the table into docs/CONCEPTS.md.")
     r.add_argument("--task", default="place-in-bowl", help="task name (default place-in-bowl)")
-    r.add_argument("--seeds", type=int, default=20, help="seeds 0..N-1 (default 20)")
+    r.add_argument("--seeds", type=opt.COUNT, default=20, help="seeds 0..N-1 (default 20)")
     r.add_argument("--perception", default="oracle,learned,learned-geometric",
                    help="comma-separated perception modes")
     r.add_argument("--checkpoint", default=None,

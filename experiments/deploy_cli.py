@@ -19,6 +19,7 @@ import math
 import sys
 from urllib.parse import urlparse
 
+from experiments import options as opt
 from experiments.cli import EXIT_FAILED, EXIT_OK, UsageError, finite_float
 
 DEFAULT_CONTROLLER = "/position_joint_trajectory_controller"
@@ -49,7 +50,7 @@ def add_commands(subparsers) -> None:
                         "robots/workcells/example.yaml); 'tamp twin' writes one")
     p.add_argument("--domain", default="pick-place",
                    help="PDDL domain the goal is planned in (default pick-place)")
-    p.add_argument("--max-replans", type=int, default=3,
+    p.add_argument("--max-replans", type=opt.int_in(0, 1000), default=3,
                    help="replans after a failed step before giving up (default 3)")
     p.add_argument("--report", metavar="FILE",
                    help="with --goal: also write a JSON summary to FILE (outcome, what was "
@@ -57,14 +58,14 @@ def add_commands(subparsers) -> None:
                         "per-motion latency)")
     p.add_argument("--task", help="dry-run replay of a simulated scene's plan: task name "
                                   "(see 'tamp tasks'); never moves a robot")
-    p.add_argument("--seed", type=int, default=0, help="with --task: scene seed (default 0)")
+    p.add_argument("--seed", type=opt.SEED, default=0, help="with --task: scene seed (default 0)")
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--ros", metavar="URL",
                         help="rosbridge websocket, e.g. ws://127.0.0.1:9090")
     target.add_argument("--ros1", action="store_true", help="native ROS 1 (rospy)")
     p.add_argument("--master", metavar="URL",
                    help="ROS 1 master for --ros1 (default http://127.0.0.1:11311)")
-    p.add_argument("--ros-version", type=int, choices=(1, 2),
+    p.add_argument("--ros-version", type=opt.int_in(1, 2), choices=(1, 2),
                    help="ROS version behind the rosbridge server (--ros only; default 1)")
     p.add_argument("--controller", default=None,
                    help="trajectory controller namespace (default: the workcell's, else "
@@ -368,13 +369,13 @@ def add_twin_command(subparsers) -> None:
                "tamp deploy --goal \"put the red block in the green bowl\" --ros1 "
                "--workcell runs/twin/workcell.yaml --execute")
     p.add_argument("--task", default="place-in-bowl", help="task name (see 'tamp tasks')")
-    p.add_argument("--seed", type=int, default=0, help="scene seed (default 0)")
+    p.add_argument("--seed", type=opt.SEED, default=0, help="scene seed (default 0)")
     p.add_argument("--ros1", action="store_true", required=True,
                    help="serve over native ROS 1 (the only transport of the twin)")
     p.add_argument("--master", metavar="URL", default="http://127.0.0.1:11311",
                    help="ROS 1 master (default http://127.0.0.1:11311)")
     p.add_argument("--out", default="runs/twin", help="output directory (default runs/twin)")
-    p.add_argument("--gripper-port", type=int, default=0,
+    p.add_argument("--gripper-port", type=opt.PORT, default=0,
                    help="TCP port of the simulated gripper (default: a free one)")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow a ROS master that is not on loopback")

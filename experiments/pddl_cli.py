@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from experiments import options as opt
 from experiments.cli import EXIT_FAILED, EXIT_OK, UsageError, finite_float
 
 #: what to tell a user who asks for Fast Downward without having it
@@ -93,7 +94,7 @@ def add_commands(subparsers) -> None:
                    help="w in f = g + w*h for --search astar (default 1)")
     p.add_argument("--time-budget", type=finite_float, default=60.0,
                    help="seconds for grounding and search together (default 60)")
-    p.add_argument("--node-budget", type=int, default=2_000_000,
+    p.add_argument("--node-budget", type=opt.int_in(1, 10 ** 9), default=2_000_000,
                    help="most distinct states kept by the search (default 2000000)")
     p.add_argument("--backend", choices=("builtin", "fast-downward"), default="builtin",
                    help="the built-in search (default) or Fast Downward, if installed")

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from experiments import options as opt
+
 METHODS = ("bc-1demo", "bc-1demo-aug", "transporter-1demo")
 EVAL_DIR = "runs/policies/eval"
 
@@ -88,7 +90,7 @@ def add_commands(sub) -> None:
                        description="Let the TAMP planner solve one seed of a task and record "
                        "each pick-and-place (state, images, object, where it came to rest).")
     d.add_argument("--task", required=True, help="task name (see 'tamp tasks'), or 'all'")
-    d.add_argument("--seed", type=int, default=DEMO_SEED,
+    d.add_argument("--seed", type=opt.SEED, default=DEMO_SEED,
                    help=f"scene seed (default {DEMO_SEED}; evaluation uses 1000+)")
     d.add_argument("--demos", default=DEMO_DIR, help=f"demo directory (default {DEMO_DIR})")
     d.set_defaults(func=_cmd_demo)
@@ -98,19 +100,19 @@ def add_commands(sub) -> None:
                        "if missing) and write <out>/<method>/<task>.safetensors + .json.")
     t.add_argument("--method", required=True, help=f"{', '.join(METHODS)}, or 'all'")
     t.add_argument("--task", required=True, help="task name, comma-separated names, or 'all'")
-    t.add_argument("--demo-seed", type=int, default=DEMO_SEED,
+    t.add_argument("--demo-seed", type=opt.SEED, default=DEMO_SEED,
                    help=f"seed of the demonstration (default {DEMO_SEED})")
     t.add_argument("--demos", default=DEMO_DIR, help=f"demo directory (default {DEMO_DIR})")
     t.add_argument("--out", default=None,
                    help="checkpoint root (default: the shipped policies/checkpoints)")
-    t.add_argument("--iterations", type=int, default=None,
+    t.add_argument("--iterations", type=opt.int_in(1, 10_000_000), default=None,
                    help="training iterations (default: 1500 for BC, 500 for Transporter)")
-    t.add_argument("--augment-per-step", type=int, default=None,
+    t.add_argument("--augment-per-step", type=opt.int_in(0, 10_000), default=None,
                    help="bc-1demo-aug: augmented samples per demo step (default 32)")
-    t.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    t.add_argument("--seed", type=opt.SEED, default=0, help="training seed (default 0)")
     t.add_argument("--device", default="cpu",
                    help="torch device: cpu, cuda[:N] or auto (default cpu)")
-    t.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    t.add_argument("--threads", type=opt.THREADS, default=1, help="torch threads (default 1)")
     t.set_defaults(func=_cmd_train)
 
     e = cmd.add_parser("eval", help="success rate over seeds",
@@ -126,7 +128,7 @@ def add_commands(sub) -> None:
                    help="keep episodes already written under OUT")
     e.add_argument("--device", default="cpu",
                    help="torch device: cpu, cuda[:N] or auto (default cpu)")
-    e.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    e.add_argument("--threads", type=opt.THREADS, default=1, help="torch threads (default 1)")
     e.set_defaults(func=_cmd_eval)
 
 

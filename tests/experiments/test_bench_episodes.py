@@ -238,7 +238,7 @@ def test_bad_endpoint_is_counted_not_fatal(tmp_path):
     (["--methods", "vlm-text", "--vlm-model", "m", "--vlm-base-url", "http://127.0.0.1:1/v1",
       "--vlm-timeout", "0"], "--vlm-timeout must be > 0 s"),
     (["--methods", "vlm-text", "--vlm-model", "m", "--vlm-base-url", "http://127.0.0.1:1/v1",
-      "--vlm-max-tokens", "0"], "--vlm-max-tokens must be 1..1000000"),
+      "--vlm-max-tokens", "0"], "--vlm-max-tokens: must be 1..1000000"),
     (["--checkpoints", "/nonexistent/ckpt"], "--checkpoints /nonexistent/ckpt is not a directory"),
     (["--camera", "nope"], "unknown camera 'nope'; known: ideal, d435, d435-miscalibrated"),
 ])

@@ -36,8 +36,8 @@ KNOWN = ", ".join(task_names())
 
 @pytest.mark.parametrize("args, expected", [
     (["run", "--task", "fly-to-moon"], f"unknown task 'fly-to-moon'; known tasks: {KNOWN}"),
-    (["run", "--seed", "-3"], "--seed must be >= 0"),
-    (["run", "--seed", "abc"], "invalid int value: 'abc'"),
+    (["run", "--seed", "-3"], "--seed: must be 0..4294967295, got -3"),
+    (["run", "--seed", "abc"], "--seed: 'abc' is not a whole number"),
     (["run", "--method", "magic"], "unknown method 'magic'; known methods: "
                                    + ", ".join(policy_names())),
     (["run", "--time-budget", "0"], "--time-budget must be > 0"),

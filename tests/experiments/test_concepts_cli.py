@@ -98,7 +98,7 @@ def test_eval_through_a_realistic_camera_caches_its_own_data(tmp_path):
     (["concepts", "learn", "pink", "--where", "color=pink", "--shots", "11"],
      "need 1 <= --positives < --shots <= 10"),
     (["concepts", "bench", "--objects", "12"], "--objects must be 2..10"),
-    (["concepts", "train", "--threads", "0"], "--threads must be >= 1"),
+    (["concepts", "train", "--threads", "0"], "--threads: must be 1..256, got 0"),
     (["concepts", "eval", "--camera", "nope"], "unknown camera 'nope'; known: ideal, d435"),
     (["concepts", "episodes", "--camera", "nope"], "unknown camera 'nope'; known: ideal"),
 ])

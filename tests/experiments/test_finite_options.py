@@ -1,6 +1,7 @@
 """Every real-valued option of every subcommand, found by walking the parsers, refuses
 ``nan`` and ``inf`` in one line with exit code 2 (a NaN budget or limit would pass range
-checks written as ``x <= 0`` and switch the check off)."""
+checks written as ``x <= 0`` and switch the check off); every integer option has a stated
+range and refuses what lies outside it, and what is no whole number, the same way."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import argparse
 
 import pytest
 
-from experiments.cli import EXIT_USAGE, build_parser, finite_float, main
+from experiments.cli import COMMANDS, EXIT_USAGE, build_parser, finite_float, main
 
 #: arguments that a subcommand needs before its options are even read
 REQUIRED = {("deploy",): ["--ros1"], ("pddl",): ["d.pddl", "p.pddl"],
@@ -39,6 +40,60 @@ def test_the_walk_finds_the_budgets_and_limits():
 @pytest.mark.parametrize("path, option", OPTIONS, ids=[f"{' '.join(p)} {o}" for p, o in OPTIONS])
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e999", "ten"])
 def test_a_non_finite_number_is_one_line_and_exit_2(capsys, path, option, value):
+    argv = [*path, *REQUIRED.get(tuple(path), []), f"{option}={value}"]
+    assert main(argv) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and option in err
+    assert "Traceback" not in err
+
+
+def _parsers():
+    """Every command's parser, each built as ``tamp COMMAND`` builds it."""
+    yield (), build_parser()
+    for command in dict.fromkeys(COMMANDS):
+        yield (), build_parser(command)
+
+
+def _int_options():
+    """(subcommand path, option, type) of every option that takes a whole number."""
+    def walk(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from walk(sub, (*path, name))
+            elif action.option_strings and (action.type is int
+                                            or hasattr(action.type, "bounds")):
+                yield path, action.option_strings[-1], action.type
+    seen = {}
+    for _, parser in _parsers():
+        for path, option, kind in walk(parser, ()):
+            seen[(path, option)] = kind
+    return sorted(seen.items())
+
+
+INTS = _int_options()
+
+
+def test_every_integer_option_states_its_range():
+    bare = [f"{' '.join(p)} {o}" for (p, o), kind in INTS if kind is int]
+    assert not bare, f"integer options without a range (use experiments.options): {bare}"
+    found = {(" ".join(p), o) for (p, o), _ in INTS}
+    assert {("run", "--seed"), ("bench episodes", "--episodes"), ("gripper status", "--retries"),
+            ("model-server", "--port"), ("policies train", "--threads")} <= found
+    assert len(INTS) >= 50
+
+
+def _outside(kind):
+    lo, hi = kind.bounds
+    return [str(lo - 1), str(hi + 1), "1.5", "ten"]
+
+
+CASES = [(p, o, v) for (p, o), kind in INTS if kind is not int for v in _outside(kind)]
+
+
+@pytest.mark.parametrize("path, option, value", CASES,
+                         ids=[f"{' '.join(p)} {o}={v}" for p, o, v in CASES])
+def test_an_integer_outside_its_range_is_one_line_and_exit_2(capsys, path, option, value):
     argv = [*path, *REQUIRED.get(tuple(path), []), f"{option}={value}"]
     assert main(argv) == EXIT_USAGE
     err = capsys.readouterr().err

@@ -41,7 +41,7 @@ def one_line_error(capsys) -> str:
     (["gripper", "close", "--sim", "--force", "500"], "force 500.0 N is outside"),
     (["gripper", "open", "--sim", "--speed", "0.01"], "speed 0.01 m/s is outside"),
     (["gripper", "status", "--sim", "--io-timeout", "0"], "timeout_s must be > 0"),
-    (["gripper", "status", "--sim", "--retries", "-1"], "retries must be"),
+    (["gripper", "status", "--sim", "--retries", "-1"], "--retries: must be 0..10, got -1"),
     (["gripper", "activate", "--sim", "--timeout", "-1"], "--timeout must be > 0"),
     (["gripper", "status", "--sim", "--time-factor", "0"], "--time-factor must be > 0"),
     (["gripper", "close", "--sim", "--object-width", "0.2"], "--object-width must be in"),
