@@ -338,6 +338,7 @@ def _cmd_geometry(args) -> int:
 
     if args.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    opt.writable_dir("--out", args.out)
     cfg = bg.GeometryBenchConfig(seed=args.seed)
     if args.quick:
         cfg = bg.GeometryBenchConfig(n_configs=500, batch_sizes=(1, 64, 1024), n_ik=50,

@@ -182,6 +182,14 @@ def add_commands(sub) -> None:
     r.set_defaults(func=_camera_defaults(_cmd_episodes))
 
 
+def _check_dirs(args) -> None:
+    """The output and data directories, before any scene is rendered."""
+    for option in ("out", "data_dir"):
+        value = getattr(args, option, None)
+        if value is not None:
+            opt.writable_dir("--" + option.replace("_", "-"), value)
+
+
 def _camera_defaults(command):
     """``command`` with ``--checkpoint`` (and train's ``--out``) defaulting to the shipped
     checkpoint of the camera model (``checkpoint_for_camera``; train writes a new
@@ -191,6 +199,7 @@ def _camera_defaults(command):
 
         camera = getattr(args, "camera", None)
         if command is _cmd_episodes and camera is None:
+            _check_dirs(args)
             return command(args)  # each episode's camera picks its own checkpoint
         camera = camera or "ideal"
         if getattr(args, "checkpoint", "") is None:
@@ -198,6 +207,7 @@ def _camera_defaults(command):
         if command is _cmd_train and args.out is None:
             args.out = str(default_checkpoint() if camera == "ideal" else
                            default_checkpoint().parent / camera.split("-")[0])
+        _check_dirs(args)
         return command(args)
 
     return run

@@ -30,3 +30,35 @@ COUNT = int_in(1, 1_000_000)  #: episodes, scenes, runs, samples
 THREADS = int_in(1, 256)
 PORT = int_in(0, 65535)  #: 0: a free port
 PORT_NONZERO = int_in(1, 65535)
+
+
+def writable_dir(option: str, path) -> "Path":
+    """``path`` as an output directory, checked before any work: made if missing; a
+    usage error (one line, exit 2) if it is a file or cannot be written."""
+    import os
+    from pathlib import Path
+
+    from experiments.cli import UsageError
+
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{option} {out} exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if not os.access(out, os.W_OK):
+            raise PermissionError("not writable")
+    except OSError as err:
+        raise UsageError(f"{option} {out} cannot be written: {err.strerror or err}") from None
+    return out
+
+
+def existing_dir(option: str, path) -> "Path":
+    """``path`` as an input directory: a usage error if it is not one."""
+    from pathlib import Path
+
+    from experiments.cli import UsageError
+
+    where = Path(path)
+    if not where.is_dir():
+        raise UsageError(f"{option} {where} is not a directory")
+    return where

@@ -107,7 +107,7 @@ def add_commands(sub) -> None:
                    help="checkpoint root (default: the shipped policies/checkpoints)")
     t.add_argument("--iterations", type=opt.int_in(1, 10_000_000), default=None,
                    help="training iterations (default: 1500 for BC, 500 for Transporter)")
-    t.add_argument("--augment-per-step", type=opt.int_in(0, 10_000), default=None,
+    t.add_argument("--augment-per-step", type=opt.int_in(1, 10_000), default=None,
                    help="bc-1demo-aug: augmented samples per demo step (default 32)")
     t.add_argument("--seed", type=opt.SEED, default=0, help="training seed (default 0)")
     t.add_argument("--device", default="cpu",
@@ -138,8 +138,10 @@ def _cmd_demo(args) -> int:
 
     if args.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    tasks = _tasks(args.task)
+    opt.writable_dir("--demos", args.demos)
     failed = 0
-    for task in _tasks(args.task):
+    for task in tasks:
         _say(f"recording {task} (seed {args.seed})")
         try:
             demo = record_demo(task, args.seed, say=lambda m: _say(f"{task}: {m}"))
@@ -161,6 +163,9 @@ def _cmd_train(args) -> int:
     from experiments.cli import UsageError
 
     device = _setup(args)
+    opt.writable_dir("--demos", args.demos)
+    if args.out is not None:
+        opt.writable_dir("--out", args.out)
     if args.iterations is not None and args.iterations < 1:
         raise UsageError(f"--iterations must be >= 1, got {args.iterations}")
     if args.augment_per_step is not None and args.augment_per_step < 1:
@@ -281,9 +286,9 @@ def _cmd_eval(args) -> int:
 
     device = _setup(args)
     methods, tasks, seeds = _methods(args.method), _tasks(args.task), _seeds(args.seeds)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a directory")
+    out = opt.writable_dir("--out", args.out)
+    if args.checkpoints is not None:
+        opt.existing_dir("--checkpoints", args.checkpoints)
     rows = []
     for task in tasks:
         env = TabletopEnv(task)
