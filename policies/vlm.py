@@ -278,16 +278,20 @@ def plan_schema(world, domain: str) -> dict:
     schema, or an answer may be cut off by the token limit)."""
     steps = []
     for skill in skills_for(domain):
-        args = [{"type": "string", "enum": sorted(_argument_names(world, kind, domain))}
-                for _, kind in skill.params]
+        names = [sorted(_argument_names(world, kind, domain)) for _, kind in skill.params]
+        if not all(names):
+            continue  # nothing in this scene can be its argument (no bowl to put into)
+        args = [{"type": "string", "enum": n} for n in names]
         steps.append({
             "type": "object", "additionalProperties": False, "required": ["skill", "args"],
             "properties": {"skill": {"type": "string", "const": skill.name},
                            "args": {"type": "array", "prefixItems": args,
                                     "minItems": len(args), "maxItems": len(args)}}})
+    plan = {"type": "array", "maxItems": MAX_PLAN_STEPS if steps else 0}
+    if steps:  # an empty "anyOf" is no schema: with no usable skill, only [] fits
+        plan["items"] = {"anyOf": steps}
     return {"type": "object", "additionalProperties": False, "required": ["plan"],
-            "properties": {"plan": {"type": "array", "maxItems": MAX_PLAN_STEPS,
-                                    "items": {"anyOf": steps}}}}
+            "properties": {"plan": plan}}
 
 
 def _clip(text: str, n: int = 200) -> str:

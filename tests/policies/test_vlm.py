@@ -384,6 +384,21 @@ def test_json_schema_constrains_the_answer_to_the_scene(double, bowl_world):
     assert fmt["json_schema"]["schema"]["required"] == ["plan"]
 
 
+def test_the_schema_offers_only_skills_the_scene_has_arguments_for():
+    """No bowl or tray in the scene: no pick_place_in, and no empty list of names (a
+    server refuses such a schema: HTTP 400)."""
+    from policies.vlm import plan_schema
+
+    env = TabletopEnv("rebuild-tower")
+    env.reset(seed=1000)
+    world = env.oracle_world()
+    env.close()
+    schema = plan_schema(world, "pick-place")
+    steps = schema["properties"]["plan"]["items"]["anyOf"]
+    assert "pick_place_in" not in {s["properties"]["skill"]["const"] for s in steps}
+    assert all(a["enum"] for s in steps for a in s["properties"]["args"]["prefixItems"])
+
+
 def test_pyramid_offers_build_into_every_slot():
     env = TabletopEnv("stack-pyramid")
     env.reset(seed=1000)

@@ -30,11 +30,14 @@ def server():
         yield s
 
 
-def test_a_text_episode_gets_a_real_answer_recorded_as_measured(server):
+@pytest.mark.parametrize("task", ["place-in-bowl", "rebuild-tower", "towers-of-hanoi"])
+def test_a_text_episode_gets_a_real_answer_recorded_as_measured(server, task):
+    """The server accepts each task's plan schema (a schema it cannot compile is an HTTP
+    400, and no answer) and answers within it."""
     from policies import make_policy
     from scenes.env import TabletopEnv
 
-    env = TabletopEnv("place-in-bowl")
+    env = TabletopEnv(task)
     try:
         env.reset(seed=1000)
         out = make_policy("vlm-text", base_url=server.base_url, model="smollm2-135m",
