@@ -158,9 +158,11 @@ def _cmd_action(args) -> int:
 
         server = PtyServer(RtuSlave(_sim_from_args(args), args.device_id)).start()
         transport = SerialRtuTransport(server.path, tconfig)
+    from tamp.deadline import Deadline
+
     try:
         with RobotiqGripper(transport, config) as gripper:
-            deadline = None if args.timeout is None else time.monotonic() + args.timeout
+            deadline = Deadline(args.timeout)
             with gripper.within(deadline):
                 return _run_action(gripper, args, deadline)
     except GripperError as err:
@@ -171,11 +173,11 @@ def _cmd_action(args) -> int:
             server.close()
 
 
-def _run_action(gripper, args, deadline: float | None) -> int:
-    """One action; ``deadline`` (time.monotonic(), from --timeout) holds for all of it:
-    activation, motion and every request's retries together."""
+def _run_action(gripper, args, deadline) -> int:
+    """One action; ``deadline`` (from --timeout) holds for all of it: activation, motion
+    and every request's retries together."""
     def left(default: float | None) -> float | None:
-        return default if deadline is None else max(0.0, deadline - time.monotonic())
+        return default if deadline.never else deadline.left()
 
     action = args.gripper_command
     if action == "status":
@@ -247,11 +249,12 @@ def _cmd_serve(args) -> int:
         return EXIT_FAILED
     with server:
         print(f"serving the Robotiq 2F-85 simulator at {where}; Ctrl-C to stop", flush=True)
-        deadline = None if args.duration is None else time.monotonic() + args.duration
+        from tamp.deadline import Deadline
+
+        deadline = Deadline(args.duration)
         try:
-            while deadline is None or time.monotonic() < deadline:
-                time.sleep(0.05 if deadline is None else
-                           max(0.0, min(0.05, deadline - time.monotonic())))
+            while not deadline.expired():
+                time.sleep(deadline.cap(0.05))
         except KeyboardInterrupt:
             pass
     print("simulator stopped", file=sys.stderr)

@@ -43,7 +43,9 @@ def _cmd_pddl(args) -> int:
     except PDDLError as err:
         raise UsageError(str(err)) from err
 
-    deadline = time.perf_counter() + args.time_budget
+    from tamp.deadline import Deadline
+
+    deadline = Deadline(args.time_budget)
     try:
         grounded = ground(task, deadline=deadline)
     except GroundingError as err:
@@ -53,7 +55,7 @@ def _cmd_pddl(args) -> int:
     print(f"[tamp] grounded {s.actions} actions over {s.facts} facts in {s.time_s:.3f} s"
           + (f" (static: {', '.join(s.static_predicates)})" if s.static_predicates else ""),
           file=sys.stderr)
-    budget = max(deadline - time.perf_counter(), 1e-3)
+    budget = max(deadline.left(), 1e-3)
     if args.backend == "fast-downward":
         result = fast_downward.solve(args.domain, args.problem, grounded, budget)
         print(f"[tamp] fast-downward (lama-first): {result.time_s:.3f} s", file=sys.stderr)

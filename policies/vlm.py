@@ -62,6 +62,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from policies.base import EpisodeOutcome, Monitor, Policy, register_policy
+from tamp.deadline import Deadline
 from scenes.env import TabletopEnv
 
 #: what the test double puts in ``system_fingerprint`` of every answer
@@ -387,7 +388,7 @@ class VLMClient:
         """The model's answer to ``prompt`` with the image ``png`` (None: text only);
         ``schema``: a JSON schema the answer must follow (``response_format``);
         ``budget_s``: s for the request and its retries together."""
-        deadline = None if budget_s is None else time.monotonic() + budget_s
+        deadline = Deadline(budget_s)
         image_sha = hashlib.sha256(png).hexdigest() if png is not None else None
         key = self.request_key(self.model, prompt, png, schema)
         if self.cache is not None:
@@ -426,7 +427,7 @@ class VLMClient:
                       cached, latency)
 
     def _post(self, prompt: str, png: bytes | None, schema: dict | None,
-              deadline: float | None) -> dict:
+              deadline: Deadline) -> dict:
         url = f"{self.base_url}/chat/completions"
         content: Any = prompt
         if png is not None:
@@ -448,14 +449,12 @@ class VLMClient:
         for attempt in range(self.retries + 1):
             if attempt:
                 pause = min(4.0, 0.5 * 2 ** (attempt - 1))
-                if deadline is not None and time.monotonic() + pause >= deadline:
+                if pause >= deadline.left():
                     break
                 time.sleep(pause)
-            timeout = self.timeout_s
-            if deadline is not None:
-                timeout = min(timeout, deadline - time.monotonic())
-                if timeout <= 0.05:
-                    break
+            timeout = deadline.cap(self.timeout_s)
+            if timeout <= 0.05:
+                break
             self.calls += 1
             sent += 1
             request = urllib.request.Request(url, body, headers, method="POST")
@@ -477,7 +476,7 @@ class VLMClient:
             except json.JSONDecodeError:
                 text = _clip(raw.decode(errors="replace"))
                 self._fail(url, f"answered with a body that is not JSON: {text}", sent)
-        if deadline is not None and time.monotonic() + 0.05 >= deadline:
+        if deadline.left() <= 0.05:
             last = (f"{last}; " if last else "") + "the time budget for the request ran out"
         self._fail(url, last, sent)
 

@@ -21,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 
+from tamp.deadline import Deadline
 from tamp.execution.plan import Action, Plan
 from tamp.geometry.collision import CollisionConfig
 from tamp.geometry.grasps import GraspConfig
@@ -273,8 +274,7 @@ class Planner:
             tuple(Atom(f[0], tuple(f[1:])) for f in sorted(goal)),
             tuple(Atom(f[0], tuple(f[1:])) for f in sorted(must_clear)), ())
         try:
-            task = ground(LiftedTask(domain, problem),
-                          deadline=time.perf_counter() + remaining)
+            task = ground(LiftedTask(domain, problem), deadline=Deadline(remaining))
         except GroundingError as err:
             return f"grounding failed: {err}"
         if task.unreachable_goals:

@@ -26,6 +26,7 @@ from robots.robotiq.errors import (ActivationTimeout, GripperError, GripperFault
                                    MotionTimeout, NotActivatedError, fault_class)
 from robots.robotiq.registers import ActivationState, Calibration, ObjectState, Request, Status
 from robots.robotiq.transport import Transport
+from tamp.deadline import Deadline
 
 #: rPR for the full-stroke commands, as in the manual's open/close example frames; the
 #: fingers stop at the calibrated ends of the stroke
@@ -188,7 +189,7 @@ class RobotiqGripper:
 
         Also the way out of a major fault. Raises ActivationTimeout past ``timeout_s``.
         """
-        deadline = time.monotonic() + timeout_s
+        deadline = Deadline(timeout_s)
         self._last_command = None
         with self.within(deadline):
             self._write(Request())  # rACT = 0: reset, clears faults
@@ -239,7 +240,7 @@ class RobotiqGripper:
         status = self._poll_until(
             lambda s: s.requested_count == cmd.position_count and s.go_to
             and s.object != ObjectState.MOVING,
-            time.monotonic() + timeout_s, "motion", error=MotionTimeout, any_fault=True)
+            Deadline(timeout_s), "motion", error=MotionTimeout, any_fault=True)
         return MoveResult(_OUTCOMES[status.object], status.width_m, cmd.requested_width_m,
                           time.monotonic() - cmd.sent_at, status)
 
@@ -337,7 +338,7 @@ class RobotiqGripper:
         self._go_to(count, width_m, speed, force)
         return self.wait(timeout_s)
 
-    def _poll_until(self, done, deadline: float, what: str, error=ActivationTimeout,
+    def _poll_until(self, done, deadline: Deadline, what: str, error=ActivationTimeout,
                     major_ok: bool = False, any_fault: bool = False) -> GripperStatus:
         with self.within(deadline):
             while True:
@@ -347,21 +348,21 @@ class RobotiqGripper:
                     raise GripperFault.from_code(status.fault)
                 if done(status):
                     return status
-                if time.monotonic() >= deadline:
+                if deadline.expired():
                     raise error(f"{what} did not finish in time (gSTA "
                                 f"{status.activation.name}, gOBJ {status.object.name}, "
                                 f"width {status.width_m:.4f} m)")
-                time.sleep(max(0.0, min(self.config.poll_period_s,
-                                        deadline - time.monotonic())))
+                time.sleep(deadline.cap(self.config.poll_period_s))
 
     @contextmanager
-    def within(self, deadline: float | None):
-        """No request retried past ``deadline`` (time.monotonic()) inside the block: an
-        operation's deadline holds across the link's retries. The earlier of this and an
-        enclosing one counts."""
+    def within(self, deadline: Deadline | None):
+        """No request retried past ``deadline`` inside the block: an operation's deadline
+        holds across the link's retries. The earlier of this and an enclosing one
+        counts."""
         previous = self.transport.deadline
-        if deadline is not None and previous is not None:
-            deadline = min(deadline, previous)
+        if deadline is not None and previous is not None and not previous.never and \
+                (deadline.never or previous.at < deadline.at):
+            deadline = previous
         self.transport.deadline = deadline if deadline is not None else previous
         try:
             yield

@@ -70,9 +70,9 @@ class Transport(ABC):
     def __init__(self, config: TransportConfig | None = None):
         self.config = config or TransportConfig()
         self.stats = TransportStats()
-        #: time.monotonic() after which no retry is started (the operation's deadline,
-        #: set by the driver while it waits); None: retries are bounded by count only
-        self.deadline: float | None = None
+        #: no retry is started past it (the operation's deadline, set by the driver
+        #: while it waits; :class:`tamp.deadline.Deadline`); None: by count only
+        self.deadline = None
 
     @property
     @abstractmethod
@@ -113,7 +113,7 @@ class Transport(ABC):
                     type(err), "protocol_errors")
                 setattr(self.stats, counter, getattr(self.stats, counter) + 1)
                 if n == self.config.retries or (self.deadline is not None
-                                                and time.monotonic() >= self.deadline):
+                                                and self.deadline.expired()):
                     raise
 
     def __enter__(self):

@@ -17,10 +17,11 @@ object with the message's fields, so they are tested without a ROS master.
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from tamp.deadline import Deadline
 
 
 class CameraError(RuntimeError):
@@ -238,7 +239,7 @@ class RosCamera:
         import rospy
 
         asked = rospy.get_time()
-        deadline = time.monotonic() + self.timeout
+        deadline = Deadline(self.timeout)
         self._subscribe()
         try:
             with self._lock:
@@ -249,10 +250,9 @@ class RosCamera:
                         chosen = fresh[:n]
                         info = self._latest.info
                         break
-                    left = deadline - time.monotonic()
-                    if left <= 0:
+                    if deadline.expired():
                         raise CameraError(self._silence(asked, len(fresh), n))
-                    self._lock.wait(min(left, 0.1))
+                    self._lock.wait(deadline.cap(0.1))
         finally:
             self._unsubscribe()
         return [frame_from(c, d, info, self.extrinsics(d)) for c, d in chosen]

@@ -19,6 +19,7 @@ import itertools
 import time
 from dataclasses import dataclass, field
 
+from tamp.deadline import Deadline
 from tamp.symbolic.pddl_io import ActionSchema, Atom, LiftedTask
 
 #: a bitset of fact ids (bit i set: fact i holds)
@@ -202,8 +203,9 @@ class _Clock:
     """The deadline, looked at every ``every`` steps of the innermost loops (a single
     action schema with many free parameters can have billions of candidate bindings)."""
 
-    def __init__(self, deadline: float | None, every: int = 2048):
-        self.deadline, self.every, self.n = deadline, every, 0
+    def __init__(self, deadline: Deadline | None, every: int = 2048):
+        self.deadline = deadline if deadline is not None and not deadline.never else None
+        self.every, self.n = every, 0
 
     def tick(self) -> None:
         self.n += 1
@@ -211,7 +213,7 @@ class _Clock:
             self.check()
 
     def check(self) -> None:
-        if self.deadline is not None and time.perf_counter() > self.deadline:
+        if self.deadline is not None and self.deadline.expired():
             raise GroundingError("time budget exhausted while grounding")
 
 
@@ -245,9 +247,10 @@ def _prepare(task: LiftedTask, schema: ActionSchema) -> _Schema:
 
 
 def ground(task: LiftedTask, max_actions: int = 2_000_000,
-           deadline: float | None = None) -> GroundTask:
-    """Ground ``task`` (see the module docstring). ``deadline`` is a ``time.perf_counter``
-    value; raises GroundingError past it or past ``max_actions`` ground actions."""
+           deadline: Deadline | None = None) -> GroundTask:
+    """Ground ``task`` (see the module docstring); raises GroundingError past
+    ``deadline`` (:class:`tamp.deadline.Deadline`) or past ``max_actions`` ground
+    actions."""
     t0 = time.perf_counter()
     clock = _Clock(deadline)
     dom, prob = task.domain, task.problem
