@@ -358,4 +358,9 @@ def test_packer_is_exact_on_small_grid_instances():
 def test_the_example_in_the_docs_runs():
     doc = (Path(__file__).parents[3] / "docs" / "PLACEMENTS.md").read_text()
     code = doc.split("```python\n", 1)[1].split("```", 1)[0]
-    exec(compile(code, "docs/PLACEMENTS.md", "exec"), {})
+    ns: dict = {}
+    exec(compile(code, "docs/PLACEMENTS.md", "exec"), ns)
+    # what the text around the example says it gives
+    assert ns["pose"][2, 3] == pytest.approx(0.004)  # released 4 mm above the zone
+    assert ns["stacked"].success and ns["beside"].success
+    assert sorted(ns["plan"].order) == ["b0", "b1", "b2", "b3"]
