@@ -1,0 +1,105 @@
+"""The UR5e + 2F-85 description: generated from Universal Robots' standard DH table, its
+forward kinematics is that formula, pinocchio and PyBullet agree on it, and the planner's
+collision model covers it."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pybullet as p
+import pytest
+
+import robots
+from robots.tools import build_ur5e_2f85 as ur
+from robots.tools.fit_spheres import build as fit_spheres
+
+
+@pytest.fixture(scope="module")
+def ur5e():
+    return robots.load("ur5e_2f85")
+
+
+@pytest.fixture(scope="module")
+def kin(ur5e):
+    from tamp.geometry.kinematics import Kinematics
+
+    return Kinematics(ur5e)
+
+
+def test_committed_files_match_their_generators(ur5e):
+    assert ur5e.urdf.read_text() == ur.build()
+    assert (ur5e.urdf.parent / "ur5e_2f85_spheres.yaml").read_text() == \
+        fit_spheres("ur5e_2f85")
+    assert "ur5e_2f85" in robots.available()
+
+
+def test_forward_kinematics_is_the_standard_dh_formula(ur5e, kin):
+    """The flange (UR's tool0) where the DH formula puts it, to 1e-9 m, on random joints
+    over the whole range."""
+    rng = np.random.default_rng(7)
+    worst_p = worst_r = 0.0
+    for _ in range(200):
+        q = rng.uniform(ur5e.lower, ur5e.upper)
+        dh = ur.dh_frames(q)[-1]
+        urdf = kin.frame_pose(q, ur5e.flange_link)
+        worst_p = max(worst_p, float(np.abs(urdf[:3, 3] - dh[:3, 3]).max()))
+        worst_r = max(worst_r, float(np.abs(urdf[:3, :3] - dh[:3, :3]).max()))
+    assert worst_p < 1e-9 and worst_r < 1e-9
+
+
+def test_published_dimensions(ur5e, kin):
+    # q = 0: stretched out along -x at shoulder height 0.1625, the flange 0.1333 + 0.0996
+    # to the side and 0.0997 below: UR's table, read off directly
+    flange = kin.frame_pose(np.zeros(6), ur5e.flange_link)
+    np.testing.assert_allclose(flange[:3, 3], [-0.8172, -0.2329, 0.0628], atol=1e-9)
+    # reach: the wrist centre's distance from the shoulder axis, arm straight
+    assert math.hypot(0.425 + 0.3922, 0.1333) == pytest.approx(0.828, abs=1e-3)
+
+
+def test_pinocchio_and_pybullet_agree_on_tool_pose(ur5e, kin):
+    cid = p.connect(p.DIRECT)
+    try:
+        body = p.loadURDF(str(ur5e.urdf), useFixedBase=True, physicsClientId=cid)
+        joints = {p.getJointInfo(body, j, physicsClientId=cid)[1].decode(): j
+                  for j in range(p.getNumJoints(body, physicsClientId=cid))}
+        links = {p.getJointInfo(body, j, physicsClientId=cid)[12].decode(): j
+                 for j in range(p.getNumJoints(body, physicsClientId=cid))}
+        rng = np.random.default_rng(42)
+        worst = 0.0
+        for _ in range(100):
+            q = rng.uniform(ur5e.lower, ur5e.upper)
+            for name, v in zip(ur5e.arm_joints, q):
+                p.resetJointState(body, joints[name], v, physicsClientId=cid)
+            s = p.getLinkState(body, links[ur5e.tcp_frame], computeForwardKinematics=True,
+                               physicsClientId=cid)
+            bullet = np.eye(4)
+            bullet[:3, :3] = np.array(p.getMatrixFromQuaternion(s[5])).reshape(3, 3)
+            bullet[:3, 3] = s[4]
+            worst = max(worst, float(np.abs(bullet - kin.frame_pose(q, ur5e.tcp_frame)).max()))
+        assert worst < 1e-6
+    finally:
+        p.disconnect(cid)
+
+
+def test_home_looks_down_at_the_table_like_the_panda(ur5e, kin):
+    tcp = kin.tcp_pose(ur5e.home)
+    np.testing.assert_allclose(tcp[:3, 3], [0.307, 0.0, 0.450], atol=1e-3)
+    np.testing.assert_allclose(tcp[:3, 2], [0, 0, -1], atol=1e-3)  # approach straight down
+
+
+def test_home_is_free_and_the_table_reachable(ur5e, kin):
+    from tamp.geometry.collision import CollisionChecker
+    from tamp.geometry.transforms import rpy_pose
+    from tamp.world import WorldModel
+
+    world = WorldModel({}, table_extent=(-0.3, 0.9, -0.6, 0.6), table_height=0.0)
+    checker = CollisionChecker(kin, world)
+    assert checker.clearances(ur5e.home)[0] > 0  # neither the table nor itself
+    rng = np.random.default_rng(0)
+    # grasps straight down over the tasks' table area, the tool 2 cm above the top
+    for x, y in [(0.35, -0.3), (0.35, 0.3), (0.6, 0.0), (0.7, -0.25), (0.45, 0.0)]:
+        target = rpy_pose((x, y, 0.04), (math.pi, 0.0, 0.0))
+        result = kin.ik(target, [ur5e.home], rng)
+        assert result.success, (x, y)
+        assert checker.clearances(result.q)[0] > 0, (x, y)
