@@ -14,7 +14,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
 
 
 def add_commands(sub) -> None:
-    from experiments.cli import _Parser, add_camera_argument, finite_float
+    from experiments.cli import _Parser, add_camera_argument, add_robot_argument, finite_float
 
     p = sub.add_parser("bench", help="run a benchmark", description="Run a benchmark; "
                        "results go to OUT and, with --update-docs, into docs/BENCHMARKS.md.")
@@ -52,6 +52,7 @@ def add_commands(sub) -> None:
                    help="checkpoint folder of the learned baselines (default: the shipped "
                         "ones); passed to every method that takes 'checkpoints'")
     add_camera_argument(e)
+    add_robot_argument(e)
     add_vlm_arguments(e)
     e.add_argument("--update-docs", action="store_true",
                    help="replace a section of docs/BENCHMARKS.md with the report (its plots "
@@ -410,7 +411,7 @@ def _cmd_episodes(args) -> int:
                          f"'{args.docs_section}'")
     cfg = be.EpisodesConfig(tasks, methods, args.episodes, args.seed_start, args.workers,
                             args.time_budget, options, args.backend, args.ray_address,
-                            gif_seeds, args.camera)
+                            gif_seeds, args.camera, args.robot)
     with tqdm(desc="episodes", unit="ep", file=sys.stderr, dynamic_ncols=True) as bar:
         results = be.run(cfg, out, bar)
     table = be.rows(results)
@@ -423,6 +424,7 @@ def _cmd_episodes(args) -> int:
                + (f" --gif-seeds {','.join(map(str, gif_seeds))}" if gif_seeds else "")
                + (f" --checkpoints {args.checkpoints}" if args.checkpoints else "")
                + (f" --camera {args.camera}" if args.camera else "")
+               + (f" --robot {args.robot}" if args.robot != "panda_2f85" else "")
                + _vlm_flags(args, methods))
     plots = be.write_plots(table, out, tasks, methods)
     text = be.report(table, command, tasks, methods, tuple(plots))

@@ -49,6 +49,7 @@ class EpisodesConfig:
     #: the scene camera's sensor model for every episode; None: each method's default
     #: (see :func:`experiments.episode.resolve_camera`)
     camera: str | None = None
+    robot: str = "panda_2f85"  #: the robot of every episode
 
     def seeds(self) -> range:
         return range(self.seed_start, self.seed_start + self.episodes)
@@ -58,7 +59,7 @@ class EpisodesConfig:
         results record it (see :func:`experiments.episode.settings_of`)."""
         from experiments.episode import settings_of
 
-        return settings_of(self.time_budget, self.options)
+        return settings_of(self.time_budget, self.options, self.robot)
 
     def camera_for(self, method: str) -> str:
         """The camera the episodes of ``method`` run with."""
@@ -87,14 +88,14 @@ def _crashed(task: str, method: str, seed: int, err: BaseException,
 
 
 def _run_one(task: str, method: str, seed: int, out: str, time_budget: float,
-             options: dict | None = None, gif: bool = False, camera: str | None = None
-             ) -> dict:
+             options: dict | None = None, gif: bool = False, camera: str | None = None,
+             robot: str = "panda_2f85") -> dict:
     """One episode, its result written under ``out`` (a crash is written as a failure)."""
     from experiments.episode import EpisodeSpec, resolve_camera, run_episode
 
     where = episode_dir(Path(out), task, method, seed)
     spec = EpisodeSpec(task, seed, method, time_budget=time_budget,
-                       options=dict(options or {}), camera=camera)
+                       options=dict(options or {}), camera=camera, robot=robot)
     try:
         return run_episode(spec, out=where, gif=gif)
     except Exception as err:  # a crash is a counted failure, never the end of the run
@@ -103,16 +104,17 @@ def _run_one(task: str, method: str, seed: int, out: str, time_budget: float,
         from experiments.episode import settings_of
 
         result = _crashed(task, method, seed, err, resolve_camera(spec),
-                          settings_of(time_budget, dict(options or {})))
+                          settings_of(time_budget, dict(options or {}), robot))
         write_json_atomic(where / "result.json", result)
         return result
 
 
 def _run_detached(task: str, method: str, seed: int, time_budget: float, options: dict,
-                  gif: bool, camera: str | None = None) -> tuple[dict, bytes | None]:
+                  gif: bool, camera: str | None = None, robot: str = "panda_2f85"
+                  ) -> tuple[dict, bytes | None]:
     """One episode on a (possibly remote) worker: the result and the GIF's bytes."""
     with tempfile.TemporaryDirectory(prefix="tamp-episode-") as tmp:
-        result = _run_one(task, method, seed, tmp, time_budget, options, gif, camera)
+        result = _run_one(task, method, seed, tmp, time_budget, options, gif, camera, robot)
         path = episode_dir(Path(tmp), task, method, seed) / "episode.gif"
         return result, (path.read_bytes() if path.exists() else None)
 
@@ -146,9 +148,10 @@ def _result(path: Path, camera: str, settings: dict | None = None) -> dict | Non
         return None
     if recorded_camera(result) != camera:
         return None
-    if settings is not None and any(k in result and result[k] != v
-                                    for k, v in settings.items()):
-        return None
+    if settings is not None and any(
+            result.get(k, "panda_2f85" if k == "robot" else v) != v
+            for k, v in settings.items()):
+        return None  # (a result from before robots were recorded was the Panda's)
     return result
 
 
@@ -195,12 +198,12 @@ def run(config: EpisodesConfig, out: Path, progress=None) -> list[dict]:
     elif config.workers <= 1:
         for t, m, s, gif in todo:
             _run_one(t, m, s, str(out), config.time_budget, config.options, gif,
-                     config.camera)
+                     config.camera, config.robot)
             done()
     else:
         with ProcessPoolExecutor(config.workers) as pool:
             futures = [pool.submit(_run_one, t, m, s, str(out), config.time_budget,
-                                   config.options, gif, config.camera)
+                                   config.options, gif, config.camera, config.robot)
                        for t, m, s, gif in todo]
             for f in as_completed(futures):
                 f.result()
@@ -236,7 +239,8 @@ def _run_ray(config: EpisodesConfig, out: Path, todo, done) -> None:
     try:
         remote = ray.remote(num_cpus=1, max_retries=0)(_run_detached)
         refs = {remote.remote(t, m, s, config.time_budget, config.options, gif,
-                              config.camera): (t, m, s) for t, m, s, gif in todo}
+                              config.camera, config.robot): (t, m, s)
+                for t, m, s, gif in todo}
         waiting = list(refs)
         while waiting:
             ready, waiting = ray.wait(waiting, num_returns=1)

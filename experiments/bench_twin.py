@@ -202,9 +202,9 @@ def report(results: list[dict], command: str, episodes: dict | None = None) -> s
     if len(set(counts.values())) > 1:
         lines += ["Episodes per task differ (a run in progress): "
                   + ", ".join(f"{t} {n}" for t, n in counts.items()) + ".", ""]
-    head = "| task | twin + deploy (ROS, Modbus) | " + " | ".join(
-        f"`tamp run` {m}" for m in methods) + \
-        " | robot time median / p95 (s) | perception per look median / p95 (s) | " \
+    head = "| task | twin + deploy (ROS, Modbus) | " + "".join(
+        f"`tamp run` {m} | " for m in methods) + \
+        "robot time median / p95 (s) | perception per look median / p95 (s) | " \
         "planning median (s) | latency per motion median (s) |"
     lines += [head, "|" + "---|" * (head.count("|") - 1)]
     tasks = list(dict.fromkeys(r["task"] for r in results))

@@ -102,6 +102,25 @@ def camera_name(value: str) -> str:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def robot_name(value: str) -> str:
+    """``--robot``'s type: a robot described under ``robots/``."""
+    import robots
+
+    if value not in robots.available():
+        raise argparse.ArgumentTypeError(f"unknown robot '{value}'; known: "
+                                         f"{', '.join(robots.available())}")
+    return value
+
+
+def add_robot_argument(parser) -> None:
+    """``--robot NAME``: the arm and gripper (a folder of ``robots/``)."""
+    import robots
+
+    parser.add_argument("--robot", type=robot_name, default="panda_2f85", metavar="NAME",
+                        help=f"the robot, a folder of robots/: {', '.join(robots.available())} "
+                             "(default panda_2f85)")
+
+
 def add_camera_argument(parser, default: str | None = None, why: str = "") -> None:
     """``--camera NAME``: the scene camera's sensor model. ``default`` None: the
     episodes' own default (the realistic model for learned perception, ideal otherwise)."""
@@ -242,7 +261,7 @@ def _cmd_run(args) -> int:
     try:
         result = run_episode(EpisodeSpec(args.task, args.seed, args.method, args.perception,
                                          args.time_budget, args.goal, concepts, options,
-                                         camera=args.camera),
+                                         camera=args.camera, robot=args.robot),
                              out=out, gif=args.gif, gui=args.gui, monitor=monitor)
     finally:
         monitor.close()
@@ -297,6 +316,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p_run.add_argument("--time-budget", type=finite_float, default=60.0,
                        help="planning time budget in seconds (default 60)")
     add_camera_argument(p_run)
+    add_robot_argument(p_run)
     p_run.add_argument("--gif", action="store_true", help="also write OUT/episode.gif")
     p_run.add_argument("--overwrite", action="store_true",
                        help="replace a result already in OUT (without it, an OUT that holds "

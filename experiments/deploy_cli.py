@@ -354,7 +354,7 @@ def replay(args) -> int:
 
 # -- tamp twin -------------------------------------------------------------------------------
 def add_twin_command(subparsers) -> None:
-    from experiments.cli import add_camera_argument
+    from experiments.cli import add_camera_argument, add_robot_argument
 
     p = subparsers.add_parser(
         "twin", help="serve a simulated scene as a robot cell over ROS 1 and Modbus",
@@ -383,6 +383,7 @@ def add_twin_command(subparsers) -> None:
                    help="simulated seconds per wall-clock second at most (default 1: real "
                         "time; more for benchmarks, as far as the physics keeps up)")
     add_camera_argument(p, "d435", "a real camera's imperfections, as on the robot")
+    add_robot_argument(p)
     p.set_defaults(func=_cmd_twin)
 
 
@@ -439,7 +440,7 @@ def _cmd_twin(args) -> int:
               f"{camera}, gripper {twin.gripper_address}); workcell: "
               f"{out / 'workcell.yaml'}; Ctrl-C to stop", file=sys.stderr, flush=True)
 
-    result = run(TwinConfig(task=args.task, seed=args.seed, camera=camera,
+    result = run(TwinConfig(task=args.task, seed=args.seed, camera=camera, robot=args.robot,
                             gripper_port=args.gripper_port, time_scale=args.time_scale),
                  out, ready)
     print(f"[twin] stopped: task {'succeeded' if result['success'] else 'not done'} "

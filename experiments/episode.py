@@ -36,6 +36,7 @@ class EpisodeSpec:
     #: the scene camera's sensor model (a name in ``tamp.perception.sensors.SENSORS``); None: see
     #: :func:`resolve_camera`
     camera: str | None = None
+    robot: str = "panda_2f85"  #: a robot of ``robots/`` (``robots.available()``)
 
 
 def uses_learned_perception(method: str, perception: str = "oracle") -> bool:
@@ -61,13 +62,15 @@ def resolve_camera(spec: EpisodeSpec) -> str:
         else "ideal"
 
 
-def settings_of(time_budget: float, options: dict) -> dict[str, Any]:
+def settings_of(time_budget: float, options: dict, robot: str = "panda_2f85"
+                ) -> dict[str, Any]:
     """The settings besides task, method, seed and camera that shape an episode, as its
     result records them: a benchmark resumes only episodes made with the same ones."""
     import json
 
     return {"time_budget_s": float(time_budget),
-            "options": json.loads(json.dumps(dict(options), sort_keys=True, default=str))}
+            "options": json.loads(json.dumps(dict(options), sort_keys=True, default=str)),
+            "robot": robot}
 
 
 def policy_kwargs(spec: EpisodeSpec, cls) -> dict[str, Any]:
@@ -125,9 +128,10 @@ def run_episode(spec: EpisodeSpec, out: str | Path | None = None, gif: bool = Fa
 
     monitor = monitor or Monitor()
     camera = resolve_camera(spec)
-    env = TabletopEnv(spec.task, gui=gui, camera=camera)
+    env = TabletopEnv(spec.task, gui=gui, camera=camera, robot=spec.robot)
     try:
-        monitor.stage(f"building {spec.task} (seed {spec.seed}, camera {camera})")
+        monitor.stage(f"building {spec.task} (seed {spec.seed}, camera {camera}"
+                      + (f", robot {spec.robot})" if spec.robot != "panda_2f85" else ")"))
         env.reset(seed=spec.seed)
         every = max(1, round(1.0 / (GIF_FPS * env.control_dt))) if gif else None
         recorder = _Recorder(monitor, every)
@@ -151,7 +155,7 @@ def run_episode(spec: EpisodeSpec, out: str | Path | None = None, gif: bool = Fa
             "method": spec.method,
             "perception": spec.perception,
             "camera": camera,
-            **settings_of(spec.time_budget, spec.options),
+            **settings_of(spec.time_budget, spec.options, spec.robot),
             "goal": spec.goal or env.instance.description,
             "task_goal": env.instance.description,
             "goal_facts": [" ".join(f) for f in sorted(env.instance.goal)],

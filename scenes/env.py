@@ -1,7 +1,7 @@
 """Gymnasium environment for every registered tabletop task.
 
-Action: 7 arm joint position targets (rad) and the gripper opening (m), held for one
-control period (1/40 s, 6 physics steps). Observation: the robot's joint positions and
+Action: the arm's joint position targets (rad; 7 for the Panda, 6 for the UR5e) and the
+gripper opening (m), held for one control period (1/40 s, 6 physics steps). Observation: the robot's joint positions and
 gripper opening, and per object its pose, size and colour (zero-padded to
 ``MAX_OBJECTS``). Reward 1 and ``terminated`` when the task's goal holds in ground truth. ``camera`` names
 the scene camera's sensor model (``ideal``, ``d435``, ``d435-miscalibrated``; see
@@ -83,13 +83,15 @@ class TabletopEnv(gymnasium.Env):
     def step(self, action):
         action = np.asarray(action, np.float64)
         if action.shape != self.action_space.shape:
-            raise ValueError(f"action must have shape {self.action_space.shape} (7 joint "
-                             f"targets, rad, and the gripper opening, m); got {action.shape}")
+            raise ValueError(f"action must have shape {self.action_space.shape} "
+                             f"({self.robot.dof} joint targets, rad, and the gripper "
+                             f"opening, m); got {action.shape}")
         if not np.all(np.isfinite(action)):
             # a NaN target would stay in the simulator's state for the rest of the episode
             raise ValueError(f"action must be finite; got {action.tolist()}")
-        q = np.clip(action[:7], self.robot.lower, self.robot.upper)
-        width = float(np.clip(action[7], 0.0, self.robot.gripper.stroke))
+        n = self.robot.dof
+        q = np.clip(action[:n], self.robot.lower, self.robot.upper)
+        width = float(np.clip(action[n], 0.0, self.robot.gripper.stroke))
         self.sim.command(q, width)
         self.sim.step(self.substeps)
         info = self._info()

@@ -48,7 +48,7 @@ class TwinConfig:
     seed: int = 0
     camera: str = "d435"  #: sensor model (tamp/perception/sensors.py)
     robot: str = "panda_2f85"
-    base_frame: str = "panda_link0"
+    base_frame: str | None = None  #: None: the robot's base link
     controller: str = "/position_joint_trajectory_controller"
     joint_states: str = "/joint_states"
     camera_ns: str = "/camera"
@@ -147,6 +147,7 @@ class Twin(SimController):
         self.twin = config
         self.out = Path(out)
         self.env = TabletopEnv(config.task, robot=config.robot, camera=config.camera)
+        self.base_frame = config.base_frame or self.env.robot.base_link
         self.env.reset(seed=config.seed)
         self.sim_time = 0.0
         self.q = self.env.sim.arm_positions()
@@ -348,7 +349,7 @@ class Twin(SimController):
         pos, quat = to_pos_quat(self.env.camera.reported_extrinsics)
         tf = TransformStamped()
         tf.header.stamp = rospy.Time.now()
-        tf.header.frame_id = self.twin.base_frame
+        tf.header.frame_id = self.base_frame
         tf.child_frame_id = CAMERA_FRAME
         tf.transform.translation.x, tf.transform.translation.y, \
             tf.transform.translation.z = (float(v) for v in pos)
@@ -367,7 +368,7 @@ class Twin(SimController):
         places = tuple(Place(z.name, (float(z.pose[0, 3]), float(z.pose[1, 3])),
                              tuple(float(v) for v in z.extents), yaw_of(z.pose))
                        for z in self.env.instance.zones)
-        return Workcell(robot=t.robot, base_frame=t.base_frame, table_height=TABLE_TOP,
+        return Workcell(robot=t.robot, base_frame=self.base_frame, table_height=TABLE_TOP,
                         table_extent=tuple(float(v) for v in TABLE_EXTENT), places=places,
                         camera=CameraSpec(model=t.camera, namespace=t.camera_ns,
                                           frame=CAMERA_FRAME),

@@ -103,3 +103,45 @@ def test_home_is_free_and_the_table_reachable(ur5e, kin):
         result = kin.ik(target, [ur5e.home], rng)
         assert result.success, (x, y)
         assert checker.clearances(result.q)[0] > 0, (x, y)
+
+
+def test_the_gymnasium_env_takes_the_robot_by_name():
+    import gymnasium as gym
+
+    import scenes  # noqa: F401  (registers the environments)
+
+    env = gym.make("tamp/Lift-v0", robot="ur5e_2f85")
+    try:
+        assert env.action_space.shape == (7,)  # 6 joints and the gripper opening
+        obs, _ = env.reset(seed=0)
+        obs, *_ = env.step(np.append(env.unwrapped.robot.home, 0.085))
+        assert obs["robot"].shape == (7,)
+        with pytest.raises(ValueError, match=r"6 joint targets"):
+            env.unwrapped.step(np.zeros(8))
+    finally:
+        env.close()
+
+
+def test_an_episode_runs_with_the_ur5e_and_says_so(tmp_path):
+    from experiments.cli import main
+
+    assert main(["run", "--task", "lift", "--seed", "2", "--robot", "ur5e_2f85",
+                 "--out", str(tmp_path)]) == 0
+    import json
+
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["robot"] == "ur5e_2f85" and result["success"] is True
+
+
+def test_a_benchmark_resumes_only_results_of_the_same_robot(tmp_path):
+    import json
+
+    from experiments.bench_episodes import _result
+    from experiments.episode import settings_of
+
+    path = tmp_path / "result.json"
+    old = {"task": "lift", "seed": 0, "camera": "ideal", **settings_of(60.0, {})}
+    del old["robot"]  # a result from before robots were recorded: the Panda's
+    path.write_text(json.dumps(old))
+    assert _result(path, "ideal", settings_of(60.0, {}, "panda_2f85")) is not None
+    assert _result(path, "ideal", settings_of(60.0, {}, "ur5e_2f85")) is None
