@@ -30,8 +30,8 @@ from xml.etree import ElementTree as ET
 
 import numpy as np
 
-from robots.tools.urdf_parts import (MATERIALS, _capsule, _inertial, _joint, _rot_x,
-                                     add_robotiq_2f85, to_text)
+from robots.tools.urdf_parts import (MATERIALS, _inertial, _joint, _rot_x,
+                                     add_robotiq_2f85, capsule_link, to_text)
 
 OUT = Path(__file__).resolve().parents[1] / "panda_2f85" / "panda_2f85.urdf"
 
@@ -86,16 +86,8 @@ def build() -> str:
     white, grey = "white", "grey"
     frames = _zero_config_frames()
     for i in range(8):
-        link = ET.SubElement(robot, "link", name=f"panda_link{i}")
-        inv = np.linalg.inv(frames[i])
-        pts = []
-        for p0, p1, r in PANDA_CAPSULES[i]:
-            q0 = (inv @ np.array([*p0, 1.0]))[:3]
-            q1 = (inv @ np.array([*p1, 1.0]))[:3]
-            pts += [q0, q1]
-            _capsule(link, q0, q1, r, white if i % 2 == 0 else grey)
-        pts = np.array(pts)
-        _inertial(link, LINK_MASS[i], np.ptp(pts, axis=0) + 0.1, pts.mean(axis=0))
+        capsule_link(robot, f"panda_link{i}", frames[i], PANDA_CAPSULES[i], LINK_MASS[i],
+                     white if i % 2 == 0 else grey)
         if i > 0:
             a, d, alpha = PANDA_DH[i - 1]
             _joint(robot, f"panda_joint{i}", "revolute", f"panda_link{i - 1}",

@@ -39,8 +39,8 @@ from xml.etree import ElementTree as ET
 
 import numpy as np
 
-from robots.tools.urdf_parts import (MATERIALS, _capsule, _inertial, _joint,
-                                     add_robotiq_2f85, to_text)
+from robots.tools.urdf_parts import (MATERIALS, _inertial, _joint, add_robotiq_2f85,
+                                     capsule_link, to_text)
 
 OUT = Path(__file__).resolve().parents[1] / "ur5e_2f85" / "ur5e_2f85.urdf"
 
@@ -107,16 +107,8 @@ def build() -> str:
         ET.SubElement(ET.SubElement(robot, "material", name=name), "color", rgba=rgba)
     frames = _link_frames_at_zero()
     for i, name in enumerate(LINKS):
-        link = ET.SubElement(robot, "link", name=name)
-        inv = np.linalg.inv(frames[i])
-        pts = []
-        for p0, p1, r in UR5E_CAPSULES[i]:
-            q0 = (inv @ np.array([*p0, 1.0]))[:3]
-            q1 = (inv @ np.array([*p1, 1.0]))[:3]
-            pts += [q0, q1]
-            _capsule(link, q0, q1, r, "grey" if i in (0, 6) else "white")
-        pts = np.array(pts)
-        _inertial(link, LINK_MASS[i], np.ptp(pts, axis=0) + 0.1, pts.mean(axis=0))
+        capsule_link(robot, name, frames[i], UR5E_CAPSULES[i], LINK_MASS[i],
+                     "grey" if i in (0, 6) else "white")
         if i > 0:
             # joint i: at DH frame i-1, i.e. (a, 0, d) and roll alpha of row i-1 from link i-1
             a, d, alpha = UR5E_DH[i - 2] if i > 1 else (0.0, 0.0, 0.0)

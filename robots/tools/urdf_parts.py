@@ -102,6 +102,23 @@ def _joint(robot, name, kind, parent, child, xyz, rpy=(0, 0, 0), axis=None, limi
         ET.SubElement(j, "mimic", joint=mimic, multiplier="1", offset="0")
 
 
+def capsule_link(robot: ET.Element, name: str, frame: np.ndarray, capsules, mass: float,
+                 material: str) -> ET.Element:
+    """A link made of ``capsules`` ((p0, p1, radius), given in the world frame with the
+    arm at q = 0, where the link's frame is ``frame``), with a rough box inertia."""
+    link = ET.SubElement(robot, "link", name=name)
+    inv = np.linalg.inv(frame)
+    pts = []
+    for p0, p1, r in capsules:
+        q0 = (inv @ np.array([*p0, 1.0]))[:3]
+        q1 = (inv @ np.array([*p1, 1.0]))[:3]
+        pts += [q0, q1]
+        _capsule(link, q0, q1, r, material)
+    pts = np.array(pts)
+    _inertial(link, mass, np.ptp(pts, axis=0) + 0.1, pts.mean(axis=0))
+    return link
+
+
 def add_robotiq_2f85(robot: ET.Element, parent: str, xyz=(0.0, 0.0, 0.0),
                      rpy=(0.0, 0.0, 0.0)) -> None:
     """The 2F-85 (coupling, housing, two pads on equivalent prismatic joints, the tool

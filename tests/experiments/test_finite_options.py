@@ -5,28 +5,17 @@ range and refuses what lies outside it, and what is no whole number, the same wa
 
 from __future__ import annotations
 
-import argparse
-
 import pytest
 
-from experiments.cli import COMMANDS, EXIT_USAGE, build_parser, finite_float, main
+from cli_walk import options
+from experiments.cli import EXIT_USAGE, finite_float, main
 
 #: arguments that a subcommand needs before its options are even read
 REQUIRED = {("deploy",): ["--ros1"], ("pddl",): ["d.pddl", "p.pddl"],
             ("gripper", "status"): [], ("policies", "demo"): []}
 
 
-def _real_options(parser: argparse.ArgumentParser, path=()):
-    """(subcommand path, option string) of every option whose type is finite_float."""
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for name, sub in action.choices.items():
-                yield from _real_options(sub, (*path, name))
-        elif action.type is finite_float and action.option_strings:
-            yield path, action.option_strings[-1]
-
-
-OPTIONS = sorted(set(_real_options(build_parser())))
+OPTIONS = [(p, a.option_strings[-1]) for p, a in options(lambda a: a.type is finite_float)]
 
 
 def test_the_walk_finds_the_budgets_and_limits():
@@ -47,31 +36,8 @@ def test_a_non_finite_number_is_one_line_and_exit_2(capsys, path, option, value)
     assert "Traceback" not in err
 
 
-def _parsers():
-    """Every command's parser, each built as ``tamp COMMAND`` builds it."""
-    yield (), build_parser()
-    for command in dict.fromkeys(COMMANDS):
-        yield (), build_parser(command)
-
-
-def _int_options():
-    """(subcommand path, option, type) of every option that takes a whole number."""
-    def walk(parser, path):
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                for name, sub in action.choices.items():
-                    yield from walk(sub, (*path, name))
-            elif action.option_strings and (action.type is int
-                                            or hasattr(action.type, "bounds")):
-                yield path, action.option_strings[-1], action.type
-    seen = {}
-    for _, parser in _parsers():
-        for path, option, kind in walk(parser, ()):
-            seen[(path, option)] = kind
-    return sorted(seen.items())
-
-
-INTS = _int_options()
+INTS = [((p, a.option_strings[-1]), a.type) for p, a in options(
+    lambda a: a.type is int or hasattr(a.type, "bounds"))]
 
 
 def test_every_integer_option_states_its_range():

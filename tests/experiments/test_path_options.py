@@ -6,13 +6,12 @@ that a command which starts working instead fails here quickly)."""
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 
 import pytest
 
-from experiments.cli import COMMANDS, build_parser
+from cli_walk import options
 
 pytestmark = pytest.mark.slow
 
@@ -49,22 +48,8 @@ NEEDS = {("run", "vlm_cache"): ["--method", "vlm", "--vlm-model", "m", "--vlm-ba
                                            "--vlm-base-url", "http://127.0.0.1:1/v1"]}
 
 
-def _path_options():
-    def walk(parser, path):
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                for name, sub in action.choices.items():
-                    yield from walk(sub, (*path, name))
-            elif action.option_strings and action.type is None and action.nargs is None \
-                    and any(k in action.dest for k in PATHLIKE):
-                yield " ".join(path), action.dest, action.option_strings[-1]
-    found = set()
-    for command in ["run", *dict.fromkeys(COMMANDS)]:
-        found |= set(walk(build_parser(command), ()))
-    return sorted(found)
-
-
-OPTIONS = _path_options()
+OPTIONS = [(" ".join(p), a.dest, a.option_strings[-1]) for p, a in options(
+    lambda a: a.type is None and a.nargs is None and any(k in a.dest for k in PATHLIKE))]
 WITH_OUT = {(c, dest) for c, dest, _ in OPTIONS if dest == "out"}
 
 

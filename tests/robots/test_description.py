@@ -52,7 +52,12 @@ def _pybullet_robot(robot):
     return cid, body, index, links
 
 
-def test_pinocchio_and_pybullet_agree_on_tool_pose(robot, kinematics):
+@pytest.mark.parametrize("name", robots.available())
+def test_pinocchio_and_pybullet_agree_on_tool_pose(name):
+    from tamp.geometry.kinematics import Kinematics
+
+    robot = robots.load(name)
+    kinematics = Kinematics(robot)
     cid, body, index, links = _pybullet_robot(robot)
     rng = np.random.default_rng(42)
     try:

@@ -1,13 +1,12 @@
 """The UR5e + 2F-85 description: generated from Universal Robots' standard DH table, its
-forward kinematics is that formula, pinocchio and PyBullet agree on it, and the planner's
-collision model covers it."""
+forward kinematics is that formula (pinocchio and PyBullet agree on it: see
+test_description.py, for every robot), and the planner's collision model covers it."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
-import pybullet as p
 import pytest
 
 import robots
@@ -55,31 +54,6 @@ def test_published_dimensions(ur5e, kin):
     np.testing.assert_allclose(flange[:3, 3], [-0.8172, -0.2329, 0.0628], atol=1e-9)
     # reach: the wrist centre's distance from the shoulder axis, arm straight
     assert math.hypot(0.425 + 0.3922, 0.1333) == pytest.approx(0.828, abs=1e-3)
-
-
-def test_pinocchio_and_pybullet_agree_on_tool_pose(ur5e, kin):
-    cid = p.connect(p.DIRECT)
-    try:
-        body = p.loadURDF(str(ur5e.urdf), useFixedBase=True, physicsClientId=cid)
-        joints = {p.getJointInfo(body, j, physicsClientId=cid)[1].decode(): j
-                  for j in range(p.getNumJoints(body, physicsClientId=cid))}
-        links = {p.getJointInfo(body, j, physicsClientId=cid)[12].decode(): j
-                 for j in range(p.getNumJoints(body, physicsClientId=cid))}
-        rng = np.random.default_rng(42)
-        worst = 0.0
-        for _ in range(100):
-            q = rng.uniform(ur5e.lower, ur5e.upper)
-            for name, v in zip(ur5e.arm_joints, q):
-                p.resetJointState(body, joints[name], v, physicsClientId=cid)
-            s = p.getLinkState(body, links[ur5e.tcp_frame], computeForwardKinematics=True,
-                               physicsClientId=cid)
-            bullet = np.eye(4)
-            bullet[:3, :3] = np.array(p.getMatrixFromQuaternion(s[5])).reshape(3, 3)
-            bullet[:3, 3] = s[4]
-            worst = max(worst, float(np.abs(bullet - kin.frame_pose(q, ur5e.tcp_frame)).max()))
-        assert worst < 1e-6
-    finally:
-        p.disconnect(cid)
 
 
 def test_home_looks_down_at_the_table_like_the_panda(ur5e, kin):
