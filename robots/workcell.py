@@ -3,7 +3,7 @@
 metres and in the robot's base frame. An annotated example: ``robots/workcells/example.yaml``.
 
     robot: panda_2f85              # a robot folder under robots/
-    base_frame: panda_link0        # TF frame of the robot's base (planning frame)
+    base_frame: panda_link0        # TF frame of the robot's base (default: its base link)
     table:
       height: 0.0                  # z of the table top
       extent: [-0.3, 0.9, -0.6, 0.6]   # x_min, x_max, y_min, y_max of the table top
@@ -175,9 +175,15 @@ def parse(data, source: str = "") -> Workcell:
                                      "frame")}, pose=cam_pose)
     ctl = _mapping(top.get("controller"), "controller", {"namespace", "joint_states"})
     gripper = top.get("gripper")
+    robot = _text(top.get("robot", d.robot), "robot")
+    base = top.get("base_frame")
+    if base is None:  # the robot's own base link, when the robot is one we describe
+        import robots
+
+        base = robots.load(robot).base_link if robot in robots.available() else d.base_frame
     return Workcell(
-        robot=_text(top.get("robot", d.robot), "robot"),
-        base_frame=_text(top.get("base_frame", d.base_frame), "base_frame"),
+        robot=robot,
+        base_frame=_text(base, "base_frame"),
         table_height=height, table_extent=extent, places=tuple(places), camera=camera,
         controller=_text(ctl.get("namespace", d.controller), "controller.namespace"),
         joint_states=_text(ctl.get("joint_states", d.joint_states), "controller.joint_states"),

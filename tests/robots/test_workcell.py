@@ -62,3 +62,13 @@ def test_unreadable_files(tmp_path):
     bad.write_text("table: [1, 2\n")
     with pytest.raises(WorkcellError, match="not valid YAML"):
         load(bad)
+
+
+def test_the_base_frame_defaults_to_the_robots_base_link(tmp_path):
+    from robots.workcell import load
+
+    path = tmp_path / "ur.yaml"
+    path.write_text("robot: ur5e_2f85\ntable: {height: 0.0}\n")
+    assert load(path).base_frame == "base_link"
+    path.write_text("robot: panda_2f85\ntable: {height: 0.0}\n")
+    assert load(path).base_frame == "panda_link0"

@@ -106,6 +106,19 @@ def test_the_twin_is_solved_through_ros_and_modbus_only(ros1_master, twin, no_py
     assert result["goals"]["goals_rejected"] == 0 and result["goals"]["goals_succeeded"] >= 8
 
 
+def test_the_ur5e_is_deployed_through_the_same_twin(ros1_master, twin, no_pybullet):
+    """Another robot is a name: the twin serves a UR5e (UR's joint names, its base link in
+    TF and the workcell) and the same deploy solves the task through it."""
+    t = twin("--robot", "ur5e_2f85")
+    cell = yaml.safe_load(t.workcell.read_text())
+    assert cell["robot"] == "ur5e_2f85" and cell["base_frame"] == "base_link"
+    run = _deploy(ros1_master, no_pybullet, "--goal", t.result()["goal"], "--workcell",
+                  str(t.workcell), "--execute")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "shoulder_pan_joint" in run.stdout  # the controller's joints, as UR names them
+    assert t.result()["success"] is True, t.result()
+
+
 def test_a_silent_camera_fails_with_its_topic_named(ros1_master, twin, no_pybullet, tmp_path):
     t = twin()
     cell = yaml.safe_load(t.workcell.read_text())
