@@ -19,7 +19,7 @@ metres and in the robot's base frame. An annotated example: ``robots/workcells/e
       pose:                        # optional: the camera's fixed pose; without it, TF
         position: [1.15, 0.0, 0.75]
         quaternion_xyzw: [0.0, 0.0, 0.0, 1.0]
-    controller:
+    controller:                    # default: the robot's (robots/NAME/NAME.yaml, ros:)
       namespace: /position_joint_trajectory_controller
       joint_states: /joint_states
     gripper: tcp:127.0.0.1:5020    # Robotiq 2F-85 SPEC (see tamp gripper --help)
@@ -176,16 +176,19 @@ def parse(data, source: str = "") -> Workcell:
     ctl = _mapping(top.get("controller"), "controller", {"namespace", "joint_states"})
     gripper = top.get("gripper")
     robot = _text(top.get("robot", d.robot), "robot")
-    base = top.get("base_frame")
-    if base is None:  # the robot's own base link, when the robot is one we describe
-        import robots
+    base, controller = top.get("base_frame"), ctl.get("namespace")
+    import robots
 
-        base = robots.load(robot).base_link if robot in robots.available() else d.base_frame
+    if robot in robots.available():  # unset: the robot's own base link and controller
+        spec = robots.load(robot)
+        base = spec.base_link if base is None else base
+        controller = spec.ros_controller if controller is None else controller
     return Workcell(
         robot=robot,
-        base_frame=_text(base, "base_frame"),
+        base_frame=_text(base if base is not None else d.base_frame, "base_frame"),
         table_height=height, table_extent=extent, places=tuple(places), camera=camera,
-        controller=_text(ctl.get("namespace", d.controller), "controller.namespace"),
+        controller=_text(controller if controller is not None else d.controller,
+                         "controller.namespace"),
         joint_states=_text(ctl.get("joint_states", d.joint_states), "controller.joint_states"),
         gripper=None if gripper is None else _text(gripper, "gripper"), source=source)
 

@@ -60,6 +60,8 @@ class RobotSpec:
     disabled_collisions: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     #: spheres covering each link's collision geometry (stored beside the YAML)
     collision_spheres: dict = field(default_factory=dict)
+    #: the trajectory controller its ROS driver runs (the default of a workcell file)
+    ros_controller: str = "/position_joint_trajectory_controller"
 
     @property
     def dof(self) -> int:
@@ -93,6 +95,8 @@ class RobotSpec:
             disabled_collisions=tuple(tuple(p) for p in data.get("disabled_collisions", [])),
             collision_spheres=(load_spheres(path.parent / data["collision_spheres"])
                                if "collision_spheres" in data else {}),
+            ros_controller=str((data.get("ros") or {}).get(
+                "controller", "/position_joint_trajectory_controller")),
         )
         n = spec.dof
         for name in ("lower", "upper", "max_velocity", "max_acceleration", "max_effort", "home"):

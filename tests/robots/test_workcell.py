@@ -64,11 +64,15 @@ def test_unreadable_files(tmp_path):
         load(bad)
 
 
-def test_the_base_frame_defaults_to_the_robots_base_link(tmp_path):
+def test_base_frame_and_controller_default_to_the_robots(tmp_path):
     from robots.workcell import load
 
     path = tmp_path / "ur.yaml"
     path.write_text("robot: ur5e_2f85\ntable: {height: 0.0}\n")
-    assert load(path).base_frame == "base_link"
+    cell = load(path)
+    assert cell.base_frame == "base_link"
+    assert cell.controller == "/scaled_pos_joint_traj_controller"  # ur_robot_driver's
     path.write_text("robot: panda_2f85\ntable: {height: 0.0}\n")
-    assert load(path).base_frame == "panda_link0"
+    cell = load(path)
+    assert cell.base_frame == "panda_link0"
+    assert cell.controller == "/position_joint_trajectory_controller"
