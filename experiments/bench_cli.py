@@ -121,15 +121,11 @@ def _cmd_twin(args) -> int:
     from experiments.cli import UsageError
 
     tasks = _tasks(args.tasks)
-    if args.episodes < 1 or args.seed_start < 0:
-        raise UsageError("--episodes must be >= 1 and --seed-start >= 0")
     if not 0 < args.time_scale <= 20:
         raise UsageError(f"--time-scale must be in (0, 20], got {args.time_scale}")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file")
-    if args.episodes_dir is not None and not Path(args.episodes_dir).is_dir():
-        raise UsageError(f"--episodes-dir {args.episodes_dir} is not a directory")
+    out = opt.writable_dir("--out", args.out)
+    if args.episodes_dir is not None:
+        opt.existing_dir("--episodes-dir", args.episodes_dir)
     from robots.ros.rospath import check
 
     ros = check()
@@ -210,11 +206,7 @@ def _cmd_perception(args) -> int:
         cameras = tuple(camera_name(c.strip()) for c in args.cameras.split(","))
     except argparse.ArgumentTypeError as err:
         raise UsageError(f"--cameras: {err}") from None
-    if args.scenes < 1 or args.seed_start < 0:
-        raise UsageError("--scenes must be >= 1 and --seed-start >= 0")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file")
+    out = opt.writable_dir("--out", args.out)
     cfg = bp.PerceptionBenchConfig(tasks, cameras, args.scenes, args.seed_start)
     rows = bp.run(cfg, lambda m: print(f"[bench] {m}", file=sys.stderr, flush=True))
     command = (f"tamp bench perception --tasks {args.tasks} --cameras {','.join(cameras)} "
@@ -293,8 +285,8 @@ def vlm_options(args, methods) -> dict:
         if not is_loopback_host(host) and not args.allow_remote:
             raise UsageError(f"--vlm-base-url {url} is not on this machine; pass "
                              "--allow-remote to send scenes (and the API key) to it")
-    if args.vlm_cache and Path(args.vlm_cache).exists() and not Path(args.vlm_cache).is_dir():
-        raise UsageError(f"--vlm-cache {args.vlm_cache} exists and is not a directory")
+    if args.vlm_cache:
+        opt.writable_dir("--vlm-cache", args.vlm_cache)
     if not args.vlm_timeout > 0:
         raise UsageError(f"--vlm-timeout must be > 0 s, got {args.vlm_timeout:g}")
     return {"base_url": url, "model": args.vlm_model, "api_key_env": args.vlm_api_key_env,
@@ -334,11 +326,8 @@ def _replace_section(text: str, name: str, body: str) -> str:
 def _cmd_geometry(args) -> int:
     import robots
     from experiments import bench_geometry as bg
-    from experiments.cli import UsageError
     from experiments.files import write_json_atomic
 
-    if args.seed < 0:
-        raise UsageError(f"--seed must be >= 0, got {args.seed}")
     opt.writable_dir("--out", args.out)
     cfg = bg.GeometryBenchConfig(seed=args.seed)
     if args.quick:
@@ -370,6 +359,7 @@ def _cmd_episodes(args) -> int:
 
     from experiments import bench_episodes as be
     from experiments.cli import UsageError
+    from robots import DEFAULT_ROBOT
     from policies import policy_names
 
     tasks = _tasks(args.tasks)
@@ -380,8 +370,6 @@ def _cmd_episodes(args) -> int:
     if bad:
         raise UsageError(f"unknown method '{bad[0]}'; known methods: "
                          f"{', '.join(policy_names())}")
-    if args.episodes < 1 or args.workers < 1 or args.seed_start < 0:
-        raise UsageError("--episodes and --workers must be >= 1 and --seed-start >= 0")
     if args.time_budget <= 0:
         raise UsageError(f"--time-budget must be > 0 s, got {args.time_budget}")
     if args.backend not in be.BACKENDS:
@@ -400,12 +388,9 @@ def _cmd_episodes(args) -> int:
                          f"'{args.gif_seeds}'") from None
     options = vlm_options(args, methods)
     if args.checkpoints is not None:
-        if not Path(args.checkpoints).is_dir():
-            raise UsageError(f"--checkpoints {args.checkpoints} is not a directory")
+        opt.existing_dir("--checkpoints", args.checkpoints)
         options["checkpoints"] = args.checkpoints
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a directory")
+    out = opt.writable_dir("--out", args.out)
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", args.docs_section):
         raise UsageError(f"--docs-section must be lower-case letters, digits and '-', got "
                          f"'{args.docs_section}'")
@@ -424,7 +409,7 @@ def _cmd_episodes(args) -> int:
                + (f" --gif-seeds {','.join(map(str, gif_seeds))}" if gif_seeds else "")
                + (f" --checkpoints {args.checkpoints}" if args.checkpoints else "")
                + (f" --camera {args.camera}" if args.camera else "")
-               + (f" --robot {args.robot}" if args.robot != "panda_2f85" else "")
+               + (f" --robot {args.robot}" if args.robot != DEFAULT_ROBOT else "")
                + _vlm_flags(args, methods))
     plots = be.write_plots(table, out, tasks, methods)
     text = be.report(table, command, tasks, methods, tuple(plots))

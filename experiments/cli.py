@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 from experiments import options as opt
 
@@ -116,9 +115,9 @@ def add_robot_argument(parser) -> None:
     """``--robot NAME``: the arm and gripper (a folder of ``robots/``)."""
     import robots
 
-    parser.add_argument("--robot", type=robot_name, default="panda_2f85", metavar="NAME",
-                        help=f"the robot, a folder of robots/: {', '.join(robots.available())} "
-                             "(default panda_2f85)")
+    parser.add_argument("--robot", type=robot_name, default=robots.DEFAULT_ROBOT,
+                        metavar="NAME", help=f"the robot, a folder of robots/: "
+                        f"{', '.join(robots.available())} (default {robots.DEFAULT_ROBOT})")
 
 
 def add_camera_argument(parser, default: str | None = None, why: str = "") -> None:
@@ -231,19 +230,9 @@ def _cmd_run(args) -> int:
             parse_goal(args.goal, Vocabulary.from_concepts(groups, words, RELATIONS))
         except GoalError as err:
             raise UsageError(f"--goal: {err}") from None
-    if args.seed < 0:
-        raise UsageError(f"--seed must be >= 0, got {args.seed}")
     if args.time_budget <= 0:
         raise UsageError(f"--time-budget must be > 0 s, got {args.time_budget}")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a directory")
-    try:  # found now, not after the whole episode has run
-        out.mkdir(parents=True, exist_ok=True)
-        if not os.access(out, os.W_OK):
-            raise PermissionError("not writable")
-    except OSError as err:
-        raise UsageError(f"--out {out} cannot be written: {err.strerror or err}") from None
+    out = opt.writable_dir("--out", args.out)  # found now, not after the whole episode
     earlier = [n for n in ("result.json", "episode.gif") if (out / n).exists()]
     if earlier and not args.overwrite:
         raise UsageError(f"--out {out} already holds {' and '.join(earlier)} of an earlier "

@@ -38,12 +38,6 @@ def _say(msg: str) -> None:
 def _setup(args):
     import torch
 
-    from experiments.cli import UsageError
-
-    if args.threads < 1:
-        raise UsageError(f"--threads must be >= 1, got {args.threads}")
-    if getattr(args, "seed", 0) < 0:
-        raise UsageError(f"--seed must be >= 0, got {args.seed}")
     torch.set_num_threads(args.threads)
     from experiments.cli import torch_device
 
@@ -214,14 +208,11 @@ def _camera_defaults(command):
 
 
 def _cmd_train(args) -> int:
-    from experiments.cli import UsageError
     from tamp.concepts.checkpoint import save_checkpoint
     from tamp.concepts.model import ConceptConfig
     from tamp.concepts.train import TrainConfig, train
 
     device = _setup(args)
-    if args.scenes < 1 or args.epochs < 1 or args.hidden < 1:
-        raise UsageError("--scenes, --epochs and --hidden must be >= 1")
     data = dataset("train", args.scenes, args.seed, args.data_dir, camera=args.camera)
     _say(f"training on {data.n_objects} objects in {data.n_scenes} scenes")
 
@@ -430,8 +421,6 @@ def _cmd_episodes(args) -> int:
         raise UsageError(f"unknown perception {bad}; known: {', '.join(PERCEPTION_MODES)}")
     if args.task not in task_names():
         raise UsageError(f"unknown task '{args.task}'; known tasks: {', '.join(task_names())}")
-    if args.seeds < 1:
-        raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
     if any(m != "oracle" for m in modes) and args.checkpoint is not None:
         _load(args.checkpoint, "cpu")  # a clear error before any episode runs
     rows = []

@@ -120,8 +120,6 @@ def _validate(args) -> None:
         if args.domain not in DOMAIN_MODELS:
             raise UsageError(f"unknown --domain '{args.domain}'; known: "
                              f"{', '.join(DOMAIN_MODELS)}")
-        if args.max_replans < 0:
-            raise UsageError(f"--max-replans must be >= 0, got {args.max_replans}")
         if args.report is not None:
             import os
             from pathlib import Path
@@ -130,8 +128,6 @@ def _validate(args) -> None:
             if Path(args.report).is_dir() or not where.is_dir() or \
                     not os.access(where, os.W_OK):
                 raise UsageError(f"--report {args.report}: cannot write a file there")
-    if args.seed < 0:
-        raise UsageError(f"--seed must be >= 0, got {args.seed}")
     if args.task is not None:
         args.controller = args.controller or DEFAULT_CONTROLLER
         args.joint_states = args.joint_states or "/joint_states"
@@ -389,15 +385,12 @@ def add_twin_command(subparsers) -> None:
 
 def _cmd_twin(args) -> int:
     import os
-    from pathlib import Path
 
     from robots.ros.transport import is_loopback_host
     from scenes.tasks import task_names
 
     if args.task not in task_names():
         raise UsageError(f"unknown task '{args.task}'; known tasks: {', '.join(task_names())}")
-    if args.seed < 0:
-        raise UsageError(f"--seed must be >= 0, got {args.seed}")
     if not 0 < args.time_scale <= 20:
         raise UsageError(f"--time-scale must be in (0, 20], got {args.time_scale}")
     if not 0 <= args.gripper_port < 65536:
@@ -408,14 +401,7 @@ def _cmd_twin(args) -> int:
         raise UsageError(f"--master '{args.master}' is not an http://HOST:PORT address")
     if not is_loopback_host(parsed.hostname) and not args.allow_remote:
         raise UsageError(f"{args.master} is not a loopback address; pass --allow-remote")
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as err:
-        raise UsageError(f"--out {out}: cannot write there ({err.strerror or err})") from err
+    out = opt.writable_dir("--out", args.out)
     from robots.ros.rospath import check
 
     ros = check()

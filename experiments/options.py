@@ -7,6 +7,7 @@ in a traceback). A test walks every parser and holds each integer option to its 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def int_in(lo: int, hi: int):
@@ -32,11 +33,10 @@ PORT = int_in(0, 65535)  #: 0: a free port
 PORT_NONZERO = int_in(1, 65535)
 
 
-def writable_dir(option: str, path) -> "Path":
+def writable_dir(option: str, path) -> Path:
     """``path`` as an output directory, checked before any work: made if missing; a
     usage error (one line, exit 2) if it is a file or cannot be written."""
     import os
-    from pathlib import Path
 
     from experiments.cli import UsageError
 
@@ -52,10 +52,8 @@ def writable_dir(option: str, path) -> "Path":
     return out
 
 
-def existing_dir(option: str, path) -> "Path":
+def existing_dir(option: str, path) -> Path:
     """``path`` as an input directory: a usage error if it is not one."""
-    from pathlib import Path
-
     from experiments.cli import UsageError
 
     where = Path(path)

@@ -24,12 +24,8 @@ def _cmd_pddl(args) -> int:
             raise UsageError(f"{label} file '{path}' not found")
     if args.time_budget <= 0:
         raise UsageError(f"--time-budget must be > 0 s, got {args.time_budget}")
-    if args.node_budget <= 0:
-        raise UsageError(f"--node-budget must be > 0, got {args.node_budget}")
     if args.weight < 0:
         raise UsageError(f"--weight must be >= 0, got {args.weight}")
-
-    import time
 
     from tamp.symbolic import fast_downward
     from tamp.symbolic.grounding import GroundingError, ground

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 from experiments import options as opt
 
@@ -65,10 +64,6 @@ def _seeds(spec: str) -> list[int]:
 def _setup(args):
     import torch
 
-    from experiments.cli import UsageError
-
-    if args.threads < 1:
-        raise UsageError(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
     from experiments.cli import torch_device
 
@@ -133,11 +128,8 @@ def add_commands(sub) -> None:
 
 
 def _cmd_demo(args) -> int:
-    from experiments.cli import UsageError
     from policies.demos import DemoError, record_demo, save_demo
 
-    if args.seed < 0:
-        raise UsageError(f"--seed must be >= 0, got {args.seed}")
     tasks = _tasks(args.task)
     opt.writable_dir("--demos", args.demos)
     failed = 0
@@ -160,18 +152,10 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_train(args) -> int:
-    from experiments.cli import UsageError
-
     device = _setup(args)
     opt.writable_dir("--demos", args.demos)
     if args.out is not None:
         opt.writable_dir("--out", args.out)
-    if args.iterations is not None and args.iterations < 1:
-        raise UsageError(f"--iterations must be >= 1, got {args.iterations}")
-    if args.augment_per_step is not None and args.augment_per_step < 1:
-        raise UsageError(f"--augment-per-step must be >= 1, got {args.augment_per_step}")
-    if args.demo_seed < 0 or args.seed < 0:
-        raise UsageError("--demo-seed and --seed must be >= 0")
     methods, tasks = _methods(args.method), _tasks(args.task)
     failed = 0
     for task in tasks:
@@ -258,7 +242,7 @@ def _train_one(method: str, task: str, args, device) -> None:
         if args.augment_per_step is not None:
             config = replace(config, augment_per_step=args.augment_per_step)
         domain = demo_domain(task)
-        net, extra = train_method(method, demo, domain, robots.load("panda_2f85"), config,
+        net, extra = train_method(method, demo, domain, robots.load(robots.DEFAULT_ROBOT), config,
                                   device, lambda m: _say(f"{method} {task}: {m}"))
         info.update(extra)
         doc = checkpoint_config(config, demo)
@@ -279,7 +263,6 @@ def demo_domain(task: str) -> str:
 def _cmd_eval(args) -> int:
     import json
 
-    from experiments.cli import UsageError
     from experiments.files import write_json_atomic
     from policies import make_policy
     from scenes.env import TabletopEnv

@@ -154,7 +154,7 @@ class RosCamera:
     def __init__(self, topics: CameraTopics, base_frame: str, noise, name: str = "d435",
                  pose: np.ndarray | None = None, timeout: float = 5.0):
         import rospy
-        from sensor_msgs.msg import CameraInfo, Image
+        from sensor_msgs.msg import CameraInfo
 
         self.topics = topics
         self.base_frame = base_frame
