@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from robots import DEFAULT_ROBOT
+
 FIELDS = ("task", "method", "camera", "seed", "success", "planning_time_s", "planning_cpu_s",
           "execution_time_s",
           "plan_length", "replans", "measured", "failure_reason")
@@ -49,7 +51,7 @@ class EpisodesConfig:
     #: the scene camera's sensor model for every episode; None: each method's default
     #: (see :func:`experiments.episode.resolve_camera`)
     camera: str | None = None
-    robot: str = "panda_2f85"  #: the robot of every episode
+    robot: str = DEFAULT_ROBOT  #: the robot of every episode
 
     def seeds(self) -> range:
         return range(self.seed_start, self.seed_start + self.episodes)
@@ -89,7 +91,7 @@ def _crashed(task: str, method: str, seed: int, err: BaseException,
 
 def _run_one(task: str, method: str, seed: int, out: str, time_budget: float,
              options: dict | None = None, gif: bool = False, camera: str | None = None,
-             robot: str = "panda_2f85") -> dict:
+             robot: str = DEFAULT_ROBOT) -> dict:
     """One episode, its result written under ``out`` (a crash is written as a failure)."""
     from experiments.episode import EpisodeSpec, resolve_camera, run_episode
 
@@ -110,7 +112,7 @@ def _run_one(task: str, method: str, seed: int, out: str, time_budget: float,
 
 
 def _run_detached(task: str, method: str, seed: int, time_budget: float, options: dict,
-                  gif: bool, camera: str | None = None, robot: str = "panda_2f85"
+                  gif: bool, camera: str | None = None, robot: str = DEFAULT_ROBOT
                   ) -> tuple[dict, bytes | None]:
     """One episode on a (possibly remote) worker: the result and the GIF's bytes."""
     with tempfile.TemporaryDirectory(prefix="tamp-episode-") as tmp:
@@ -126,6 +128,11 @@ def _store(out: Path, result: dict, gif: bytes | None) -> None:
     if gif is not None:
         write_bytes_atomic(where / "episode.gif", gif)
     write_json_atomic(where / "result.json", result)
+
+
+#: settings a result from before they were recorded was made with (any other missing one
+#: counts as the same as asked)
+_UNRECORDED = {"robot": DEFAULT_ROBOT}
 
 
 def _result(path: Path, camera: str, settings: dict | None = None) -> dict | None:
@@ -148,10 +155,9 @@ def _result(path: Path, camera: str, settings: dict | None = None) -> dict | Non
         return None
     if recorded_camera(result) != camera:
         return None
-    if settings is not None and any(
-            result.get(k, "panda_2f85" if k == "robot" else v) != v
-            for k, v in settings.items()):
-        return None  # (a result from before robots were recorded was the Panda's)
+    if settings is not None and any(result.get(k, _UNRECORDED.get(k, v)) != v
+                                    for k, v in settings.items()):
+        return None
     return result
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.files import write_gif_atomic, write_json_atomic
+from robots import DEFAULT_ROBOT
 from policies import EpisodeOutcome, Monitor, make_policy
 from scenes.env import TabletopEnv
 
@@ -36,7 +37,7 @@ class EpisodeSpec:
     #: the scene camera's sensor model (a name in ``tamp.perception.sensors.SENSORS``); None: see
     #: :func:`resolve_camera`
     camera: str | None = None
-    robot: str = "panda_2f85"  #: a robot of ``robots/`` (``robots.available()``)
+    robot: str = DEFAULT_ROBOT  #: a robot of ``robots/`` (``robots.available()``)
 
 
 def uses_learned_perception(method: str, perception: str = "oracle") -> bool:
@@ -62,7 +63,7 @@ def resolve_camera(spec: EpisodeSpec) -> str:
         else "ideal"
 
 
-def settings_of(time_budget: float, options: dict, robot: str = "panda_2f85"
+def settings_of(time_budget: float, options: dict, robot: str = DEFAULT_ROBOT
                 ) -> dict[str, Any]:
     """The settings besides task, method, seed and camera that shape an episode, as its
     result records them: a benchmark resumes only episodes made with the same ones."""
@@ -131,7 +132,7 @@ def run_episode(spec: EpisodeSpec, out: str | Path | None = None, gif: bool = Fa
     env = TabletopEnv(spec.task, gui=gui, camera=camera, robot=spec.robot)
     try:
         monitor.stage(f"building {spec.task} (seed {spec.seed}, camera {camera}"
-                      + (f", robot {spec.robot})" if spec.robot != "panda_2f85" else ")"))
+                      + (f", robot {spec.robot})" if spec.robot != DEFAULT_ROBOT else ")"))
         env.reset(seed=spec.seed)
         every = max(1, round(1.0 / (GIF_FPS * env.control_dt))) if gif else None
         recorder = _Recorder(monitor, every)

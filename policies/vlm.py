@@ -62,8 +62,8 @@ from typing import Any, NoReturn
 import numpy as np
 
 from policies.base import EpisodeOutcome, Monitor, Policy, register_policy
-from tamp.deadline import Deadline
 from scenes.env import TabletopEnv
+from tamp.deadline import Deadline
 
 #: what the test double puts in ``system_fingerprint`` of every answer
 TEST_DOUBLE_FINGERPRINT = "tamp-vlm-test-double"
@@ -373,16 +373,6 @@ class VLMClient:
         self.calls = 0  #: requests sent
         self.hits = 0  #: answers replayed from the cache
 
-    @staticmethod
-    def request_key(model: str, prompt: str, png: bytes | None,
-                    schema: dict | None = None) -> str:
-        """The cache key of a request: model, prompt, image (or none), output schema."""
-        image_sha = hashlib.sha256(png).hexdigest() if png is not None else "no-image"
-        if schema is not None:  # a constrained answer is another answer
-            image_sha += "+schema:" + hashlib.sha256(
-                json.dumps(schema, sort_keys=True).encode()).hexdigest()
-        return ResponseCache.key(model, prompt, image_sha)
-
     def ask(self, prompt: str, png: bytes | None, schema: dict | None = None,
             budget_s: float | None = None) -> Answer:
         """The model's answer to ``prompt`` with the image ``png`` (None: text only);
@@ -390,7 +380,11 @@ class VLMClient:
         ``budget_s``: s for the request and its retries together."""
         deadline = Deadline(budget_s)
         image_sha = hashlib.sha256(png).hexdigest() if png is not None else None
-        key = self.request_key(self.model, prompt, png, schema)
+        material = image_sha or "no-image"
+        if schema is not None:  # a constrained answer is another answer
+            material += "+schema:" + hashlib.sha256(
+                json.dumps(schema, sort_keys=True).encode()).hexdigest()
+        key = ResponseCache.key(self.model, prompt, material)
         if self.cache is not None:
             record = self.cache.get(key)
             if record is not None:

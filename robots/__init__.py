@@ -10,6 +10,8 @@ from pathlib import Path
 from tamp.robot import RobotSpec
 
 ROOT = Path(__file__).resolve().parent
+#: the robot every command and environment uses unless told otherwise
+DEFAULT_ROBOT = "panda_2f85"
 
 
 def available() -> list[str]:
@@ -17,7 +19,7 @@ def available() -> list[str]:
     return sorted(p.parent.name for p in ROOT.glob("*/*.yaml") if p.stem == p.parent.name)
 
 
-def load(name: str = "panda_2f85") -> RobotSpec:
+def load(name: str = DEFAULT_ROBOT) -> RobotSpec:
     """The robot called ``name`` (a folder ``robots/NAME/`` with ``NAME.yaml``)."""
     path = ROOT / name / f"{name}.yaml"
     if not path.is_file():

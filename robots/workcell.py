@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+import robots
+
 
 class WorkcellError(ValueError):
     """The workcell file is missing, unreadable or says something impossible."""
@@ -59,7 +61,7 @@ class CameraSpec:
 
 @dataclass(frozen=True)
 class Workcell:
-    robot: str = "panda_2f85"
+    robot: str = robots.DEFAULT_ROBOT
     base_frame: str = "panda_link0"
     table_height: float = 0.0
     table_extent: tuple[float, float, float, float] = (-0.3, 0.9, -0.6, 0.6)
@@ -177,8 +179,6 @@ def parse(data, source: str = "") -> Workcell:
     gripper = top.get("gripper")
     robot = _text(top.get("robot", d.robot), "robot")
     base, controller = top.get("base_frame"), ctl.get("namespace")
-    import robots
-
     if robot in robots.available():  # unset: the robot's own base link and controller
         spec = robots.load(robot)
         base = spec.base_link if base is None else base

@@ -246,7 +246,7 @@ class ConceptSceneGenerator:
     """Renders labelled scenes; one PyBullet client, closed by :meth:`close`."""
 
     def __init__(self, config: ConceptSceneConfig = ConceptSceneConfig(),
-                 robot: str = "panda_2f85"):
+                 robot: str = robots.DEFAULT_ROBOT):
         self.config = config
         self.sensor = sensor_model(config.camera)  # ValueError for an unknown name
         self.sim = Simulation(robots.load(robot))

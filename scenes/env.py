@@ -37,7 +37,7 @@ class TabletopEnv(gymnasium.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
     def __init__(self, task: str = "place-in-bowl", render_mode: str | None = None,
-                 gui: bool = False, robot: str = "panda_2f85",
+                 gui: bool = False, robot: str = robots.DEFAULT_ROBOT,
                  camera: "str | SensorModel" = "ideal",
                  camera_config: CameraConfig = CameraConfig(), sim: SimConfig = SimConfig(),
                  substeps: int = 6):

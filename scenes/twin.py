@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from robots import DEFAULT_ROBOT
 from robots.robotiq.registers import ActivationState, ObjectState
 from robots.robotiq.simulator import GripperSim, SimConfig as GripperSimConfig
 from robots.ros.sim_controller import (GOAL_TOLERANCE_VIOLATED, PATH_TOLERANCE_VIOLATED,
@@ -47,7 +48,7 @@ class TwinConfig:
     task: str = "place-in-bowl"
     seed: int = 0
     camera: str = "d435"  #: sensor model (tamp/perception/sensors.py)
-    robot: str = "panda_2f85"
+    robot: str = DEFAULT_ROBOT
     base_frame: str | None = None  #: None: the robot's base link
     controller: str = "/position_joint_trajectory_controller"
     joint_states: str = "/joint_states"

@@ -48,14 +48,17 @@ class Deadline:
         """``timeout`` cut to what is left: a wait that ends by the deadline."""
         return min(timeout, self.left())
 
-    def within(self, seconds: float | None) -> "Deadline":
-        """The earlier of this deadline and ``seconds`` from now."""
-        other = Deadline(seconds)
+    def earlier(self, other: "Deadline | None") -> "Deadline":
+        """The earlier of this deadline and ``other`` (None: no other)."""
+        if other is None or other.at is None:
+            return self
         if self.at is None:
             return other
-        if other.at is None:
-            return self
         return self if self.at <= other.at else other
+
+    def within(self, seconds: float | None) -> "Deadline":
+        """The earlier of this deadline and ``seconds`` from now."""
+        return self.earlier(Deadline(seconds))
 
     def __repr__(self) -> str:
         return "Deadline(never)" if self.at is None else f"Deadline({self.left():.3f} s left)"

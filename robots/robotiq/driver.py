@@ -360,10 +360,7 @@ class RobotiqGripper:
         holds across the link's retries. The earlier of this and an enclosing one
         counts."""
         previous = self.transport.deadline
-        if deadline is not None and previous is not None and not previous.never and \
-                (deadline.never or previous.at < deadline.at):
-            deadline = previous
-        self.transport.deadline = deadline if deadline is not None else previous
+        self.transport.deadline = previous if deadline is None else deadline.earlier(previous)
         try:
             yield
         finally:

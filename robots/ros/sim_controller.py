@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from robots import DEFAULT_ROBOT
 from robots.ros.safety import ArmTrajectory, finite_differences
 
 SUCCESSFUL, INVALID_GOAL, INVALID_JOINTS, OLD_HEADER_TIMESTAMP = 0, -1, -2, -3
@@ -35,7 +36,7 @@ PATH_TOLERANCE_VIOLATED, GOAL_TOLERANCE_VIOLATED = -4, -5
 
 @dataclass(frozen=True)
 class SimControllerConfig:
-    robot: str = "panda_2f85"
+    robot: str = DEFAULT_ROBOT
     controller: str = "/position_joint_trajectory_controller"
     #: joints this controller drives; empty = the robot's arm joints
     joint_names: tuple[str, ...] = ()

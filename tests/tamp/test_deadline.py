@@ -31,3 +31,10 @@ def test_within_takes_the_earlier():
     assert outer.within(100.0) is outer
     assert outer.within(None) is outer
     assert Deadline().within(2.0).left() <= 2.0
+
+
+def test_earlier_keeps_the_sooner_and_ignores_none_and_never():
+    soon, late, never = Deadline(1.0), Deadline(50.0), Deadline()
+    assert soon.earlier(late) is soon and late.earlier(soon) is soon
+    assert late.earlier(None) is late and late.earlier(never) is late
+    assert never.earlier(late) is late
