@@ -10,7 +10,8 @@ from tamp.perception.cloud import ObjectCloud, backproject
 from tamp.perception.fit import FitConfig, ShapeFit, fit_object
 from tamp.perception.scene import (PerceivedObject, Percept, PerceptionConfig, fit_scene,
                                    perceive, refit, world_model)
-from tamp.perception.segment import Segmentation, SegmentationConfig, TablePlane, segment
+from tamp.perception.segment import Segmentation, SegmentationConfig, segment
+from tamp.perception.table import TablePlane
 
 __all__ = ["FitConfig", "ObjectCloud", "PerceivedObject", "Percept", "PerceptionConfig",
            "Segmentation", "SegmentationConfig", "ShapeFit", "TablePlane", "backproject",

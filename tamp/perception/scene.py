@@ -19,7 +19,8 @@ from tamp.perception.cloud import ObjectCloud
 from tamp.perception.depth import DepthFilterConfig, DepthNoise, filter_depth
 from tamp.perception.fit import BOWL_WALL, HOLLOW, THIN_FACE, FitConfig, ShapeFit, fit_object
 from tamp.perception.segment import (Segmentation, SegmentationConfig, SegmentationMode,
-                                     TablePlane, refine_camera_pose, segment)
+                                     segment)
+from tamp.perception.table import TablePlane, refine_camera_pose
 from tamp.world import ShapeKind, WorldModel, WorldObject
 
 SUPPORT_GAP = 0.005  #: m: a support's top must lie this far below the object's top
@@ -41,7 +42,7 @@ class PerceptionConfig:
     noisy_trim: float = 0.01
     #: m, the workcell's table top in the world frame when known: the camera pose is
     #: then refined so that the table it sees is level there (see
-    #: :func:`tamp.perception.segment.refine_camera_pose`); None: the pose as given
+    #: :func:`tamp.perception.table.refine_camera_pose`); None: the pose as given
     table_height: float | None = None
 
 

@@ -173,7 +173,7 @@ def test_the_table_refines_a_tilted_camera_pose(bowl_scene):
     from dataclasses import replace
 
     from tamp.perception.depth import filter_depth
-    from tamp.perception.segment import refine_camera_pose
+    from tamp.perception.table import refine_camera_pose
 
     frames, _ = bowl_scene
     frame = filter_depth(frames, NOISE)

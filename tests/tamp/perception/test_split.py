@@ -10,7 +10,8 @@ import pytest
 from perception_scenes import HEIGHT_TOL, at, check_fit, render, touching_pair
 
 from tamp.perception import PerceptionConfig, perceive
-from tamp.perception.segment import SegmentationConfig, _best_cut, segment
+from tamp.perception.segment import SegmentationConfig, segment
+from tamp.perception.solids import _best_cut
 from tamp.world import Shape, WorldObject
 
 
