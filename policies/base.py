@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from scenes.env import TabletopEnv
+from tamp.registry import Registry
 
 
 @dataclass
@@ -42,29 +43,26 @@ class Policy:
         raise NotImplementedError
 
 
-_POLICIES: dict[str, Callable[..., Policy]] = {}
+#: every method (policy class), by command-line name
+POLICIES: Registry[Callable[..., Policy]] = Registry("method")
 
 
 def register_policy(name: str):
     def decorate(cls):
-        if name in _POLICIES:
-            raise ValueError(f"policy '{name}' is registered twice")
+        POLICIES.add(name, cls)
         cls.name = name
-        _POLICIES[name] = cls
         return cls
     return decorate
 
 
 def policy_names() -> list[str]:
-    return sorted(_POLICIES)
+    return POLICIES.names()
 
 
-def policy_class(name: str) -> Callable[..., Policy] | None:
-    """The class registered as ``name``, or None."""
-    return _POLICIES.get(name)
+def policy_class(name: str) -> Callable[..., Policy]:
+    """The class registered as ``name``."""
+    return POLICIES.get(name)
 
 
 def make_policy(name: str, **kwargs) -> Policy:
-    if name not in _POLICIES:
-        raise KeyError(f"unknown method '{name}'; known methods: {', '.join(policy_names())}")
-    return _POLICIES[name](**kwargs)
+    return POLICIES.get(name)(**kwargs)

@@ -272,17 +272,14 @@ def feasible(step: DemoStep, domain: str, planner, seed: int) -> str:
     """Refine the step's pick-and-place in its world with the project's planner (grasp,
     placement at the target, IK, collision-free motion); "" if it can be done, else
     why not."""
-    from policies.primitives import pick_action_for, pose_at
-    from tamp.refine import RefinementError, Refiner
+    from policies.primitives import pose_at
+    from tamp.refine import RefinementError
 
     world = step.world
     pose, support = pose_at(world, step.pick, step.place_xy, step.place_yaw)
-    refiner = Refiner(planner, world, np.asarray(planner.robot.home, float),
-                      time.perf_counter())
-    refiner.context["pose"] = pose
     try:
-        refiner.pick_place(pick_action_for(world, step.pick, domain),
-                           ("place-at", step.pick, support), rng_seed=seed)
+        planner.refine_step(world, ("place-at", step.pick, support), planner.robot.home,
+                            seed, {"pose": pose})
     except RefinementError as err:
         return str(err)
     return ""

@@ -214,7 +214,7 @@ def record_demo(task: str, seed: int = DEMO_SEED, images: bool = True,
     from tamp.execution.loop import expected_facts, steps_of
     from scenes.executor import Executor
     from tamp.planner import Planner, PlannerConfig, goal_holds, symbolic_state
-    from tamp.refine import PICK_ACTIONS
+    from tamp.domains import get_domain
 
     env = TabletopEnv(task)
     try:
@@ -237,19 +237,19 @@ def record_demo(task: str, seed: int = DEMO_SEED, images: bool = True,
                 raise DemoError(f"{task} seed {seed}: the planner failed: {plan.reason}")
             say(f"planned {len(plan.actions)} actions in {plan.planning_time:.1f} s")
             failed = ""
-            for step in steps_of(plan.actions):
+            for step in steps_of(plan.actions, domain):
                 before = env.oracle_world()
                 picture = topdown(env).image if images else None
                 place = step[-1]
                 obj = place.args[0]
-                if place.name in PICK_ACTIONS:  # a pick alone (lift): nothing is placed
+                if place.name in get_domain(domain).pick_actions:  # a pick alone (lift): nothing is placed
                     failed = executor.run_actions(step)
                     if failed:
                         break
                     continue
                 failed = executor.run_actions(step)
                 if not failed:
-                    missing = set().union(*(expected_facts(a) for a in step)) - \
+                    missing = set().union(*(expected_facts(a, domain) for a in step)) - \
                         symbolic_state(env.oracle_world(), domain)
                     if missing:
                         failed = "not observed: " + ", ".join(" ".join(f) for f in missing)

@@ -26,8 +26,9 @@ from scenes.env import TabletopEnv
 from scenes.executor import Executor
 from tamp.execution.plan import Action
 from tamp.geometry import placements as pl
-from tamp.planner import DOMAIN_MODELS, Planner, PlannerConfig, symbolic_state
-from tamp.refine import PLACEMENT_STREAMS, RefinementError, Refiner
+from tamp.domains import GENERIC_STREAMS, get_domain
+from tamp.planner import Planner, PlannerConfig
+from tamp.refine import RefinementError
 from tamp.world import WorldModel
 
 
@@ -46,18 +47,9 @@ class StepOutcome:
 
 
 def pick_action_for(world: WorldModel, obj: str, domain: str) -> tuple[str, ...]:
-    """How ``obj`` is taken from where it is now, as the domain names it: ``pick`` from a
-    surface (or a place), ``unstack`` from a block, ``take-out`` from a bowl or tray."""
-    state = symbolic_state(world, domain)
-    for fact in sorted(state):
-        if len(fact) == 3 and fact[1] == obj:
-            if fact[0] == "in":
-                return ("take-out", obj, fact[2])
-            if fact[0] == "on":
-                if domain == "pick-place" and fact[2] in world.objects:
-                    return ("unstack", obj, fact[2])
-                return ("pick", obj, fact[2])
-    return ("pick", obj, "table")
+    """How ``obj`` is taken from where it is now, as the domain names it (e.g. ``pick``
+    from a surface, ``unstack`` from a block, ``take-out`` from a bowl or tray)."""
+    return get_domain(domain).take_action(world, obj)
 
 
 def support_at(world: WorldModel, obj: str, xy) -> tuple[str, pl.Region]:
@@ -113,25 +105,24 @@ class Primitives:
         """Refine and execute the pick of ``place_action[1]`` and ``place_action``."""
         world = world or self.world()
         name = place_action[0] if place_action else ""
-        if name not in PLACEMENT_STREAMS:
+        domain = get_domain(self.domain)
+        if not domain.places_things(name):
+            known = sorted({*domain.streams, *GENERIC_STREAMS})
             return StepOutcome(False, f"unknown place action '{name}'; known: "
-                                      f"{', '.join(sorted(PLACEMENT_STREAMS))}")
+                                      f"{', '.join(known)}")
         # what the step may name: objects, marked places, and whatever else the task's
         # domain knows (e.g. the pyramid's slots)
         known = set(world.objects) | set(world.zones) | {"table"} | \
-            set(DOMAIN_MODELS[self.domain].types(world))
+            set(domain.types(world))
         missing = [a for a in place_action[1:] if a not in known]
         if missing or len(place_action) < 3:
             return StepOutcome(False, f"'{' '.join(place_action)}' names unknown objects: "
                                       f"{', '.join(missing) or 'too few arguments'}")
-        obj = place_action[1]
         t0 = time.perf_counter()
-        refiner = Refiner(self.planner, world, self.env.sim.arm_positions(), t0)
-        refiner.context.update(context or {})
-        pick = pick_action_for(world, obj, self.domain)
         try:
-            actions = refiner.pick_place(pick, tuple(place_action),
-                                         rng_seed=self.config.seed + self.steps_done)
+            actions = self.planner.refine_step(world, tuple(place_action),
+                                               self.env.sim.arm_positions(),
+                                               self.config.seed + self.steps_done, context)
         except RefinementError as err:
             return StepOutcome(False, str(err), [], time.perf_counter() - t0)
         planning = time.perf_counter() - t0

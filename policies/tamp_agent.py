@@ -93,7 +93,7 @@ class TampPolicy(Policy):
     def run(self, env: TabletopEnv, monitor: Monitor | None = None) -> EpisodeOutcome:
         from scenes.agent_io import SimActuator
         from tamp.concepts.facts import SceneFacts
-        from tamp.concepts.language import GoalError, ground_goal
+        from tamp.concepts.goal_grounding import GoalError, ground_goal
 
         monitor = monitor or Monitor()
         words = self.goal or env.instance.description
@@ -148,7 +148,6 @@ class TampPolicy(Policy):
 def _judge(env: TabletopEnv, atoms, failure: str) -> tuple[bool, str, dict[str, bool]]:
     """Whether every goal atom (simulator names) holds in ground truth: success, the
     reason if not, and the status of each atom."""
-    from scenes.tasks import make_task
     from tamp.concepts.definitions import relation_holds
 
     world, truth = env.oracle_world(), env.object_truth()
@@ -156,13 +155,10 @@ def _judge(env: TabletopEnv, atoms, failure: str) -> tuple[bool, str, dict[str, 
     for atom in sorted(atoms):
         try:
             status[" ".join(atom)] = bool(env.task.holds(atom, world, truth))
-        except ValueError:  # a predicate this task does not know
-            if atom[0] == "holding":  # as the lift task defines it
-                status[" ".join(atom)] = bool(make_task("lift").holds(atom, world, truth))
-            else:  # a relation, by its concept's definition, and at rest
-                a, b = world.objects[atom[1]], world.objects[atom[2]]
-                status[" ".join(atom)] = bool(relation_holds(atom[0], a, b)
-                                              and truth.resting[a.name])
+        except ValueError:  # a relation, by its concept's definition, and at rest
+            a, b = world.objects[atom[1]], world.objects[atom[2]]
+            status[" ".join(atom)] = bool(relation_holds(atom[0], a, b)
+                                          and truth.resting[a.name])
     if all(status.values()):
         return True, "", status
     failed = [k for k, v in status.items() if not v]

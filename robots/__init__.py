@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tamp.registry import Registry
 from tamp.robot import RobotSpec
 
 ROOT = Path(__file__).resolve().parent
@@ -14,14 +15,22 @@ ROOT = Path(__file__).resolve().parent
 DEFAULT_ROBOT = "panda_2f85"
 
 
+def _described() -> None:
+    """Register every folder ``robots/NAME/`` that holds ``NAME.yaml``."""
+    for path in sorted(ROOT.glob("*/*.yaml")):
+        if path.stem == path.parent.name:
+            ROBOTS.add(path.stem, path)
+
+
+#: the YAML description of every robot, by name (the folders are read on first use)
+ROBOTS: Registry[Path] = Registry("robot", load=_described)
+
+
 def available() -> list[str]:
     """Names of the robots described under ``robots/``."""
-    return sorted(p.parent.name for p in ROOT.glob("*/*.yaml") if p.stem == p.parent.name)
+    return ROBOTS.names()
 
 
 def load(name: str = DEFAULT_ROBOT) -> RobotSpec:
     """The robot called ``name`` (a folder ``robots/NAME/`` with ``NAME.yaml``)."""
-    path = ROOT / name / f"{name}.yaml"
-    if not path.is_file():
-        raise KeyError(f"unknown robot '{name}'; known: {', '.join(available())}")
-    return RobotSpec.from_yaml(path)
+    return RobotSpec.from_yaml(ROBOTS.get(name))

@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Callable
 
 import numpy as np
 
@@ -28,22 +27,18 @@ from tamp.geometry.grasps import GraspConfig
 from tamp.geometry.kinematics import IKConfig, Kinematics
 from tamp.geometry.motion import MotionConfig
 from tamp.geometry.placements import PlacementConfig
-from tamp.refine import PICK_ACTIONS, PLACEMENT_STREAMS, Refiner, RefinementError, \
-    resting_in, resting_on
-from tamp.pyramid import pyramid_state, pyramid_types
+from tamp.domains import DOMAINS, get_domain
+from tamp.refine import Refiner, RefinementError
 from tamp.robot import RobotSpec
 from tamp.world import WorldModel, WorldObject
 
 Fact = tuple[str, ...]  #: e.g. ("in", "red_block_0", "green_bowl")
 
-#: kept under its historic name: tasks judge containment with the same test
-is_in_bowl = resting_in
-
 
 @dataclass(frozen=True)
 class PlannerConfig:
     time_budget: float = 60.0  #: s for the whole plan
-    domain: str = "pick-place"  #: a bundled PDDL domain (tamp/symbolic/domains)
+    domain: str = "pick-place"  #: a registered domain (tamp/domains)
     max_skeletons: int = 12  #: symbolic plans tried before giving up
     #: times a skeleton whose placement failed is refined again with fresh samples for
     #: every stream (earlier placements, grasps) before that binding is given up on: the
@@ -68,101 +63,17 @@ class PlannerConfig:
     placement: PlacementConfig = field(default_factory=PlacementConfig)
 
 
-def pick_place_types(world: WorldModel) -> dict[str, str]:
-    """PDDL type of every object: movable things are ``block``s, bowls are ``bowl``s."""
-    containers = ("bowl", "tray")
-    return {o.name: "bowl" if o.category in containers else "block"
-            for o in world.objects.values() if o.movable or o.category in containers}
-
-
-def pick_place_state(world: WorldModel) -> frozenset[Fact]:
-    """Facts of the pick-place domain that hold in ``world`` (objects at rest)."""
-    facts: set[Fact] = {("handempty",)}
-    types = pick_place_types(world)
-    blocks = [world.objects[n] for n, t in types.items() if t == "block"]
-    bowls = [world.objects[n] for n, t in types.items() if t == "bowl"]
-    supporting: set[str] = set()
-    for obj in blocks:
-        bowl = next((b for b in bowls if resting_in(obj, b)), None)
-        below = next((c for c in blocks if c.name != obj.name and resting_on(obj, c)), None)
-        if bowl is not None:
-            facts.add(("in", obj.name, bowl.name))
-        elif below is not None:
-            facts.add(("on", obj.name, below.name))
-            supporting.add(below.name)
-        else:
-            facts.add(("on", obj.name, "table"))
-    for obj in blocks:
-        if obj.name not in supporting and not any(f[0] == "in" and f[1] == obj.name
-                                                  for f in facts):
-            facts.add(("clear", obj.name))
-    return frozenset(facts)
-
-
-def hanoi_types(world: WorldModel) -> dict[str, str]:
-    """Disks are ``disk``s; the table's marked places are ``peg``s."""
-    types = {o.name: "disk" for o in world.objects.values() if o.category == "disk"}
-    types.update({z: "peg" for z in world.zones})
-    return types
-
-
-def hanoi_state(world: WorldModel) -> frozenset[Fact]:
-    """Facts of the hanoi-tabletop domain: where each disk rests, what is clear, and the
-    static size order (a disk may rest on any place and on any larger disk)."""
-    facts: set[Fact] = {("handempty",)}
-    disks = [o for o in world.objects.values() if o.category == "disk"]
-    covered: set[str] = set()
-    for d in disks:
-        below = next((c for c in disks if c.name != d.name and resting_on(d, c)), None)
-        if below is not None:
-            facts.add(("on", d.name, below.name))
-            covered.add(below.name)
-            continue
-        if d.position[2] > world.table_height + 0.01:
-            continue  # neither on a disk nor on the table: in the hand, or tipped over
-        zone = next((z for z in world.zones.values() if z.contains(d.position[:2])), None)
-        if zone is not None:
-            facts.add(("on", d.name, zone.name))
-            covered.add(zone.name)
-        else:  # slid off its place: it is picked up from the bare table
-            facts.add(("on", d.name, "table"))
-    for name in [d.name for d in disks] + list(world.zones):
-        if name not in covered:
-            facts.add(("clear", name))
-    for d in disks:
-        facts.update(("smaller", z, d.name) for z in world.zones)
-        facts.update(("smaller", c.name, d.name) for c in disks
-                     if c.shape.size[0] > d.shape.size[0])
-    return frozenset(facts)
-
-
-@dataclass(frozen=True)
-class DomainModel:
-    """How a PDDL domain sees a world model: object types and the facts that hold."""
-
-    types: Callable[[WorldModel], dict[str, str]]
-    state: Callable[[WorldModel], frozenset[Fact]]
-
-
-#: a domain file in tamp/symbolic/domains and its view of the world; a new domain adds
-#: one entry (and, for a new place-like action, one placement stream in tamp/refine.py)
-DOMAIN_MODELS: dict[str, DomainModel] = {
-    "pick-place": DomainModel(pick_place_types, pick_place_state),
-    "hanoi-tabletop": DomainModel(hanoi_types, hanoi_state),
-    "pyramid": DomainModel(pyramid_types, pyramid_state),
-}
-
-
 def symbolic_state(world: WorldModel, domain: str = "pick-place") -> frozenset[Fact]:
     """The facts of ``domain`` that hold in ``world``."""
-    return DOMAIN_MODELS[domain].state(world)
+    return get_domain(domain).state(world)
 
 
 @lru_cache(maxsize=8)
 def _domain(name: str):
-    from tamp.symbolic.pddl_io import bundled_domain, load_domain
+    """The parsed .pddl of the domain ``name``."""
+    from tamp.symbolic.pddl_io import load_domain
 
-    return load_domain(bundled_domain(name))
+    return load_domain(get_domain(name).pddl)
 
 
 class Planner:
@@ -183,7 +94,7 @@ class Planner:
         except ImportError:
             pass
 
-        if self.config.domain in DOMAIN_MODELS:
+        if self.config.domain in DOMAINS:
             _domain(self.config.domain)
 
     def plan(self, world: WorldModel, goal: frozenset[Fact], q_start: np.ndarray) -> Plan:
@@ -196,14 +107,14 @@ class Planner:
     def _plan(self, world: WorldModel, goal: frozenset[Fact], q_start: np.ndarray) -> Plan:
         t0 = time.perf_counter()
         cfg = self.config
-        if cfg.domain not in DOMAIN_MODELS:
+        if cfg.domain not in DOMAINS:
             return Plan(False, reason=f"unknown domain '{cfg.domain}'; known: "
-                                      f"{', '.join(DOMAIN_MODELS)}")
+                                      f"{', '.join(DOMAINS)}")
         if len(goal) == 1 and next(iter(goal))[0] == "holding":
             # holding one object needs nothing but its pick, whatever the domain calls it
             # (a bowl is a container to the pick-place domain, yet it can be lifted)
             return self.plan_pick(world, next(iter(goal))[1], q_start)
-        types = DOMAIN_MODELS[cfg.domain].types(world)
+        types = get_domain(cfg.domain).types(world)
         for atom in goal:
             for name in atom[1:]:
                 if name not in types and name not in _domain(cfg.domain).constants:
@@ -294,16 +205,17 @@ class Planner:
                 salt: int = 0) -> list[Action]:
         """Refine ``skeleton`` action by action; ``salt`` > 0 draws other samples."""
         cfg = self.config
+        domain = get_domain(cfg.domain)
         seed = cfg.seed + 7919 * salt
         actions: list[Action] = []
         k = 0
         while k < len(skeleton):
             act = skeleton[k]
             nxt = skeleton[k + 1] if k + 1 < len(skeleton) else None
-            if act[0] not in PICK_ACTIONS:
+            if act[0] not in domain.pick_actions:
                 raise RefinementError(f"cannot refine '{act[0]}' on its own")
             try:
-                if nxt is not None and nxt[0] in PLACEMENT_STREAMS:
+                if nxt is not None and domain.places_things(nxt[0]):
                     actions += refiner.pick_place(act, nxt, rng_seed=seed + k)
                     k += 2
                 elif nxt is None:  # the goal is to hold it
@@ -329,6 +241,27 @@ class Planner:
         except RefinementError as err:
             return Plan(False, [], time.perf_counter() - t0, str(err))
 
+    def refine_step(self, world: WorldModel, place_action: tuple[str, ...],
+                    q_start: np.ndarray, seed: int, context: dict | None = None
+                    ) -> list[Action]:
+        """One pick-and-place refined outside a plan (a policy's chosen step): the pick
+        that takes ``place_action``'s object from where it lies (as the domain names it),
+        then ``place_action``, e.g. ``("place-at", obj, support)`` with ``context["pose"]``.
+        Raises :class:`RefinementError` with the reason."""
+        t0 = time.perf_counter()
+        refiner = Refiner(self, world, np.asarray(q_start, float), t0)
+        refiner.context.update(context or {})
+        pick = get_domain(self.config.domain).take_action(world, place_action[1])
+        return refiner.pick_place(pick, tuple(place_action), rng_seed=seed)
+
+    def refine_pick(self, world: WorldModel, obj: str, q_start: np.ndarray,
+                    seed: int) -> Action:
+        """The pick of ``obj`` alone, refined (grasp, IK, motion) and lifted; raises
+        :class:`RefinementError` with the reason."""
+        refiner = Refiner(self, world, np.asarray(q_start, float), time.perf_counter())
+        return refiner.pick_only(obj, seed,
+                                 get_domain(self.config.domain).take_action(world, obj))
+
     def plan_transit(self, world: WorldModel, q_start: np.ndarray, q_goal: np.ndarray,
                      label: str = "transit") -> Plan:
         """A collision-free move of the empty hand from ``q_start`` to ``q_goal`` in
@@ -336,11 +269,11 @@ class Planner:
         t0 = time.perf_counter()
         refiner = Refiner(self, world, np.asarray(q_start, float), t0)
         try:
-            path = refiner._transit(np.asarray(q_start, float), np.asarray(q_goal, float),
-                                    label)
+            path = refiner.transit(np.asarray(q_start, float), np.asarray(q_goal, float),
+                                   label)
         except RefinementError as err:
             return Plan(False, [], time.perf_counter() - t0, str(err))
-        return Plan(True, [Action("move", (label,), (refiner._move(path, label),))],
+        return Plan(True, [Action("move", (label,), (refiner.segment(path, label),))],
                     time.perf_counter() - t0)
 
 
@@ -350,4 +283,4 @@ def goal_holds(world: WorldModel, goal: frozenset[Fact], domain: str = "pick-pla
 
 
 __all__ = ["Planner", "PlannerConfig", "RefinementError", "WorldObject", "goal_holds",
-           "is_in_bowl", "symbolic_state"]
+           "symbolic_state"]

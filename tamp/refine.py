@@ -1,21 +1,19 @@
 """Geometric refinement of symbolic actions: the streams of the TAMP planner.
 
-A pick-like action (``pick``, ``unstack``, ``take-out``) followed by a place-like one is
-refined together: a grasp, a placement from the place action's *placement stream*, inverse
-kinematics, straight approach/retreat moves and collision-free transit/transfer motion.
-Placement streams are registered per action name, so a domain with a new place action
-needs one decorated function here, not a change to the planner.
+A pick-like action (e.g. ``pick``, ``unstack``, ``take-out``) followed by a place-like one
+is refined together: a grasp, a placement from the place action's *placement stream*,
+inverse kinematics, straight approach/retreat moves and collision-free transit/transfer
+motion. The placement streams, and which actions pick, belong to the domain
+(:mod:`tamp.domains`); this module knows no domain's actions by name.
 """
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import dataclass, replace
-from typing import Callable
 
 import numpy as np
 
+from tamp.domains import GENERIC_STREAMS, PlacementStream, get_domain
 from tamp.execution.plan import Action, Segment
 from tamp.geometry.collision import CollisionChecker
 from tamp.geometry.grasps import Grasp, top_grasps
@@ -25,12 +23,6 @@ from tamp.geometry import placements as pl
 from tamp.geometry.transforms import rpy_pose, translation, wrap_angle, yaw_of
 from tamp.robot import RobotSpec
 from tamp.world import WorldModel, WorldObject
-
-#: actions whose first argument leaves its support and ends in the hand
-PICK_ACTIONS = ("pick", "unstack", "take-out")
-
-#: the reachable part of the table where objects may be set down, m (x range, y range)
-TABLE_WORKSPACE = ((0.3, 0.72), (-0.4, 0.4))
 
 
 class RefinementError(Exception):
@@ -45,152 +37,13 @@ class RefinementError(Exception):
         self.stage = stage
 
 
-@dataclass(frozen=True)
-class PlacementStream:
-    """Where a place action may put the object, and what the load may touch then."""
-
-    placements: pl.Placements
-    #: obstacles (names or "name/part") the carried object may touch as it is set down
-    load_may_touch: tuple[str, ...]
-    #: objects already on the support, which may be what leaves no room
-    occupants: tuple[str, ...] = ()
-
-
-#: (world, object, action arguments, rng, placement config, context) -> stream; the
-#: context holds what the planner knows beyond the world, e.g. ``context["goal"]``
-PlacementFn = Callable[[WorldModel, WorldObject, tuple[str, ...], np.random.Generator,
-                        "pl.PlacementConfig", dict], PlacementStream]
-
 #: m above its resting pose at which a placed object is let go: the first that has a
 #: collision-free straight move down (a short drop onto the support is harmless)
 RELEASE_DROPS = (0.0, 0.01, 0.02)
 
-#: m kept free around each box packed into a tray: a 2F-85 finger (14 mm) with room
-FINGER_GAP = 0.035
-PLACEMENT_STREAMS: dict[str, PlacementFn] = {}
 
-
-def placement_stream(action: str):
-    """Register the placement sampler of a place-like action, e.g. ``"place-in"``."""
-
-    def decorate(fn: PlacementFn) -> PlacementFn:
-        PLACEMENT_STREAMS[action] = fn
-        return fn
-
-    return decorate
-
-
-def resting_in(obj: WorldObject, bowl: WorldObject, tolerance: float = 0.01) -> bool:
-    """The object's centre is over the container's floor (a bowl's flat bottom, a tray's
-    inside) and its bottom lies between that floor and the rim."""
-    from tamp.geometry.shapes import bowl_inner_radius, tray_interior
-
-    dz = float(obj.position[2] - bowl.position[2])
-    if not -tolerance <= dz <= bowl.shape.height:
-        return False
-    if bowl.shape.kind == "tray":
-        local = np.linalg.inv(bowl.pose) @ np.append(obj.position, 1.0)
-        ix, iy, _ = tray_interior(bowl.shape)
-        return abs(local[0]) <= ix / 2 + tolerance and abs(local[1]) <= iy / 2 + tolerance
-    d = float(np.linalg.norm(obj.position[:2] - bowl.position[:2]))
-    return d <= bowl_inner_radius(bowl.shape) + tolerance
-
-
-def resting_on(obj: WorldObject, lower: WorldObject, tolerance: float = 0.01) -> bool:
-    """The object's bottom lies on ``lower``'s top face, its centre over that face."""
-    top = lower.position[2] + lower.shape.height
-    if abs(obj.position[2] - top) > tolerance:
-        return False
-    local = np.linalg.inv(lower.pose) @ np.append(obj.position, 1.0)
-    sx, sy, _ = lower.shape.size
-    if lower.shape.kind == "box":
-        return abs(local[0]) <= sx / 2 and abs(local[1]) <= sy / 2
-    return float(np.hypot(local[0], local[1])) <= sx
-
-
-@placement_stream("place-in")
-def _into_container(world, obj, args, rng, config, context) -> PlacementStream:
-    bowl = world.objects[args[1]]
-    occupants = [o for o in world.objects.values()
-                 if o.name != obj.name and o.category not in ("bowl", "tray")
-                 and resting_in(o, bowl)]
-    if bowl.shape.kind == "tray":
-        return _into_tray(world, obj, bowl, occupants, context)
-    return PlacementStream(pl.in_bowl(obj, bowl, occupants, rng, config),
-                           (f"{bowl.name}/bottom",), tuple(o.name for o in occupants))
-
-
-def _into_tray(world, obj, tray, occupants, context) -> PlacementStream:
-    """Pack the tray: one arrangement for everything the goal puts in it, computed for
-    the whole set (greedy one-by-one packing gets stuck where only some arrangements
-    fit), with room for the fingers around every box."""
-    from tamp.geometry.packing import PackingConfig, plan_packing
-
-    goal = context.get("goal", frozenset())
-    bound = [world.objects[f[1]] for f in sorted(goal) if f[0] == "in" and f[2] == tray.name
-             and f[1] in world.objects]
-    todo = [o for o in bound if o.name != obj.name and o not in occupants] + [obj]
-    # the same set in the same (name) order gives the same arrangement on every call, so
-    # the boxes placed earlier in the plan stand where this packing expects them
-    members = sorted(occupants + todo, key=lambda o: o.name)
-    packing = plan_packing(members, tray, PackingConfig(gap=FINGER_GAP, margin=FINGER_GAP))
-    if not packing.success:
-        return PlacementStream(pl.Placements([], packing.reason), (f"{tray.name}/bottom",),
-                               tuple(o.name for o in occupants))
-    # occupants already stand where they are: only a plan that keeps them is usable
-    for o in occupants:
-        if np.linalg.norm(packing.poses[o.name][:2, 3] - o.position[:2]) > 0.02:
-            return PlacementStream(pl.Placements([], f"the objects already in {tray.name} "
-                                                     "are not where a full packing needs "
-                                                     "them"), (f"{tray.name}/bottom",),
-                                   tuple(o.name for o in occupants))
-    return PlacementStream(pl.Placements([packing.poses[obj.name]]), (f"{tray.name}/bottom",),
-                           tuple(o.name for o in occupants))
-
-
-@placement_stream("stack")
-def _onto_block(world, obj, args, rng, config, context) -> PlacementStream:
-    lower = world.objects[args[1]]
-    return PlacementStream(pl.on_top_of(obj, lower, [], rng, config), (lower.name,))
-
-
-@placement_stream("put")
-def _onto_place_or_disk(world, obj, args, rng, config, context) -> PlacementStream:
-    """Hanoi: onto a marked place of the table (its centre first) or onto a larger disk."""
-    target = args[1]
-    if target in world.zones:
-        zone = world.zones[target]
-        region = pl.zone(target, zone.pose, zone.extents)
-        others = [o for o in world.objects.values() if o.name != obj.name]
-        centred = replace(config, prefer="centre")
-        return PlacementStream(pl.sample_placements(obj, region, others, rng, centred),
-                               ("table",))
-    lower = world.objects[target]
-    return PlacementStream(pl.on_top_of(obj, lower, [], rng, config), (lower.name,))
-
-
-@placement_stream("build")
-def _into_pyramid_slot(world, obj, args, rng, config, context) -> PlacementStream:
-    """Pyramid: into a slot, centred and square to the row (see :mod:`tamp.pyramid`)."""
-    from tamp.pyramid import slot_placements
-
-    poses, reason, touch, blockers = slot_placements(world, obj, args[1],
-                                                     config.drop_height)
-    return PlacementStream(pl.Placements(poses, reason), touch, blockers)
-
-
-@placement_stream("place")
-def _onto_table(world, obj, args, rng, config, context) -> PlacementStream:
-    (x0, x1), (y0, y1) = TABLE_WORKSPACE
-    frame = np.eye(4)
-    frame[:3, 3] = ((x0 + x1) / 2, (y0 + y1) / 2, world.table_height)
-    region = pl.zone("table", frame, (x1 - x0, y1 - y0))
-    others = [o for o in world.objects.values() if o.name != obj.name]
-    return PlacementStream(pl.sample_placements(obj, region, others, rng, config), ("table",))
-
-
-@placement_stream("place-at")
-def _at_given_pose(world, obj, args, rng, config, context) -> PlacementStream:
+@GENERIC_STREAMS.register("place-at")
+def at_given_pose(world, obj, args, rng, config, context) -> PlacementStream:
     """A pose chosen by someone else (an imitation policy, a VLM): ``context["pose"]``
     (4x4, the object's bottom centre), on ``args[1]`` (what it rests on there, which
     the load may touch)."""
@@ -249,24 +102,13 @@ def _least_turn(obj: WorldObject, poses: list[np.ndarray]) -> list[np.ndarray]:
     return kept
 
 
-def support_of(pick_action: tuple[str, ...] | None) -> tuple[str, ...]:
-    """What the object touches before a pick-like action lifts it off."""
-    if pick_action is None or pick_action[0] == "pick":
-        # "pick" takes from a surface: the table itself or a place marked on it
-        return ("table",) if pick_action is None else (pick_action[2], "table")
-    if pick_action[0] == "unstack":  # every block it rests on (the pyramid's: two)
-        return tuple(pick_action[2:])
-    if pick_action[0] == "take-out":
-        return (f"{pick_action[2]}/bottom",)
-    return ("table",)
-
-
 class Refiner:
     """Finds grasps, placements, IK solutions and motions for one plan skeleton."""
 
     def __init__(self, planner, world: WorldModel, q: np.ndarray, t0: float):
         self.p = planner
         self.cfg = planner.config
+        self.domain = get_domain(self.cfg.domain)
         self.kin = planner.kin
         self.world = world
         self.q = q
@@ -347,19 +189,19 @@ class Refiner:
                 return path
         return None
 
-    def _move(self, path: np.ndarray, label: str, holding: str | None = None) -> Segment:
+    def segment(self, path: np.ndarray, label: str, holding: str | None = None) -> Segment:
         robot = self.p.robot
         traj = time_parameterize(path, robot.max_velocity, robot.max_acceleration,
                                  self.cfg.dt, self.cfg.speed_scale)
         return Segment("move", label, trajectory=traj, holding=holding)
 
-    def _transit(self, q_from, q_to, what: str) -> np.ndarray:
+    def transit(self, q_from, q_to, what: str) -> np.ndarray:
         self._check_budget()
         self.query += 1
         motion = self.cfg.motion
         remaining = self.cfg.time_budget - (time.perf_counter() - self.t0)
         config = MotionConfig(motion.planner, min(motion.time_limit, max(remaining, 0.1)),
-                              motion.shortcut_attempts, motion.seed)
+                              motion.shortcut_attempts)
         escape = None
         if not self.checker.is_free(q_from):
             escape = self._escape(q_from)
@@ -378,18 +220,18 @@ class Refiner:
         obj_name = pick_action[1]
         obj = self.world.objects[obj_name]
         name, args = place_action[0], place_action[1:]
-        if name not in PLACEMENT_STREAMS:
+        if not self.domain.places_things(name):
             raise RefinementError(f"no placement stream for action '{name}'")
         cands = self._grasps(obj, rng)
-        stream = PLACEMENT_STREAMS[name](self.world, obj, args, rng, self.cfg.placement,
-                                         self.context)
+        stream = self.domain.stream(name)(self.world, obj, args, rng, self.cfg.placement,
+                                          self.context)
         target = " ".join(args[1:]) or "the table"
         if not stream.placements.poses:
             raise RefinementError(stream.placements.reason, blockers=stream.occupants)
         reasons, any_pick = [], False
         for grasp in cands[:self.cfg.max_grasps]:
             try:
-                picked = self._pick(obj, grasp, rng, support_of(pick_action))
+                picked = self._pick(obj, grasp, rng, self.domain.support(pick_action))
             except RefinementError as err:
                 reasons.append(str(err))
                 continue
@@ -447,7 +289,7 @@ class Refiner:
         for grasp in cands[:self.cfg.max_grasps]:
             try:
                 transit, descend, lift = self._pick(obj, grasp, rng,
-                                                    support_of(pick_action))
+                                                    self.domain.support(pick_action))
             except RefinementError as err:
                 reasons.append(str(err))
                 continue
@@ -460,10 +302,10 @@ class Refiner:
             ("pick", (obj.name,))
         return Action(name, args, (
             Segment("gripper", "open", width=grasp.open_width),
-            self._move(transit, "transit"),
-            self._move(descend, "approach"),
+            self.segment(transit, "transit"),
+            self.segment(descend, "approach"),
             Segment("gripper", "close", width=0.0, holding=obj.name),
-            self._move(lift, "lift", holding=obj.name),
+            self.segment(lift, "lift", holding=obj.name),
         ), expects={obj.name: obj.pose.copy()})
 
     def _pick(self, obj: WorldObject, grasp: Grasp, rng, support: tuple[str, ...]):
@@ -479,7 +321,7 @@ class Refiner:
             raise RefinementError(f"no collision-free IK above {obj.name} with a straight "
                                   "descent onto it")
         q_pre, descend, _ = found
-        transit = self._transit(self.q, q_pre, f"to {obj.name}")
+        transit = self.transit(self.q, q_pre, f"to {obj.name}")
         # carry: the object leaves the world and moves with the tool
         ch.set_world(self.world.without(obj.name))
         ch.gripper = g.joint_for_width(grasp.width)
@@ -513,7 +355,7 @@ class Refiner:
             raise RefinementError(f"no collision-free IK above the placement with a "
                                   f"straight move down for {' '.join(place_action)}")
         q_pre, lower, tcp_place = found
-        transfer = self._transit(lift[-1], q_pre, f"carrying {obj.name}")
+        transfer = self.transit(lift[-1], q_pre, f"carrying {obj.name}")
         # release: the object joins the world where it comes to rest, ``drop_height``
         # below the pose it is let go at (else heights add up along a tower of placements)
         rest = pose.copy()
@@ -545,9 +387,9 @@ class Refiner:
         supports = {n: placed_world.objects[n].pose for n in place_action[2:]
                     if n in placed_world.objects}
         place = Action(place_action[0], tuple(place_action[1:]), (
-            self._move(transfer, "transfer", holding=obj.name),
-            self._move(lower, "lower", holding=obj.name),
+            self.segment(transfer, "transfer", holding=obj.name),
+            self.segment(lower, "lower", holding=obj.name),
             Segment("gripper", "release", width=release),
-            self._move(retreat, "retreat"),
+            self.segment(retreat, "retreat"),
         ), expects=supports, leaves={obj.name: rest.copy()})
         return [pick, place]

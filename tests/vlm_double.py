@@ -4,7 +4,7 @@ It exists so that the VLM planner's whole path (request, image, answer, validati
 execution with the real primitives, cache, failures) can be tested where no model can be
 run. It serves ``POST /v1/chat/completions`` on 127.0.0.1 from a thread, ignores the image,
 and answers from the prompt text with a scripted plan. Every answer carries
-``system_fingerprint`` = :data:`policies.vlm.TEST_DOUBLE_FINGERPRINT` and the model name
+``system_fingerprint`` = :data:`policies.vlm_client.TEST_DOUBLE_FINGERPRINT` and the model name
 ``tamp-vlm-test-double``, so that results obtained with it are marked "not measured".
 
 Modes (``VLMTestDouble(mode=...)``, or set ``.mode`` later):
@@ -33,7 +33,7 @@ import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from policies.vlm import TEST_DOUBLE_FINGERPRINT
+from policies.vlm_client import TEST_DOUBLE_FINGERPRINT
 
 MODEL_NAME = "tamp-vlm-test-double"
 MODES = ("solve", "fenced", "malformed", "hallucinate", "hallucinate-once", "wrong-skill",

@@ -51,7 +51,7 @@ class Task:
         """Whether ``fact`` is true in the simulator's ground truth (with the stated
         tolerances: 1 cm in position; "at rest" below 5 cm/s and not touching the robot;
         "held" at least 5 cm above the table, touching the robot and not the table)."""
-        from tamp.refine import resting_in, resting_on
+        from tamp.geometry.resting import resting_in, resting_on
 
         kind, args = fact[0], fact[1:]
         objs = world.objects

@@ -21,7 +21,7 @@ from scenes.tasks.base import Atom, ObjectTruth, Task, TaskInstance
 from scenes.tasks.layout import WORKSPACE, yaw_pose
 from scenes.tasks.registry import register_task
 from tamp.geometry.shapes import footprint_radius
-from tamp.pyramid import in_slot, pyramid_slots, slot_name
+from tamp.domains.pyramid import in_slot, pyramid_slots, slot_name
 from tamp.world import Shape, WorldModel, WorldObject, Zone
 
 COLOURS = ("red", "green", "blue", "yellow", "purple", "orange", "cyan", "white", "grey")

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from tamp.domains import get_domain
 from tamp.execution.interfaces import Actuator, Perceiver
 from tamp.execution.plan import DRIFT_DISTANCE, Action, Plan, drift
 from tamp.planner import Planner, goal_holds, symbolic_state
-from tamp.refine import PICK_ACTIONS
 from tamp.robot import RobotSpec
 from tamp.world import WorldModel
 
@@ -28,22 +28,18 @@ PERCEIVED_DRIFT_DISTANCE = 0.012
 LOOK_MARGIN = 0.03
 
 
-def expected_facts(action: Action) -> set[tuple[str, ...]]:
-    """What must hold once a place-like action is done."""
-    if action.name == "place-in":
-        return {("in", *action.args)}
-    if action.name in ("stack", "place", "put"):
-        return {("on", *action.args)}
-    if action.name == "build":  # pyramid: (build block slot below-left below-right)
-        return {("on", *action.args[:2])}
-    return set()
+def expected_facts(action: Action, domain: str) -> set[tuple[str, ...]]:
+    """What must hold once a place-like action of ``domain`` is done."""
+    return get_domain(domain).effects((action.name, *action.args))
 
 
-def steps_of(actions: list[Action]) -> list[list[Action]]:
-    """Group a plan into executable steps: a pick with the place that follows it."""
+def steps_of(actions: list[Action], domain: str) -> list[list[Action]]:
+    """Group a plan of ``domain`` into executable steps: a pick with the place that
+    follows it."""
+    picks = get_domain(domain).pick_actions
     groups: list[list[Action]] = []
     for a in actions:
-        if a.name in PICK_ACTIONS or not groups:
+        if a.name in picks or not groups:
             groups.append([a])
         else:
             groups[-1].append(a)
@@ -120,7 +116,7 @@ class ClosedLoop:
                           " executing")
             monitor.expect_steps(int(plan.duration / self.control_dt))
             reason = ""
-            steps, moved = steps_of(plan.actions), ""
+            steps, moved = steps_of(plan.actions, domain), ""
             for k, step in enumerate(steps):
                 reason = actuator.run_actions(step)
                 out.executed += [a.as_dict() for a in step]
@@ -131,7 +127,7 @@ class ClosedLoop:
                     holding = any(s.holding for s in step[-1].segments[-1:])
                     world, looked = self.observe_clear(move=not holding)
                     looked_at(looked)
-                    missing = set().union(*(expected_facts(a) for a in step)) - \
+                    missing = set().union(*(expected_facts(a, domain) for a in step)) - \
                         symbolic_state(world, domain)
                     if missing:
                         reason = "after " + " ".join((step[-1].name, *step[-1].args)) + \

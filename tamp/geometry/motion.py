@@ -15,8 +15,7 @@ from tamp.geometry.collision import CollisionChecker
 class MotionConfig:
     planner: str = "RRTConnect"  #: any geometric planner of OMPL by class name
     time_limit: float = 5.0  #: s per planning query
-    shortcut_attempts: int = 60
-    seed: int = 0  #: OMPL's random generator is reseeded from this per query
+    shortcut_attempts: int = 60  #: (OMPL's generator is reseeded per query: query_seed)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from tamp.perception.depth import DepthNoise
+from tamp.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -196,22 +197,18 @@ def _stereo_shadow(depth: np.ndarray, focal: float, baseline: float,
     return shadow
 
 
-SENSORS: dict[str, SensorModel] = {}
+#: every camera (sensor) model, by name
+SENSORS: Registry[SensorModel] = Registry("camera")
 
 
 def register_sensor(model: SensorModel) -> SensorModel:
-    if model.name in SENSORS:
-        raise ValueError(f"camera model '{model.name}' is already registered")
-    SENSORS[model.name] = model
-    return model
+    return SENSORS.add(model.name, model)
 
 
 def sensor_model(name: str) -> SensorModel:
-    """The registered camera model ``name``; ValueError lists the known ones."""
-    try:
-        return SENSORS[name]
-    except KeyError:
-        raise ValueError(f"unknown camera '{name}'; known: {', '.join(SENSORS)}") from None
+    """The registered camera model ``name``; UnknownName (a ValueError) lists the known
+    ones."""
+    return SENSORS.get(name)
 
 
 IDEAL = register_sensor(SensorModel("ideal"))

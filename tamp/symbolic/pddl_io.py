@@ -23,8 +23,11 @@ OBJECT = "object"
 #: requirements this representation handles completely
 SUPPORTED_REQUIREMENTS = frozenset({"strips", "typing", "negative-preconditions", "equality"})
 
-#: folder with the bundled domains (``<name>.pddl``) and ``problems/<name>.pddl``
+#: folder with the bundled symbolic domains (``<name>.pddl``) and ``problems/<name>.pddl``
 DOMAINS_DIR = Path(__file__).resolve().parent / "domains"
+#: folder of the domains the planner refines into motions (each beside its module in
+#: :mod:`tamp.domains`; found by path, so that the symbolic layer imports nothing above it)
+PLANNING_DOMAINS_DIR = Path(__file__).resolve().parents[1] / "domains"
 
 
 class PDDLError(Exception):
@@ -377,7 +380,11 @@ def load_task(domain_path: str | Path, problem_path: str | Path) -> LiftedTask:
 
 
 def bundled_domain(name: str) -> Path:
-    """Path of a domain shipped with the package, e.g. ``bundled_domain("blocksworld")``."""
+    """Path of a domain shipped with the package, e.g. ``bundled_domain("blocksworld")``
+    (a symbolic one) or ``bundled_domain("pick-place")`` (one the planner refines)."""
+    for folder in (DOMAINS_DIR, PLANNING_DOMAINS_DIR):
+        if (folder / f"{name}.pddl").is_file():
+            return folder / f"{name}.pddl"
     return DOMAINS_DIR / f"{name}.pddl"
 
 

@@ -111,7 +111,7 @@ def test_a_step_continues_from_the_viewing_pose(robot):
     planner = Planner(robot, PlannerConfig(seed=0))
     plan = planner.plan(world, frozenset({("holding", "red_block")}), robot.home)
     assert plan.success, plan.reason
-    (step,) = steps_of(plan.actions)
+    (step,) = steps_of(plan.actions, "pick-place")
     q = robot.home + np.array([0.3, -0.2, 0.0, 0.1, 0.0, 0.1, 0.0])
     moved = _from_here(planner, world, q, step)
     assert moved.success, moved.reason

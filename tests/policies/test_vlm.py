@@ -11,8 +11,9 @@ import socket
 import pytest
 
 from policies import make_policy, policy_names
-from policies.vlm import (MAX_PLAN_STEPS, TEST_DOUBLE_FINGERPRINT, PlanError, ResponseCache,
-                          VLMClient, VLMError, build_prompt, encode_png, parse_plan)
+from policies.vlm_client import (TEST_DOUBLE_FINGERPRINT, ResponseCache, VLMClient, VLMError,
+                                 encode_png)
+from policies.vlm_prompt import MAX_PLAN_STEPS, PlanError, build_prompt, parse_plan
 from vlm_double import MODEL_NAME, VLMTestDouble, scripted_plan
 from scenes.env import TabletopEnv
 
@@ -366,7 +367,7 @@ def test_text_only_sends_no_image_and_gives_positions(double):
 
 
 def test_json_schema_constrains_the_answer_to_the_scene(double, bowl_world):
-    from policies.vlm import plan_schema
+    from policies.vlm_prompt import plan_schema
 
     schema = plan_schema(bowl_world, "pick-place")
     steps = {s["properties"]["skill"]["const"]: s["properties"]["args"]
@@ -387,7 +388,7 @@ def test_json_schema_constrains_the_answer_to_the_scene(double, bowl_world):
 def test_the_schema_offers_only_skills_the_scene_has_arguments_for():
     """No bowl or tray in the scene: no pick_place_in, and no empty list of names (a
     server refuses such a schema: HTTP 400)."""
-    from policies.vlm import plan_schema
+    from policies.vlm_prompt import plan_schema
 
     env = TabletopEnv("rebuild-tower")
     env.reset(seed=1000)

@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 
-from policies.vlm import VLMClient, VLMError, encode_png
+from policies.vlm_client import VLMClient, VLMError, encode_png
 
 pytestmark = pytest.mark.slow
 

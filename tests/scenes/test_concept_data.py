@@ -99,5 +99,6 @@ def test_a_realistic_camera_fuses_a_burst_and_is_recorded():
     with ConceptSceneGenerator(d435) as gen:
         _, frame, _ = gen.scene(np.random.default_rng(7))
     assert frame.depth.shape == (240, 320) and np.isnan(frame.depth).any()  # fused
-    with pytest.raises(ValueError, match="unknown camera 'nope'; known: ideal, d435"):
+    with pytest.raises(ValueError, match="unknown camera 'nope'; known cameras: d435, "
+                                         "d435-miscalibrated, ideal"):
         ConceptSceneGenerator(ConceptSceneConfig(camera="nope"))

@@ -10,7 +10,7 @@ import pytest
 from scenes.tasks import make_task, task_names
 from scenes.tasks.base import ObjectTruth
 from tamp.planner import PlannerConfig, symbolic_state
-from tamp.pyramid import pyramid_slots
+from tamp.domains.pyramid import pyramid_slots
 from tamp.world import WorldModel
 
 

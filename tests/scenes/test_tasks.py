@@ -57,7 +57,7 @@ def test_rebuild_tower_starts_as_a_tower_and_asks_for_another_order():
 
 def test_clear_then_place_bowl_is_full():
     from tamp.geometry.placements import in_bowl
-    from tamp.refine import resting_in
+    from tamp.geometry.resting import resting_in
 
     task = make_task("clear-then-place")
     for seed in range(10):
@@ -119,7 +119,7 @@ def test_hanoi_three_disks_is_planned_in_seven_moves(robot):
 
 def test_packing_boxes_fit_only_when_packed_as_a_set():
     from tamp.geometry.packing import PackingConfig, plan_packing
-    from tamp.refine import FINGER_GAP
+    from tamp.domains.pick_place import FINGER_GAP
 
     task = make_task("packing-boxes")
     for seed in range(8):

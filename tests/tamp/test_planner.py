@@ -56,7 +56,7 @@ def test_plan_is_pick_then_place_and_collision_free(robot):
     q_release = plan.actions[1].segments[1].trajectory.positions[-1]
     assert np.linalg.norm(planner.kin.tcp_pose(q_release)[:2, 3] - (0.5, -0.2)) < 0.09
     # the place says where it leaves the block: in the bowl, under the TCP at release
-    from tamp.refine import resting_in
+    from tamp.geometry.resting import resting_in
 
     left = plan.actions[1].leaves["red_block_0"]
     assert set(plan.actions[1].leaves) == {"red_block_0"} and not plan.actions[0].leaves

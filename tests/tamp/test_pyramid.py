@@ -10,8 +10,8 @@ import pytest
 from scenes.tasks.layout import yaw_pose
 from tamp.geometry.placements import PlacementConfig
 from tamp.planner import goal_holds, symbolic_state
-from tamp.pyramid import pyramid_slots, slot_placements
-from tamp.refine import PLACEMENT_STREAMS
+from tamp.domains.pyramid import pyramid_slots, slot_placements
+from tamp.domains import get_domain
 from tamp.world import Shape, WorldModel, WorldObject, Zone
 
 SIZE, GAP = 0.045, 0.012
@@ -111,7 +111,7 @@ def test_build_stream_centres_the_block_over_its_two_supports():
     loose = WorldObject("new", "block", "blue", CUBE, yaw_pose(0.4, -0.3, 1.0))
     world = _add(world, loose)
     cfg = PlacementConfig()
-    stream = PLACEMENT_STREAMS["build"](world, loose, ("new", "slot_2_2", "slot_1_2",
+    stream = get_domain("pyramid").stream("build")(world, loose, ("new", "slot_2_2", "slot_1_2",
                                                       "slot_1_3"),
                                         np.random.default_rng(0), cfg, {})
     poses = stream.placements.poses
@@ -123,7 +123,7 @@ def test_build_stream_centres_the_block_over_its_two_supports():
         yaw = math.atan2(pose[1, 0], pose[0, 0]) - 0.3  # square to the row
         assert abs(math.remainder(yaw, math.pi / 2)) < 1e-9
     # the top waits for the middle row
-    stream = PLACEMENT_STREAMS["build"](world, loose, ("new", "slot_3_1", "slot_2_1",
+    stream = get_domain("pyramid").stream("build")(world, loose, ("new", "slot_3_1", "slot_2_1",
                                                       "slot_2_2"),
                                         np.random.default_rng(0), cfg, {})
     assert stream.placements.poses == [] and "slot_2_2" in stream.placements.reason

@@ -1,4 +1,4 @@
-"""The ``pyramid`` PDDL domain's view of the world: slots, facts and slot placements.
+"""The ``pyramid`` domain: slots, facts, slot placements, and the domain itself.
 
 A pyramid is a set of *slots*. The bottom row are places marked on the table (zones named
 ``slot_1_1`` ... ``slot_1_n``, in order along the row); slot ``slot_r_k`` of a higher row
@@ -13,12 +13,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from tamp.domains.base import Domain, Fact, PlacementStream, Skill, register_domain
 from tamp.world import WorldModel, WorldObject
-
-Fact = tuple[str, ...]
 
 #: m: a block is in a slot when its bottom centre is this close to the slot's, in the
 #: horizontal and in height
@@ -195,3 +195,49 @@ def slot_placements(world: WorldModel, obj: WorldObject, target: str,
     if blockers:
         return [], f"{', '.join(blockers)} in the way of {slot.name}", touch, blockers
     return poses, "", touch, ()
+
+
+# -- the domain ----------------------------------------------------------------------------
+def into_slot(world, obj, args, rng, config, context) -> PlacementStream:
+    """``build``: into a slot, centred and square to the row."""
+    from tamp.geometry import placements as pl
+
+    poses, reason, touch, blockers = slot_placements(world, obj, args[1],
+                                                     config.drop_height)
+    return PlacementStream(pl.Placements(poses, reason), touch, blockers)
+
+
+def effects(action: tuple[str, ...]) -> set[Fact]:
+    """(build block slot below-left below-right): the block is on the slot."""
+    return {("on", *action[1:3])} if action[0] == "build" else set()
+
+
+def support(pick_action: tuple[str, ...] | None) -> tuple[str, ...]:
+    """A block picked from the table (or its slot) touches the table; one taken off
+    loose from other blocks touches both of them."""
+    if pick_action is None:
+        return ("table",)
+    if pick_action[0] == "unstack":
+        return tuple(pick_action[2:])
+    return (pick_action[2], "table")
+
+
+def places(world: WorldModel) -> dict[str, str]:
+    """The slots, described."""
+    out = {}
+    for name in pyramid_slots(world):
+        m = re.fullmatch(r"slot_(\d+)_(\d+)", name)
+        out[name] = (f"slot {m.group(2)} of row {m.group(1)} of the pyramid (row 1 is "
+                     "the bottom, marked on the table)") if m else "a slot of the pyramid"
+    return out
+
+
+PYRAMID = register_domain(Domain(
+    name="pyramid", pddl=Path(__file__).with_name("pyramid.pddl"),
+    types=pyramid_types, state=pyramid_state, streams={"build": into_slot},
+    pick_actions=("pick", "unstack"), effects=effects, support=support, places=places,
+    place_names=lambda marked: tuple(dict.fromkeys(marked + slot_names(marked))),
+    skills=(Skill("build", (("block", "item"), ("slot", "slot")),
+                  "pick up the block and set it into a slot of the pyramid (a slot above "
+                  "the bottom row rests across the two slots below it, which must be "
+                  "filled)", lambda a: ("build", a[0], a[1])),)))
