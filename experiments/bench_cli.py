@@ -14,11 +14,11 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
 
 
 def add_commands(sub) -> None:
-    from experiments.cli import _Parser, add_camera_argument, add_robot_argument, finite_float
+    from experiments.options import Parser, add_camera_argument, add_robot_argument, finite_float
 
     p = sub.add_parser("bench", help="run a benchmark", description="Run a benchmark; "
                        "results go to OUT and, with --update-docs, into docs/BENCHMARKS.md.")
-    bench = p.add_subparsers(dest="bench", metavar="BENCHMARK", parser_class=_Parser)
+    bench = p.add_subparsers(dest="bench", metavar="BENCHMARK", parser_class=Parser)
     bench.required = True
     g = bench.add_parser("geometry", help="collision checking, IK and motion planning "
                          "against PyBullet baselines")
@@ -53,7 +53,7 @@ def add_commands(sub) -> None:
                         "ones); passed to every method that takes 'checkpoints'")
     add_camera_argument(e)
     add_robot_argument(e)
-    add_vlm_arguments(e)
+    opt.add_vlm_arguments(e)
     e.add_argument("--update-docs", action="store_true",
                    help="replace a section of docs/BENCHMARKS.md with the report (its plots "
                         "copied to docs/bench/)")
@@ -77,7 +77,7 @@ def add_commands(sub) -> None:
 
 def _cmd_cli(args) -> int:
     from experiments import bench_cli_startup as bc
-    from experiments.cli import UsageError
+    from experiments.options import UsageError
 
     if not 1 <= args.runs <= 1000:
         raise UsageError(f"--runs must be 1..1000, got {args.runs}")
@@ -89,7 +89,7 @@ def _cmd_cli(args) -> int:
 
 
 def _add_twin_command(bench) -> None:
-    from experiments.cli import add_camera_argument, finite_float
+    from experiments.options import add_camera_argument, finite_float
 
     w = bench.add_parser(
         "twin", help="episodes through the twin: tamp twin + tamp deploy --goal over ROS 1",
@@ -118,7 +118,7 @@ def _add_twin_command(bench) -> None:
 
 def _cmd_twin(args) -> int:
     from experiments import bench_twin as bt
-    from experiments.cli import UsageError
+    from experiments.options import UsageError
 
     tasks = _tasks(args.tasks)
     if not 0 < args.time_scale <= 20:
@@ -181,7 +181,7 @@ def _add_perception_command(bench) -> None:
 
 def _tasks(text: str) -> tuple[str, ...]:
     """``--tasks``: comma-separated registered task names, or ``all``."""
-    from experiments.cli import UsageError
+    from experiments.options import UsageError
     from scenes.tasks import task_names
 
     tasks = tuple(task_names()) if text == "all" else \
@@ -198,7 +198,7 @@ def _cmd_perception(args) -> int:
     import argparse
 
     from experiments import bench_perception as bp
-    from experiments.cli import UsageError, camera_name
+    from experiments.options import UsageError, camera_name
     from experiments.files import write_json_atomic
 
     tasks = _tasks(args.tasks)
@@ -223,76 +223,8 @@ def _cmd_perception(args) -> int:
 def update_docs(section: str, text: str) -> None:
     """Replace ``section`` of docs/BENCHMARKS.md with ``text`` (added when missing)."""
     old = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    write_text_atomic(DOCS, _replace_section(old, section, text))
+    write_text_atomic(DOCS, opt.replace_section(old, section, text))
     print(f"[bench] updated {DOCS}", file=sys.stderr)
-
-
-def add_vlm_arguments(parser) -> None:
-    """The VLM planner's options (methods vlm, vlm-closed), for ``bench episodes`` and
-    ``run``."""
-    from experiments.cli import finite_float
-
-    g = parser.add_argument_group(
-        "VLM planner (methods vlm, vlm-closed; vlm-text, vlm-text-closed for a language "
-        "model without vision: no image, the objects' positions in words)")
-    g.add_argument("--vlm-base-url", default=None, metavar="URL",
-                   help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
-    g.add_argument("--vlm-model", default=None, help="model name the endpoint serves")
-    g.add_argument("--vlm-api-key-env", default="OPENAI_API_KEY", metavar="VAR",
-                   help="environment variable holding the API key (default "
-                        "OPENAI_API_KEY; unset: no key is sent)")
-    g.add_argument("--vlm-cache", default=None, metavar="DIR",
-                   help="record answers in DIR and replay them when asked again")
-    g.add_argument("--cache-only", action="store_true",
-                   help="answer only from --vlm-cache; a miss is a failed episode, no "
-                        "request is made")
-    g.add_argument("--vlm-timeout", type=finite_float, default=60.0, metavar="S",
-                   help="longest wait for one answer, s (default 60); all the answers of "
-                        "an episode together also keep --time-budget")
-    g.add_argument("--vlm-json-schema", action="store_true",
-                   help="ask the server to constrain each answer to a plan over the "
-                        "scene's skills and names (response_format json_schema; llama.cpp, "
-                        "vLLM and Ollama servers accept it)")
-    g.add_argument("--vlm-max-tokens", type=opt.int_in(1, 1_000_000), default=1024, metavar="N",
-                   help="longest answer, tokens (default 1024)")
-    g.add_argument("--allow-remote", action="store_true",
-                   help="allow a --vlm-base-url that is not on this machine (scene images, "
-                        "the goal and the API key go there)")
-
-
-def vlm_options(args, methods) -> dict:
-    """Method options from the VLM flags; :class:`UsageError` for bad ones."""
-    from experiments.cli import UsageError
-
-    if not any(m.startswith("vlm") for m in methods):
-        return {}
-    if not args.vlm_model:
-        raise UsageError("the VLM methods need --vlm-model")
-    if args.cache_only and not args.vlm_cache:
-        raise UsageError("--cache-only needs --vlm-cache DIR")
-    url = args.vlm_base_url
-    if not url and not args.cache_only:
-        raise UsageError("the VLM methods need --vlm-base-url (an OpenAI-compatible "
-                         "endpoint, e.g. http://localhost:8000/v1) or --cache-only")
-    if url and not url.startswith(("http://", "https://")):
-        raise UsageError(f"--vlm-base-url must start with http:// or https://, got '{url}'")
-    if url:
-        from urllib.parse import urlsplit
-
-        from robots.ros.transport import is_loopback_host
-
-        host = urlsplit(url).hostname or ""
-        if not is_loopback_host(host) and not args.allow_remote:
-            raise UsageError(f"--vlm-base-url {url} is not on this machine; pass "
-                             "--allow-remote to send scenes (and the API key) to it")
-    if args.vlm_cache:
-        opt.writable_dir("--vlm-cache", args.vlm_cache)
-    if not args.vlm_timeout > 0:
-        raise UsageError(f"--vlm-timeout must be > 0 s, got {args.vlm_timeout:g}")
-    return {"base_url": url, "model": args.vlm_model, "api_key_env": args.vlm_api_key_env,
-            "cache_dir": args.vlm_cache, "cache_only": bool(args.cache_only),
-            "timeout_s": float(args.vlm_timeout), "json_schema": bool(args.vlm_json_schema),
-            "max_tokens": int(args.vlm_max_tokens)}
 
 
 def _vlm_flags(args, methods) -> str:
@@ -313,14 +245,6 @@ def _vlm_flags(args, methods) -> str:
     if args.vlm_max_tokens != 1024:
         flags += f" --vlm-max-tokens {args.vlm_max_tokens}"
     return flags + (" --cache-only" if args.cache_only else "")
-
-
-def _replace_section(text: str, name: str, body: str) -> str:
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    block = f"{start}\n{body}\n{end}"
-    if start in text and end in text:
-        return text[:text.index(start)] + block + text[text.index(end) + len(end):]
-    return text.rstrip() + "\n\n" + block + "\n"
 
 
 def _cmd_geometry(args) -> int:
@@ -358,7 +282,7 @@ def _cmd_episodes(args) -> int:
     from tqdm import tqdm
 
     from experiments import bench_episodes as be
-    from experiments.cli import UsageError
+    from experiments.options import UsageError
     from robots import DEFAULT_ROBOT
     from policies import policy_names
 
@@ -386,9 +310,14 @@ def _cmd_episodes(args) -> int:
     except ValueError:
         raise UsageError(f"--gif-seeds must be comma-separated integers, got "
                          f"'{args.gif_seeds}'") from None
-    options = vlm_options(args, methods)
+    options = opt.vlm_options(args, methods)
     if args.checkpoints is not None:
+        from experiments.episode import unusable_options
+
         opt.existing_dir("--checkpoints", args.checkpoints)
+        if all(unusable_options(m, ["checkpoints"]) for m in methods):
+            raise UsageError(f"--checkpoints: none of the methods {', '.join(methods)} uses "
+                             "a checkpoint folder (the imitation baselines do)")
         options["checkpoints"] = args.checkpoints
     out = opt.writable_dir("--out", args.out)
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", args.docs_section):

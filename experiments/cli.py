@@ -10,20 +10,27 @@ import os
 import sys
 
 from experiments import options as opt
+from experiments.options import (EXIT_FAILED, EXIT_OK, EXIT_USAGE, Parser, UsageError,
+                                 add_camera_argument, add_robot_argument, add_vlm_arguments,
+                                 finite_float, vlm_options)
+from tamp.registry import Registry
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 #: command -> the module that adds it: each defines ``add_commands(subparsers)`` and keeps
 #: its heavy imports inside the command functions. ``tamp COMMAND ...`` builds only that
 #: module's parser, so that a command imports only what it needs (``tamp deploy`` runs
 #: without PyBullet, as on a robot's computer); a test checks this map against what the
 #: modules add.
-COMMANDS: dict[str, str] = {
-    "bench": "experiments.bench_cli", "pddl": "experiments.pddl_cli",
-    "gripper": "experiments.gripper_cli", "deploy": "experiments.deploy_cli",
-    "twin": "experiments.deploy_cli", "concepts": "experiments.concepts_cli",
-    "policies": "experiments.policies_cli", "model-server": "experiments.model_server"}
-COMMAND_MODULES: list[str] = list(dict.fromkeys(COMMANDS.values()))
+COMMANDS: Registry[str] = Registry("command")
+for _name, _module in (
+        ("bench", "experiments.bench_cli"), ("pddl", "experiments.pddl_cli"),
+        ("gripper", "experiments.gripper_cli"), ("deploy", "experiments.deploy_cli"),
+        ("twin", "experiments.deploy_cli"), ("concepts", "experiments.concepts_cli"),
+        ("policies", "experiments.policies_cli"), ("model-server", "experiments.model_server")):
+    COMMANDS.add(_name, _module)
+COMMAND_MODULES: list[str] = list(dict.fromkeys(
+    "experiments." + m for m in ("bench_cli", "pddl_cli", "gripper_cli", "deploy_cli",
+                                 "concepts_cli", "policies_cli", "model_server")))
 #: what ``tamp --help`` says of each command, without importing its module (a test
 #: checks these against the commands' own help)
 SUMMARIES: dict[str, str] = {
@@ -40,101 +47,6 @@ SUMMARIES: dict[str, str] = {
 }
 #: ``build_parser(OVERVIEW)``: every command listed with its summary, none built
 OVERVIEW = "--overview"
-
-
-class UsageError(Exception):
-    """Bad input from the user: reported as one line, exit code 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line instead of usage + message
-        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
-
-
-def finite_float(value: str) -> float:
-    """The type of every real-valued option: a finite number. ``nan`` compares false
-    with everything, so a range check written as ``x <= 0`` would let it through (and
-    a NaN budget or limit switches its check off); ``inf`` is no budget either."""
-    import math
-
-    try:
-        x = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a number") from None
-    if not math.isfinite(x):
-        raise argparse.ArgumentTypeError(f"'{value}' is not a finite number")
-    return x
-
-
-def torch_device(name: str):
-    """The torch device ``--device`` names, checked to exist here: ``auto`` is CUDA when
-    there is one, else the CPU; a device this machine lacks (``cuda`` without CUDA, a
-    GPU index past the last) is a usage error, not a traceback later."""
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError as err:
-        raise UsageError(f"--device {name}: {err}") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise UsageError(f"--device {name}: CUDA is not available on this machine "
-                             "(use --device cpu or auto)")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise UsageError(f"--device {name}: only {torch.cuda.device_count()} CUDA "
-                             "device(s) here")
-    elif dev.type not in ("cpu",):
-        raise UsageError(f"--device {name}: only cpu, cuda[:N] and auto are supported")
-    return dev
-
-
-def camera_name(value: str) -> str:
-    """``--camera``'s type: a registered sensor model's name (``tamp.perception.sensors.SENSORS``);
-    anything else is a usage error naming the known ones."""
-    from tamp.perception.sensors import sensor_model
-
-    try:
-        return sensor_model(value).name
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def robot_name(value: str) -> str:
-    """``--robot``'s type: a robot described under ``robots/``."""
-    import robots
-
-    if value not in robots.available():
-        raise argparse.ArgumentTypeError(f"unknown robot '{value}'; known: "
-                                         f"{', '.join(robots.available())}")
-    return value
-
-
-def add_robot_argument(parser) -> None:
-    """``--robot NAME``: the arm and gripper (a folder of ``robots/``)."""
-    import robots
-
-    parser.add_argument("--robot", type=robot_name, default=robots.DEFAULT_ROBOT,
-                        metavar="NAME", help=f"the robot, a folder of robots/: "
-                        f"{', '.join(robots.available())} (default {robots.DEFAULT_ROBOT})")
-
-
-def add_camera_argument(parser, default: str | None = None, why: str = "") -> None:
-    """``--camera NAME``: the scene camera's sensor model. ``default`` None: the
-    episodes' own default (the realistic model for learned perception, ideal otherwise)."""
-    from tamp.perception.sensors import DEFAULT_LEARNED_CAMERA, SENSORS
-
-    names = ", ".join(SENSORS)
-    if default is None:
-        text = (f"default {DEFAULT_LEARNED_CAMERA} with learned perception (--perception "
-                f"learned or learned-geometric, the methods tamp-learned and "
-                f"tamp-learned-geometric), ideal otherwise")
-    else:
-        text = f"default {default}" + (f": {why}" if why else "")
-    parser.add_argument("--camera", type=camera_name, default=default, metavar="NAME",
-                        help=f"the scene camera's sensor model (tamp/perception/sensors.py): {names}; "
-                             f"{text}")
 
 
 def _progress():
@@ -196,7 +108,12 @@ def _cmd_run(args) -> int:
     from tamp.concepts.definitions import GROUPS, RELATIONS
     from tamp.concepts.language import GoalError, Vocabulary, parse_goal
 
-    from experiments.episode import uses_learned_perception
+    from experiments.episode import unusable_options, uses_learned_perception
+
+    given = {"goal": args.goal is not None, "perception": args.perception != "oracle"}
+    for option in unusable_options(args.method, [k for k, v in given.items() if v]):
+        raise UsageError(f"--{option}: method '{args.method}' cannot use it (it would be "
+                         "ignored); leave it out")
 
     groups, concepts = dict(GROUPS), None
     words = tuple(c for g in GROUPS.values() for c in g)
@@ -240,7 +157,6 @@ def _cmd_run(args) -> int:
     if args.gui and not os.environ.get("DISPLAY"):
         raise UsageError("--gui needs a display, and DISPLAY is not set")
 
-    from experiments.bench_cli import vlm_options
     from experiments.episode import EpisodeSpec, run_episode
 
     options = vlm_options(args, [args.method])
@@ -268,12 +184,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     ``tasks``), so that a command imports only what it needs (``tamp deploy`` runs without
     PyBullet, as on a robot's computer). :data:`OVERVIEW`: every command listed with its
     summary and none built (``tamp --help`` imports nothing heavy)."""
-    parser = _Parser(prog="tamp", description=(
+    parser = Parser(prog="tamp", description=(
         "Task-and-motion planning for tabletop manipulation with a Franka Panda and a "
         "Robotiq 2F-85, simulated in PyBullet."),
         epilog="Exit codes: 0 success, 1 the task failed, 2 bad input. "
                "'tamp COMMAND --help' explains each command.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     if command == OVERVIEW:
         for name, summary in SUMMARIES.items():
@@ -282,7 +198,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     if command not in (None, "run", "tasks"):
         import importlib
 
-        importlib.import_module(COMMANDS[command]).add_commands(sub)
+        importlib.import_module(COMMANDS.get(command)).add_commands(sub)
         return parser
 
     p_run = sub.add_parser("run", help="plan and execute one episode",
@@ -311,7 +227,6 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                        help="replace a result already in OUT (without it, an OUT that holds "
                             "one is refused: nothing written is lost)")
     p_run.add_argument("--gui", action="store_true", help="show the PyBullet GUI (needs a display)")
-    from experiments.bench_cli import add_vlm_arguments
 
     add_vlm_arguments(p_run)
     p_run.set_defaults(func=_cmd_run)

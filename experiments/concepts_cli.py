@@ -39,13 +39,13 @@ def _setup(args):
     import torch
 
     torch.set_num_threads(args.threads)
-    from experiments.cli import torch_device
+    from experiments.options import torch_device
 
     return torch_device(args.device)
 
 
 def _load(path: str, device):
-    from experiments.cli import UsageError
+    from experiments.options import UsageError
     from tamp.concepts.checkpoint import CheckpointError, load_checkpoint
 
     try:
@@ -91,13 +91,13 @@ def dataset(split: str, scenes: int, seed: int, data_dir: str, **config):
 
 
 def add_commands(sub) -> None:
-    from experiments.cli import _Parser, add_camera_argument
+    from experiments.options import Parser, add_camera_argument
 
     p = sub.add_parser("concepts", help="train, evaluate and extend the concept model",
                        description="Learned concept predicates: train the model on rendered "
                        "scenes, evaluate it, add a concept from a few examples, benchmark "
                        "batched inference.")
-    cmd = p.add_subparsers(dest="concepts_command", metavar="ACTION", parser_class=_Parser)
+    cmd = p.add_subparsers(dest="concepts_command", metavar="ACTION", parser_class=Parser)
     cmd.required = True
 
     def common(q, checkpoint: bool = True):
@@ -281,7 +281,7 @@ def _cmd_learn(args) -> int:
     import numpy as np
     import torch
 
-    from experiments.cli import UsageError
+    from experiments.options import UsageError
     from scenes.concept_data import EXTRA_COLORS
     from tamp.concepts.checkpoint import save_checkpoint
     from tamp.concepts.definitions import GROUPS
@@ -346,7 +346,7 @@ def _learn_info(args, score) -> dict:
 
 
 def _cmd_bench(args) -> int:
-    from experiments.cli import UsageError
+    from experiments.options import UsageError
     from experiments.files import write_json_atomic
     from scenes.concept_data import ConceptSceneConfig, ConceptSceneGenerator
     from tamp.concepts.model import pack_points
@@ -384,10 +384,10 @@ def _cmd_bench(args) -> int:
     (out / "bench.md").write_text(text)
     print(text, end="")
     if args.update_docs:
-        from experiments.bench_cli import _replace_section
+        from experiments.options import replace_section
 
         old = DOCS.read_text() if DOCS.exists() else "# Concepts\n"
-        DOCS.write_text(_replace_section(old, "concepts-bench", text.rstrip()))
+        DOCS.write_text(replace_section(old, "concepts-bench", text.rstrip()))
         _say(f"updated {DOCS}")
     return 0
 
@@ -409,7 +409,7 @@ def bench_markdown(t: dict, speedup: float, command: str, evald: dict | None) ->
 def _cmd_episodes(args) -> int:
     import time
 
-    from experiments.cli import UsageError
+    from experiments.options import UsageError
     from experiments.episode import EpisodeSpec, run_episode
     from experiments.files import write_json_atomic
     from policies.tamp_agent import PERCEPTION_MODES
@@ -447,10 +447,10 @@ def _cmd_episodes(args) -> int:
     (out / f"{args.task}.md").write_text(text)
     print(text, end="")
     if args.update_docs:
-        from experiments.bench_cli import _replace_section
+        from experiments.options import replace_section
 
         old = DOCS.read_text() if DOCS.exists() else "# Concepts\n"
-        DOCS.write_text(_replace_section(old, f"concepts-episodes-{args.task}", text.rstrip()))
+        DOCS.write_text(replace_section(old, f"concepts-episodes-{args.task}", text.rstrip()))
         _say(f"updated {DOCS}")
     return 0
 

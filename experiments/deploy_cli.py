@@ -20,7 +20,9 @@ import sys
 from urllib.parse import urlparse
 
 from experiments import options as opt
-from experiments.cli import EXIT_FAILED, EXIT_OK, UsageError, finite_float
+from experiments.deploy_link import (activate, check_gripper_host, gripper_for,
+                                     safety_config, transport_for)
+from experiments.options import EXIT_FAILED, EXIT_OK, UsageError, finite_float
 
 DEFAULT_CONTROLLER = "/position_joint_trajectory_controller"
 GRIPPER_FORMS = "serial:/dev/ttyUSB0 | tcp:HOST:PORT | urcap:HOST"
@@ -115,11 +117,11 @@ def _validate(args) -> None:
         if args.workcell is None:
             raise UsageError("--goal needs --workcell FILE (what the camera and the table "
                              "are; see robots/workcells/example.yaml)")
-        from tamp.planner import DOMAIN_MODELS
+        from tamp.domains import DOMAINS
 
-        if args.domain not in DOMAIN_MODELS:
+        if args.domain not in DOMAINS:
             raise UsageError(f"unknown --domain '{args.domain}'; known: "
-                             f"{', '.join(DOMAIN_MODELS)}")
+                             f"{', '.join(DOMAINS)}")
         if args.report is not None:
             import os
             from pathlib import Path
@@ -156,104 +158,7 @@ def _validate(args) -> None:
         raise UsageError(f"{url} is not a loopback address; pass --allow-remote to talk to "
                          "another machine")
     if args.gripper is not None:
-        _gripper_host(args.gripper, args.allow_remote)
-
-
-def _gripper_host(spec: str, allow_remote: bool) -> None:
-    """Check a --gripper spec (the driver's parser), and that its host is allowed."""
-    from robots.robotiq.transport import parse_spec
-    from robots.ros.transport import is_loopback_host
-
-    try:
-        host = getattr(parse_spec(spec), "host", None)
-    except ValueError as err:
-        raise UsageError(f"--gripper: {err}") from None
-    if host is not None and not is_loopback_host(host) and not allow_remote:
-        raise UsageError(f"--gripper host {host} is not a loopback address; pass "
-                         "--allow-remote to talk to another machine")
-
-
-def _safety_config(args):
-    from robots.ros.safety import SafetyConfig, WorkspaceBox
-
-    try:
-        box = WorkspaceBox()
-        if args.workspace:
-            v = [float(x) for x in args.workspace.split(",")]
-            if len(v) != 6:
-                raise ValueError("--workspace needs 6 numbers: X0,X1,Y0,Y1,Z0,Z1")
-            box = WorkspaceBox((v[0], v[2], v[4]), (v[1], v[3], v[5]))
-        return SafetyConfig(speed_scale=args.speed_scale, workspace=box)
-    except ValueError as err:
-        raise UsageError(f"{err}") from err
-
-
-def _transport(args):
-    if args.ros1:
-        from robots.ros.ros1 import Ros1Config, Ros1Transport
-
-        return Ros1Transport(Ros1Config(
-            master_uri=args.master or "http://127.0.0.1:11311", controller=args.controller,
-            joint_states=args.joint_states, allow_remote=args.allow_remote,
-            connect_timeout=args.timeout, state_timeout=args.timeout))
-    from robots.ros.rosbridge import RosAuth, RosbridgeConfig, RosbridgeTransport
-
-    auth = None
-    parsed = urlparse(args.ros)
-    if args.rosauth_secret_file:
-        try:
-            with open(args.rosauth_secret_file) as f:
-                secret = f.read().strip()
-        except OSError as err:
-            raise UsageError(f"--rosauth-secret-file: {err}") from err
-        auth = RosAuth.from_secret(secret, _local_address(parsed.hostname, parsed.port or 9090),
-                                   parsed.hostname)
-    return RosbridgeTransport(RosbridgeConfig(
-        url=args.ros, ros_version=args.ros_version or 1, controller=args.controller,
-        joint_states=args.joint_states, allow_remote=args.allow_remote, auth=auth,
-        connect_timeout=args.timeout, state_timeout=args.timeout))
-
-
-def _local_address(host: str, port: int) -> str:
-    """Our address on the route to ``host`` (rosauth's "client" field). Connecting a UDP
-    socket sends nothing; it only makes the kernel pick the route."""
-    import socket
-
-    try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        with socket.socket(family, socket.SOCK_DGRAM) as s:
-            s.connect((host, port))
-            return s.getsockname()[0]
-    except OSError:
-        return "127.0.0.1" if host in ("127.0.0.1", "localhost") else host
-
-
-def _gripper(args):
-    """A :class:`robots.ros.deploy.GripperPort` for ``--gripper``, or None without it."""
-    if args.gripper is None:
-        return None
-    from robots.ros.gripper import gripper_port
-
-    port = gripper_port(args.gripper)
-    if port is None:
-        message = (f"--gripper {args.gripper}: the Robotiq driver (robots.robotiq) offers no "
-                   "connection factory yet, so the gripper cannot be driven")
-        if args.execute:
-            raise UsageError(message + "; run without --gripper to move the arm only")
-        print(f"[tamp] note: {message}; gripper steps are only listed", file=sys.stderr)
-    return port
-
-
-def activate(gripper, spec: str, say) -> bool:
-    """Activate the gripper before anything moves; False (with the driver's error said)
-    if it cannot be."""
-    say(f"activating the gripper at {spec}")
-    try:
-        gripper.open()
-    except Exception as err:  # the driver's typed errors; none may go unreported
-        say(f"error: gripper {spec}: {type(err).__name__}: {err}")
-        return False
-    return True
+        check_gripper_host(args.gripper, args.allow_remote)
 
 
 def _plan(args, env, q_start):
@@ -263,7 +168,7 @@ def _plan(args, env, q_start):
 
     from tamp.planner import Planner, PlannerConfig
 
-    margin = _safety_config(args).position_margin + 1e-3
+    margin = safety_config(args).position_margin + 1e-3
     robot = dataclasses.replace(env.robot, lower=env.robot.lower + margin,
                                 upper=env.robot.upper - margin)
     return Planner(robot, PlannerConfig(time_budget=args.time_budget, seed=args.seed)).plan(
@@ -283,8 +188,8 @@ def replay(args) -> int:
     """Plan the simulated scene TASK/SEED and check (dry run) or send (``args.execute``,
     which the command line refuses: only tests of the transport pass it) its arm
     trajectories."""
-    config = _safety_config(args)
-    gripper = _gripper(args)
+    config = safety_config(args)
+    gripper = gripper_for(args)
     import numpy as np
 
     from robots.ros.deploy import DeployConfig, Deployer, plan_steps
@@ -294,7 +199,7 @@ def replay(args) -> int:
     def say(message: str) -> None:
         print(f"[tamp] {message}", file=sys.stderr, flush=True)
 
-    transport = _transport(args)
+    transport = transport_for(args)
     env = TabletopEnv(args.task)
     try:
         env.reset(seed=args.seed)
@@ -350,7 +255,7 @@ def replay(args) -> int:
 
 # -- tamp twin -------------------------------------------------------------------------------
 def add_twin_command(subparsers) -> None:
-    from experiments.cli import add_camera_argument, add_robot_argument
+    from experiments.options import add_camera_argument, add_robot_argument
 
     p = subparsers.add_parser(
         "twin", help="serve a simulated scene as a robot cell over ROS 1 and Modbus",

@@ -15,7 +15,7 @@ import dataclasses
 import sys
 import time
 
-from experiments.cli import EXIT_FAILED, EXIT_OK, UsageError
+from experiments.options import EXIT_FAILED, EXIT_OK, UsageError
 
 EXIT_INTERRUPTED = 130
 
@@ -40,7 +40,7 @@ class _Printer:
 def _setup(args):
     """The workcell, robot and camera model, checked: UsageError (exit 2) if unusable."""
     import robots
-    from experiments.deploy_cli import _gripper_host
+    from experiments.deploy_link import check_gripper_host
     from robots.workcell import WorkcellError, load
     from tamp.perception.sensors import sensor_model
 
@@ -57,7 +57,7 @@ def _setup(args):
         raise UsageError(f"workcell {args.workcell}: camera.model: {err}") from err
     args.gripper = args.gripper or cell.gripper
     if args.gripper is not None:
-        _gripper_host(args.gripper, args.allow_remote)
+        check_gripper_host(args.gripper, args.allow_remote)
     args.controller = args.controller or cell.controller
     args.joint_states = args.joint_states or cell.joint_states
     return cell, robots.load(cell.robot), sensor
@@ -66,7 +66,7 @@ def _setup(args):
 def deploy_goal(args) -> int:
     import signal
 
-    from experiments.deploy_cli import _safety_config, _transport, activate
+    from experiments.deploy_link import activate, safety_config, transport_for
     from robots.ros.transport import TransportError
 
     # Ctrl-C (SIGINT) must stop the robot whatever this process inherited: a shell starts
@@ -74,8 +74,8 @@ def deploy_goal(args) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
     cell, robot, sensor = _setup(args)
-    safety = _safety_config(args)
-    transport = _transport(args)
+    safety = safety_config(args)
+    transport = transport_for(args)
     gripper = None
     try:
         _say(f"connecting: {transport.description}")
@@ -114,13 +114,11 @@ def _look_plan_act(args, cell, robot, sensor, safety, transport, gripper) -> int
 
 
 def _loop(args, cell, robot, sensor, safety, transport, gripper, report: dict) -> int:
-    import numpy as np
-
     from tamp.execution.loop import PERCEIVED_DRIFT_DISTANCE, ClosedLoop
     from robots.ros.actuator import RosActuator
     from robots.ros.camera import CameraError, CameraTopics, RosCamera
     from robots.ros.deploy import DeployConfig, Deployer, plan_steps
-    from tamp.concepts.language import GoalError, ground_goal
+    from tamp.concepts.goal_grounding import GoalError, ground_goal
     from tamp.concepts.perceiver import LearnedPerceiver
     from tamp.planner import Planner, PlannerConfig, goal_holds
 

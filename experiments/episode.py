@@ -44,11 +44,13 @@ def uses_learned_perception(method: str, perception: str = "oracle") -> bool:
     """Whether an episode of ``method`` with ``perception`` sees the scene through the
     camera: a perception mode other than ``oracle``, or a method whose class fixes one
     (``tamp-learned``, ``tamp-learned-geometric``)."""
-    from policies.base import policy_class
+    from policies.base import POLICIES
 
     if perception != "oracle":
         return True
-    mode = getattr(policy_class(method), "perception_mode", None)
+    if method not in POLICIES:
+        return False
+    mode = getattr(POLICIES.get(method), "perception_mode", None)
     return mode is not None and mode != "oracle"
 
 
@@ -72,6 +74,19 @@ def settings_of(time_budget: float, options: dict, robot: str = DEFAULT_ROBOT
     return {"time_budget_s": float(time_budget),
             "options": json.loads(json.dumps(dict(options), sort_keys=True, default=str)),
             "robot": robot}
+
+
+def unusable_options(method: str, options: list[str]) -> list[str]:
+    """Those of ``options`` (constructor keywords, e.g. ``goal``, ``perception``) that the
+    class of ``method`` does not take: given on the command line they would be dropped
+    without a word (an imitation policy has no use for a goal in words, a VLM none for a
+    perception mode), so the command refuses them instead."""
+    from policies.base import policy_class
+
+    params = inspect.signature(policy_class(method)).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return []
+    return [o for o in options if o not in params]
 
 
 def policy_kwargs(spec: EpisodeSpec, cls) -> dict[str, Any]:
@@ -140,7 +155,7 @@ def run_episode(spec: EpisodeSpec, out: str | Path | None = None, gif: bool = Fa
             recorder.frames.append(env.capture().rgb)
         try:
             cls = policy_class(spec.method)
-            policy = make_policy(spec.method, **(policy_kwargs(spec, cls) if cls else {}))
+            policy = make_policy(spec.method, **policy_kwargs(spec, cls))
         except (KeyError, ValueError, TypeError, OSError) as err:
             # e.g. a missing checkpoint or endpoint: this episode fails with the reason
             msg = err.args[0] if isinstance(err, KeyError) and err.args else err

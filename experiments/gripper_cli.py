@@ -17,7 +17,7 @@ import sys
 import time
 
 from experiments import options as opt
-from experiments.cli import EXIT_FAILED, EXIT_OK, UsageError, finite_float
+from experiments.options import EXIT_FAILED, EXIT_OK, UsageError, finite_float
 
 ACTIONS = ("activate", "open", "close", "status")
 

@@ -132,7 +132,7 @@ def add_commands(subparsers) -> None:
 def _cmd_model_server(args) -> int:
     import sys
 
-    from experiments.cli import UsageError
+    from experiments.options import UsageError
     from robots.ros.transport import is_loopback_host
 
     if not is_loopback_host(args.host) and not args.allow_remote:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from experiments import options as opt
-from experiments.cli import EXIT_FAILED, EXIT_OK, UsageError, finite_float
+from experiments.options import EXIT_FAILED, EXIT_OK, UsageError, finite_float
 
 #: what to tell a user who asks for Fast Downward without having it
 FAST_DOWNWARD_HINT = ("--backend fast-downward needs Fast Downward through the unified-planning "

@@ -21,7 +21,7 @@ def _say(msg: str) -> None:
 
 
 def _tasks(spec: str) -> list[str]:
-    from experiments.cli import UsageError
+    from experiments.options import UsageError
     from scenes.tasks import task_names
 
     names = task_names() if spec == "all" else [t for t in spec.split(",") if t]
@@ -33,7 +33,7 @@ def _tasks(spec: str) -> list[str]:
 
 
 def _methods(spec: str) -> list[str]:
-    from experiments.cli import UsageError
+    from experiments.options import UsageError
 
     names = list(METHODS) if spec == "all" else [m for m in spec.split(",") if m]
     unknown = [m for m in names if m not in METHODS]
@@ -45,7 +45,7 @@ def _methods(spec: str) -> list[str]:
 
 def _seeds(spec: str) -> list[int]:
     """``1000-1009`` or ``1000,1003``."""
-    from experiments.cli import UsageError
+    from experiments.options import UsageError
 
     try:
         if "-" in spec:
@@ -65,20 +65,20 @@ def _setup(args):
     import torch
 
     torch.set_num_threads(args.threads)
-    from experiments.cli import torch_device
+    from experiments.options import torch_device
 
     return torch_device(args.device)
 
 
 def add_commands(sub) -> None:
-    from experiments.cli import _Parser
+    from experiments.options import Parser
     from policies.demos import DEMO_DIR, DEMO_SEED
 
     p = sub.add_parser("policies", help="one-demonstration imitation baselines",
                        description="Record a TAMP demonstration, train the imitation "
                        "baselines (bc-1demo, bc-1demo-aug, transporter-1demo) on it, and "
                        "evaluate them on held-out seeds.")
-    cmd = p.add_subparsers(dest="policies_command", metavar="ACTION", parser_class=_Parser)
+    cmd = p.add_subparsers(dest="policies_command", metavar="ACTION", parser_class=Parser)
     cmd.required = True
 
     d = cmd.add_parser("demo", help="record a demonstration with the TAMP planner",

@@ -240,7 +240,11 @@ def test_bad_endpoint_is_counted_not_fatal(tmp_path):
     (["--methods", "vlm-text", "--vlm-model", "m", "--vlm-base-url", "http://127.0.0.1:1/v1",
       "--vlm-max-tokens", "0"], "--vlm-max-tokens: must be 1..1000000"),
     (["--checkpoints", "/nonexistent/ckpt"], "--checkpoints /nonexistent/ckpt is not a directory"),
-    (["--camera", "nope"], "unknown camera 'nope'; known: ideal, d435, d435-miscalibrated"),
+    (["--methods", "tamp,vlm-text", "--vlm-model", "m", "--vlm-base-url",
+      "http://127.0.0.1:1/v1", "--checkpoints", "."],
+     "--checkpoints: none of the methods tamp, vlm-text uses a checkpoint folder"),
+    (["--camera", "nope"],
+     "unknown camera 'nope'; known cameras: d435, d435-miscalibrated, ideal"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(args, expected, capsys, tmp_path):
     assert main(["bench", "episodes", "--out", str(tmp_path / "o"), *args]) == 2

@@ -46,8 +46,14 @@ KNOWN = ", ".join(task_names())
     (["run", "--perception", "magic"], "unknown perception 'magic'; known: oracle, learned"),
     (["run", "--goal", "put the red blok in the green bowl"], "--goal: unknown word 'blok'"),
     (["run", "--goal", "  "], "--goal: the goal is empty"),
-    (["run", "--camera", "nope"], "unknown camera 'nope'; known: ideal, d435, "
-                                  "d435-miscalibrated"),
+    (["run", "--camera", "nope"], "unknown camera 'nope'; known cameras: d435, "
+                                  "d435-miscalibrated, ideal"),
+    (["run", "--method", "bc-1demo", "--goal", "put the red block in the green bowl"],
+     "--goal: method 'bc-1demo' cannot use it (it would be ignored)"),
+    (["run", "--method", "vlm", "--perception", "learned"],
+     "--perception: method 'vlm' cannot use it"),
+    (["run", "--method", "tamp-learned-geometric", "--perception", "learned"],
+     "--perception: method 'tamp-learned-geometric' cannot use it"),
     (["dance"], "invalid choice: 'dance'"),
     ([], "the following arguments are required: COMMAND"),
 ])
@@ -165,7 +171,7 @@ def test_each_command_is_built_from_the_module_the_map_names():
 
     builtin = {"run", "tasks"}
     assert commands(build_parser()) == builtin | set(COMMANDS)
-    for module in set(COMMANDS.values()):
+    for module in {m for _, m in COMMANDS.items()}:
         parser = argparse.ArgumentParser()
         importlib.import_module(module).add_commands(parser.add_subparsers())
         assert commands(parser) == {c for c, m in COMMANDS.items() if m == module}

@@ -99,8 +99,9 @@ def test_eval_through_a_realistic_camera_caches_its_own_data(tmp_path):
      "need 1 <= --positives < --shots <= 10"),
     (["concepts", "bench", "--objects", "12"], "--objects must be 2..10"),
     (["concepts", "train", "--threads", "0"], "--threads: must be 1..256, got 0"),
-    (["concepts", "eval", "--camera", "nope"], "unknown camera 'nope'; known: ideal, d435"),
-    (["concepts", "episodes", "--camera", "nope"], "unknown camera 'nope'; known: ideal"),
+    (["concepts", "eval", "--camera", "nope"],
+     "unknown camera 'nope'; known cameras: d435, d435-miscalibrated, ideal"),
+    (["concepts", "episodes", "--camera", "nope"], "unknown camera 'nope'; known cameras: d435"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(args, expected, capsys):
     assert main(args) == 2

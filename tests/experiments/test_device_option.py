@@ -8,7 +8,8 @@ import argparse
 import pytest
 import torch
 
-from experiments.cli import EXIT_USAGE, build_parser, main, torch_device
+from experiments.cli import build_parser, main
+from experiments.options import EXIT_USAGE, torch_device
 
 
 def _device_commands(parser, path=()):

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from cli_walk import options
-from experiments.cli import EXIT_USAGE, finite_float, main
+from experiments.cli import main
+from experiments.options import EXIT_USAGE, finite_float
 
 #: arguments that a subcommand needs before its options are even read
 REQUIRED = {("deploy",): ["--ros1"], ("pddl",): ["d.pddl", "p.pddl"],
