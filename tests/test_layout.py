@@ -59,3 +59,90 @@ def test_import_tamp_does_not_load_simulator():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT).stdout.strip()
     assert out == "[]"
+
+
+# -- the shape of the modules --------------------------------------------------------------
+MAX_LINES = 500  #: no module of tamp/, policies/ or experiments/ is longer
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Every module of the five packages -> the modules of the five it imports, at the
+    top or inside a function alike (a function-level import still couples the two)."""
+    files = {}
+    for package in ORDER:
+        for f in (ROOT / package).rglob("*.py"):
+            parts = list(f.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            files[".".join(parts)] = f
+
+    def known(name: str) -> str:
+        while name and name not in files:
+            name = name.rpartition(".")[0]
+        return name
+
+    graph = {}
+    for name, f in files.items():
+        deps = set()
+        for node in ast.walk(ast.parse(f.read_text(), filename=str(f))):
+            if isinstance(node, ast.Import):
+                deps |= {known(a.name) for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = name.split(".") if f.name == "__init__.py" else name.split(".")[:-1]
+                    base = base[:len(base) - (node.level - 1)]
+                    module = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    module = node.module or ""
+                for a in node.names:  # "from package import module" names the module
+                    sub = known(f"{module}.{a.name}")
+                    deps.add(sub if sub and sub != known(module) else known(module))
+        graph[name] = {d for d in deps if d and d != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on, out = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycle_anywhere():
+    assert cycles(module_graph()) == []
+
+
+def test_the_cycle_check_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+@pytest.mark.parametrize("package", ["tamp", "policies", "experiments"])
+def test_no_module_over_the_line_limit(package):
+    long = {str(f.relative_to(ROOT)): n for f in sorted((ROOT / package).rglob("*.py"))
+            if (n := len(f.read_text().splitlines())) > MAX_LINES}
+    assert long == {}
