@@ -53,6 +53,7 @@ def add_commands(sub) -> None:
                         "ones); passed to every method that takes 'checkpoints'")
     add_camera_argument(e)
     add_robot_argument(e)
+    opt.add_planner_config_argument(e)
     opt.add_vlm_arguments(e)
     e.add_argument("--update-docs", action="store_true",
                    help="replace a section of docs/BENCHMARKS.md with the report (its plots "
@@ -311,6 +312,9 @@ def _cmd_episodes(args) -> int:
         raise UsageError(f"--gif-seeds must be comma-separated integers, got "
                          f"'{args.gif_seeds}'") from None
     options = opt.vlm_options(args, methods)
+    planner = opt.planner_overrides(args.planner_config)
+    if planner:
+        options["planner"] = planner
     if args.checkpoints is not None:
         from experiments.episode import unusable_options
 
@@ -339,6 +343,7 @@ def _cmd_episodes(args) -> int:
                + (f" --checkpoints {args.checkpoints}" if args.checkpoints else "")
                + (f" --camera {args.camera}" if args.camera else "")
                + (f" --robot {args.robot}" if args.robot != DEFAULT_ROBOT else "")
+               + (f" --planner-config {args.planner_config}" if args.planner_config else "")
                + _vlm_flags(args, methods))
     plots = be.write_plots(table, out, tasks, methods)
     text = be.report(table, command, tasks, methods, tuple(plots))

@@ -160,6 +160,9 @@ def _cmd_run(args) -> int:
     from experiments.episode import EpisodeSpec, run_episode
 
     options = vlm_options(args, [args.method])
+    planner = opt.planner_overrides(args.planner_config)
+    if planner:
+        options["planner"] = planner
     if not args.gif:  # --overwrite: no GIF of the earlier episode stays beside the new result
         (out / "episode.gif").unlink(missing_ok=True)
     monitor = _progress()
@@ -228,6 +231,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                             "one is refused: nothing written is lost)")
     p_run.add_argument("--gui", action="store_true", help="show the PyBullet GUI (needs a display)")
 
+    opt.add_planner_config_argument(p_run)
     add_vlm_arguments(p_run)
     p_run.set_defaults(func=_cmd_run)
 

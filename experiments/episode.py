@@ -94,17 +94,20 @@ def policy_kwargs(spec: EpisodeSpec, cls) -> dict[str, Any]:
     for any method, those of the planner config (budget, seed), goal, perception, concepts
     and ``spec.options`` that its constructor accepts (all of them if it takes
     ``**kwargs``), so that one set of options can serve several methods."""
-    from tamp.planner import PlannerConfig
+    from tamp.planner import PlannerConfig, with_overrides
 
-    config = PlannerConfig(time_budget=spec.time_budget, seed=spec.seed)
+    options = dict(spec.options)
+    # the planner's settings from --planner-config (checked when the command read them)
+    config = with_overrides(PlannerConfig(time_budget=spec.time_budget, seed=spec.seed),
+                            options.pop("planner", {}))
     if spec.method == "tamp":
         fixed = {"config": config, "perception": spec.perception, "goal": spec.goal,
                  "concepts": spec.concepts}
-        offered = dict(spec.options)
+        offered = options
     else:
         fixed = {}
         offered = {"config": config, "seed": spec.seed, "time_budget": spec.time_budget,
-                   "goal": spec.goal, **spec.options}
+                   "goal": spec.goal, **options}
         if spec.perception != "oracle":
             offered.update(perception=spec.perception)
         if spec.concepts is not None or spec.perception != "oracle":

@@ -233,3 +233,44 @@ def replace_section(text: str, name: str, body: str) -> str:
     if start in text and end in text:
         return text[:text.index(start)] + block + text[text.index(end) + len(end):]
     return text.rstrip() + "\n\n" + block + "\n"
+
+
+def add_planner_config_argument(parser) -> None:
+    """``--planner-config FILE``: planner settings from a YAML file."""
+    parser.add_argument(
+        "--planner-config", default=None, metavar="FILE",
+        help="planner settings from a YAML file: any field of tamp.planner.PlannerConfig, "
+             "nested for its sections, e.g. 'max_grasps: 20' and 'motion: {time_limit: "
+             "2.0}' (not seed, time_budget or domain: each episode sets those); recorded "
+             "in result.json, and a benchmark resumes only episodes made with the same")
+
+
+def planner_overrides(path: str | None) -> dict:
+    """The settings of a ``--planner-config`` file, checked against the planner's
+    configuration; a :class:`UsageError` names the file and what is wrong."""
+    if path is None:
+        return {}
+    import yaml
+
+    from tamp.planner import PER_EPISODE_FIELDS, PlannerConfig, with_overrides
+
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except OSError as err:
+        raise UsageError(f"--planner-config {path}: {err.strerror or err}") from None
+    except yaml.YAMLError as err:
+        raise UsageError(f"--planner-config {path}: not YAML ({str(err).splitlines()[0]})"
+                         ) from None
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise UsageError(f"--planner-config {path}: needs a mapping of settings, got "
+                         f"{type(data).__name__}")
+    fixed = [k for k in PER_EPISODE_FIELDS if k in data]
+    if fixed:
+        raise UsageError(f"--planner-config {path}: '{fixed[0]}' is set by each episode "
+                         "(its seed, --time-budget, the task's domain), not by the file")
+    try:
+        with_overrides(PlannerConfig(), data)
+    except ValueError as err:
+        raise UsageError(f"--planner-config {path}: {err}") from None
+    return data

@@ -63,6 +63,44 @@ class PlannerConfig:
     placement: PlacementConfig = field(default_factory=PlacementConfig)
 
 
+#: fields a planner configuration file may not set: each episode sets them (its seed, the
+#: ``--time-budget``, the task's domain)
+PER_EPISODE_FIELDS = ("seed", "time_budget", "domain")
+
+
+def with_overrides(config, overrides: dict, where: str = ""):
+    """``config`` (a frozen config dataclass, e.g. :class:`PlannerConfig`) with the values
+    of ``overrides``: a mapping of field names to values, nested for nested configs
+    (``{"max_grasps": 20, "motion": {"time_limit": 2.0}}``). ValueError, naming the key,
+    for an unknown field or a value of the wrong type (an int is a valid float)."""
+    from dataclasses import fields, is_dataclass
+
+    known = {f.name: f for f in fields(config)}
+    changes = {}
+    for key, value in dict(overrides).items():
+        path = f"{where}{key}"
+        if key not in known:
+            raise ValueError(f"unknown planner setting '{path}'; known: "
+                             f"{', '.join(sorted(known))}")
+        current = getattr(config, key)
+        if is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ValueError(f"planner setting '{path}' is a section: give a mapping")
+            changes[key] = with_overrides(current, value, path + ".")
+            continue
+        kind = type(current)
+        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok = float(value), True
+        if kind is tuple and isinstance(value, list):
+            value, ok = tuple(value), True
+        if not ok:
+            raise ValueError(f"planner setting '{path}' must be {kind.__name__}, got "
+                             f"{type(value).__name__} {value!r}")
+        changes[key] = value
+    return replace(config, **changes)
+
+
 def symbolic_state(world: WorldModel, domain: str = "pick-place") -> frozenset[Fact]:
     """The facts of ``domain`` that hold in ``world``."""
     return get_domain(domain).state(world)
@@ -283,4 +321,4 @@ def goal_holds(world: WorldModel, goal: frozenset[Fact], domain: str = "pick-pla
 
 
 __all__ = ["Planner", "PlannerConfig", "RefinementError", "WorldObject", "goal_holds",
-           "symbolic_state"]
+           "symbolic_state", "with_overrides"]
