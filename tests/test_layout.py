@@ -146,3 +146,21 @@ def test_no_module_over_the_line_limit(package):
     long = {str(f.relative_to(ROOT)): n for f in sorted((ROOT / package).rglob("*.py"))
             if (n := len(f.read_text().splitlines())) > MAX_LINES}
     assert long == {}
+
+
+def test_the_architecture_page_names_only_files_that_exist():
+    """docs/ARCHITECTURE.md stays true to the code: every file or folder it names in
+    backticks exists (a bare ``name.py`` somewhere in the five packages)."""
+    import re
+
+    text = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    names = set(re.findall(r"`([\w./-]+(?:\.py|/))`", text))
+    assert len(names) > 20
+    modules = {f.name for p in ORDER for f in (ROOT / p).rglob("*.py")}
+
+    def exists(name: str) -> bool:  # from the root, or from a package (geometry/x.py)
+        if "/" not in name.rstrip("/") and name in modules:
+            return True
+        return any((base / name).exists() for base in [ROOT] + [ROOT / p for p in ORDER])
+
+    assert sorted(n for n in names if not exists(n)) == []
