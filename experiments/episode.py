@@ -83,10 +83,16 @@ def unusable_options(method: str, options: list[str]) -> list[str]:
     perception mode), so the command refuses them instead."""
     from policies.base import policy_class
 
-    params = inspect.signature(policy_class(method)).parameters
+    accepted = _keywords(policy_class(method))
+    return [] if accepted is None else [o for o in options if o not in accepted]
+
+
+def _keywords(cls) -> set[str] | None:
+    """The keyword arguments ``cls`` takes; None if it takes any (``**kwargs``)."""
+    params = inspect.signature(cls).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return []
-    return [o for o in options if o not in params]
+        return None
+    return set(params)
 
 
 def policy_kwargs(spec: EpisodeSpec, cls) -> dict[str, Any]:
@@ -114,9 +120,9 @@ def policy_kwargs(spec: EpisodeSpec, cls) -> dict[str, Any]:
             # a checkpoint given is offered to every method (tamp-learned fixes its
             # perception but takes one); a method that cannot use it is refused up front
             offered.update(concepts=spec.concepts)
-    params = inspect.signature(cls).parameters
-    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        offered = {k: v for k, v in offered.items() if k in params}
+    accepted = _keywords(cls)
+    if accepted is not None:
+        offered = {k: v for k, v in offered.items() if k in accepted}
     return {**offered, **fixed}
 
 

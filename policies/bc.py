@@ -268,10 +268,10 @@ def transformed_step(step: DemoStep, domain: str, rng: np.random.Generator,
     return None
 
 
-def feasible(step: DemoStep, domain: str, planner, seed: int) -> str:
-    """Refine the step's pick-and-place in its world with the project's planner (grasp,
-    placement at the target, IK, collision-free motion); "" if it can be done, else
-    why not."""
+def feasible(step: DemoStep, planner, seed: int) -> str:
+    """Refine the step's pick-and-place in its world with the project's planner (in the
+    planner's domain: grasp, placement at the target, IK, collision-free motion); "" if
+    it can be done, else why not."""
     from policies.primitives import pose_at
     from tamp.refine import RefinementError
 
@@ -307,7 +307,7 @@ def augment_demo(demo: Demo, domain: str, robot, config: BCConfig = BCConfig(),
             if new is None:
                 rejected_layout += 1
                 continue
-            if feasible(new, domain, planner, seed=tried):
+            if feasible(new, planner, seed=tried):
                 rejected_plan += 1
                 continue
             out.append(new)

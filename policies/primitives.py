@@ -46,12 +46,6 @@ class StepOutcome:
         return [a.as_dict() for a in self.actions]
 
 
-def pick_action_for(world: WorldModel, obj: str, domain: str) -> tuple[str, ...]:
-    """How ``obj`` is taken from where it is now, as the domain names it (e.g. ``pick``
-    from a surface, ``unstack`` from a block, ``take-out`` from a bowl or tray)."""
-    return get_domain(domain).take_action(world, obj)
-
-
 def support_at(world: WorldModel, obj: str, xy) -> tuple[str, pl.Region]:
     """The highest surface under the point ``xy`` (m, world) that ``obj`` could rest on:
     the top of a block, the floor of a bowl or tray, else the table."""

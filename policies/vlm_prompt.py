@@ -8,7 +8,7 @@ import json
 import re
 
 from policies.vlm_client import clip
-from tamp.domains import ARGUMENT_KINDS, Skill, get_domain
+from tamp.domains import ARGUMENT_KINDS, CONTAINERS, Skill, get_domain
 
 MAX_PLAN_STEPS = 24  #: longer answers are refused as invalid (no task needs more)
 
@@ -18,8 +18,6 @@ class PlanError(Exception):
 
 
 # -- skills (each domain's, from tamp.domains) -------------------------------------------
-CONTAINERS = ("bowl", "tray")
-ARG_KINDS = ARGUMENT_KINDS
 
 
 def skills_for(domain: str) -> tuple[Skill, ...]:
@@ -143,7 +141,7 @@ def parse_plan(text: str, world, domain: str) -> list[tuple[str, list[str]]]:
                 raise PlanError(f"{where} names unknown object '{arg}'")
             if arg not in _argument_names(world, kind, domain):
                 raise PlanError(f"{where}: '{arg}' cannot be the {param} of {skill.name} "
-                                f"(needs {ARG_KINDS[kind]})")
+                                f"(needs {ARGUMENT_KINDS[kind]})")
         if skill.name == "pick_up" and i != len(data["plan"]):
             raise PlanError(f"{where}: pick_up must be the last step")
         steps.append((skill.name, list(args)))

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from tamp.domains import GENERIC_STREAMS, PlacementStream, get_domain
+from tamp.domains import CONTAINERS, GENERIC_STREAMS, PlacementStream, get_domain
 from tamp.execution.plan import Action, Segment
 from tamp.geometry.collision import CollisionChecker
 from tamp.geometry.grasps import Grasp, top_grasps
@@ -53,7 +53,7 @@ def at_given_pose(world, obj, args, rng, config, context) -> PlacementStream:
                                ())
     support = args[1] if len(args) > 1 else "table"
     touch = (f"{support}/bottom",) if support in world.objects and \
-        world.objects[support].category in ("bowl", "tray") else (support,)
+        world.objects[support].category in CONTAINERS else (support,)
     return PlacementStream(pl.Placements([np.asarray(pose, float)]), touch)
 
 

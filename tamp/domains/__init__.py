@@ -3,10 +3,10 @@
 bundled ones; a new domain is one module that calls :func:`register_domain`.
 """
 
-from tamp.domains.base import (ARGUMENT_KINDS, DOMAINS, GENERIC_STREAMS, Domain, Fact,
+from tamp.domains.base import (ARGUMENT_KINDS, CONTAINERS, DOMAINS, GENERIC_STREAMS, Domain, Fact,
                                PlacementFn, PlacementStream, Skill, get_domain,
                                register_domain)
 from tamp.domains import hanoi, pick_place, pyramid  # noqa: F401,E402  (each registers)
 
-__all__ = ["ARGUMENT_KINDS", "DOMAINS", "GENERIC_STREAMS", "Domain", "Fact", "PlacementFn",
+__all__ = ["ARGUMENT_KINDS", "CONTAINERS", "DOMAINS", "GENERIC_STREAMS", "Domain", "Fact", "PlacementFn",
            "PlacementStream", "Skill", "get_domain", "register_domain"]

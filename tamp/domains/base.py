@@ -22,6 +22,8 @@ from tamp.registry import Registry
 from tamp.world import WorldModel, WorldObject
 
 Fact = tuple[str, ...]  #: e.g. ("in", "red_block_0", "green_bowl")
+#: object categories that hold others (placed into, not onto)
+CONTAINERS = ("bowl", "tray")
 
 
 @dataclass(frozen=True)
@@ -75,11 +77,12 @@ def _lifted_from_surface(pick_action: tuple[str, ...] | None) -> tuple[str, ...]
     return (pick_action[2], "table")
 
 
-def _pick_from_support(pick: str, obj: str, state: frozenset[Fact]) -> tuple[str, ...]:
-    """``pick`` from whatever the state says ``obj`` is ``on`` (or ``at``; the table if
-    nothing)."""
+def _pick_from_support(pick: str, rests: str, obj: str,
+                       state: frozenset[Fact]) -> tuple[str, ...]:
+    """``pick`` from whatever the state's ``rests`` fact puts ``obj`` on (the table if
+    none)."""
     for fact in sorted(state):
-        if len(fact) == 3 and fact[0] in ("on", "at") and fact[1] == obj:
+        if len(fact) == 3 and fact[0] == rests and fact[1] == obj:
             return (pick, obj, fact[2])
     return (pick, obj, "table")
 
@@ -116,9 +119,11 @@ class Domain:
     place_names: Callable[[tuple[str, ...]], tuple[str, ...]] = lambda marked: marked
     #: the steps a vision-language model may name in this domain
     skills: tuple[Skill, ...] = ()
+    #: the predicate ``(rests object support)`` that says where an object lies
+    rests: str = "on"
     #: how an object is taken from where it lies now, given the state's facts: the
     #: pick-like action, e.g. ``("unstack", "b1", "b2")``; None: the first of
-    #: ``pick_actions`` from whatever a 3-place fact of the state puts the object on
+    #: ``pick_actions`` from the support its ``rests`` fact names
     take: Callable[[WorldModel, str, frozenset[Fact]], tuple[str, ...]] | None = None
 
     def take_action(self, world: WorldModel, obj: str) -> tuple[str, ...]:
@@ -126,7 +131,7 @@ class Domain:
         facts = self.state(world)
         if self.take is not None:
             return self.take(world, obj, facts)
-        return _pick_from_support(self.pick_actions[0], obj, facts)
+        return _pick_from_support(self.pick_actions[0], self.rests, obj, facts)
 
     def stream(self, action: str) -> PlacementFn:
         """The placement stream of a place-like action: the domain's own, or the generic

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tamp.domains.base import Domain, Fact, PlacementStream, Skill, register_domain
+from tamp.domains.base import (CONTAINERS, Domain, Fact, PlacementStream, Skill,
+                               register_domain)
 from tamp.geometry import placements as pl
 from tamp.geometry.resting import resting_in, resting_on
 from tamp.world import WorldModel
@@ -18,7 +19,6 @@ from tamp.world import WorldModel
 TABLE_WORKSPACE = ((0.3, 0.72), (-0.4, 0.4))
 #: m kept free around each box packed into a tray: a 2F-85 finger (14 mm) with room
 FINGER_GAP = 0.035
-CONTAINERS = ("bowl", "tray")
 
 
 def types(world: WorldModel) -> dict[str, str]:

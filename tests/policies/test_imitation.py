@@ -151,9 +151,9 @@ def test_planner_checks_augmented_steps(bowl_demo, robot):
 
     planner = Planner(robot, PlannerConfig(time_budget=10.0))
     step = bowl_demo.steps[0]
-    assert feasible(step, "pick-place", planner, seed=0) == ""
+    assert feasible(step, planner, seed=0) == ""
     far = DemoStep(step.world, step.pick, "table", (1.6, 0.0), 0.0, step.action)
-    assert feasible(far, "pick-place", planner, seed=0) != ""
+    assert feasible(far, planner, seed=0) != ""
 
 
 # -- transporter ----------------------------------------------------------------------------

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from policies.primitives import Primitives, pick_action_for, pose_at
+from policies.primitives import Primitives, pose_at
+from tamp.domains import get_domain
 from scenes.env import TabletopEnv
 
 
@@ -20,7 +21,7 @@ def bowl_env():
 def test_pick_action_is_named_as_the_domain_names_it(bowl_env):
     world = bowl_env.oracle_world()
     block = next(n for n, o in world.objects.items() if o.category == "block")
-    assert pick_action_for(world, block, "pick-place") == ("pick", block, "table")
+    assert get_domain("pick-place").take_action(world, block) == ("pick", block, "table")
 
 
 def test_bad_requests_come_back_with_a_reason(bowl_env):

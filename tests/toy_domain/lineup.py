@@ -58,7 +58,7 @@ def onto_spot(world, obj, args, rng, config, context) -> PlacementStream:
 
 LINEUP = register_domain(Domain(
     name="lineup", pddl=Path(__file__).with_name("lineup.pddl"), types=types, state=state,
-    streams={"set-down": onto_spot}, pick_actions=("grab",),
+    streams={"set-down": onto_spot}, pick_actions=("grab",), rests="at",
     effects=lambda action: {("at", *action[1:])} if action[0] == "set-down" else set()))
 
 
