@@ -58,11 +58,11 @@ HELD_OUT: tuple[tuple[str, str], ...] = (
 #: characteristic size ranges (m) of the small and the large class, clear of LARGE_FROM
 SIZE_RANGES: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
     "block": ((0.036, 0.050), (0.060, 0.075)), "box": ((0.060, 0.095), (0.115, 0.135)),
-    "cylinder": ((0.060, 0.085), (0.100, 0.125)), "disk": ((0.045, 0.060), (0.072, 0.090)),
+    "cylinder": ((0.060, 0.085), (0.100, 0.125)), "disk": ((0.040, 0.060), (0.072, 0.090)),
     "bowl": ((0.17, 0.21), (0.24, 0.28)), "tray": ((0.18, 0.22), (0.26, 0.30))}
 SOLIDS = ("block", "box", "cylinder", "disk")
 WORKSPACE = ((0.30, 0.78), (-0.42, 0.42))  #: x and y ranges for object centres, m
-GENERATOR_VERSION = 4  #: bump when scenes change: cached datasets are then rebuilt
+GENERATOR_VERSION = 5  #: bump when scenes change: cached datasets are then rebuilt
 UPRIGHT_COS = math.cos(math.radians(10))  #: a scene with an object tilted more is redrawn
 BURST_FRAMES = 5  #: frames fused per scene through a realistic camera
 
@@ -79,6 +79,8 @@ class ConceptSceneConfig:
     novel_fraction: float = 0.7  #: compositional split: objects with a held-out pair
     p_stack: float = 0.5  #: chance of a stack per scene (a second one at half of it)
     p_tower: float = 0.35  #: chance that a stack gets a third level
+    #: chance of a tower as the task suite builds them (see ``_suite_tower``)
+    p_suite_tower: float = 0.3
     p_contain: float = 0.6  #: chance that a container holds an object
     settle_steps: int = 120  #: physics steps (1/240 s) before rendering
     #: the camera's geometry (pose, field of view; the sensor model sets the resolution)
@@ -106,8 +108,8 @@ def sample_shape(shape: str, large: bool, rng: np.random.Generator) -> Shape:
     if shape == "cylinder":  # taller than wide
         r = e * u(0.2, 0.475)
         return Shape("cylinder", (r, r, e))
-    if shape == "disk":  # at most half as tall as wide
-        return Shape("cylinder", (e / 2, e / 2, e * u(0.25, 0.5)))
+    if shape == "disk":  # at most 0.6 times as tall as wide (a cylinder is taller than wide)
+        return Shape("cylinder", (e / 2, e / 2, e * u(0.25, 0.6)))
     if shape == "bowl":
         return Shape("bowl", (e / 2, e / 2 * u(0.58, 0.8), u(0.04, 0.055)))
     if shape == "tray":  # rectangular, upright walls
@@ -144,6 +146,8 @@ class _Item:
     color: str
     novel: bool
     on: int = -1  #: index of the item it is stacked on or put in, -1 for the table
+    #: centred on its base and turned with it (a built tower), not dropped anywhere on it
+    aligned: bool = False
 
 
 def _sample_items(cfg: ConceptSceneConfig, rng: np.random.Generator) -> list[_Item]:
@@ -172,6 +176,7 @@ def _sample_items(cfg: ConceptSceneConfig, rng: np.random.Generator) -> list[_It
                 inner.shape_name in novel_shapes and rng.random() < cfg.novel_fraction
             inner.color = _draw_color(inner.shape_name, cfg, inner.novel, rng)
             inner.on = c
+    free = _suite_tower(items, free, cfg, rng)
     # stacks: a block or disk on a solid with a top at least as wide
     for _ in range(int(rng.random() < cfg.p_stack) + int(rng.random() < cfg.p_stack / 2)):
         tops = [i for i in free if items[i].shape_name in ("block", "disk")]
@@ -193,6 +198,51 @@ def _sample_items(cfg: ConceptSceneConfig, rng: np.random.Generator) -> list[_It
             items[third].on = t
             free.remove(third)
     return items
+
+
+def _suite_tower(items: list[_Item], free: list[int], cfg: ConceptSceneConfig,
+                 rng: np.random.Generator) -> list[int]:
+    """Now and then (``cfg.p_suite_tower``) 2-4 of the ``free`` solids made into a tower as
+    the task suite builds them: blocks of nearly one size, or disks each 5-20 mm narrower
+    than the one below, centred and turned alike. Seen from above, such a tower hides
+    most of each lower object (a block under a block of its size shows only its sides, a
+    disk under a slightly smaller one a thin ring), which randomly dropped stacks seldom
+    do. Returns the solids still free."""
+    if rng.random() >= cfg.p_suite_tower:
+        return free
+    k = int(rng.integers(2, 5))
+    if len(free) < k:
+        return free
+    chain = [int(i) for i in rng.choice(free, k, replace=False)]
+    kind = str(rng.choice(("block", "disk")))
+    if kind == "block":
+        large = bool(rng.random() < 0.3)
+        first = sample_shape("block", large, rng)
+        # scaled away from the small/large boundary, so that sizes stay clear of it
+        lo, hi = (1.0, 1.05) if large else (0.95, 1.0)
+        shapes = [Shape("box", tuple(float(d * rng.uniform(lo, hi)) for d in first.size))
+                  for _ in range(k)]
+    else:
+        small, large = SIZE_RANGES["disk"]
+        for _ in range(100):  # diameters of either size class, 5-20 mm apart
+            d = np.sort([rng.uniform(*(large if rng.random() < 0.4 else small))
+                         for _ in range(k)])[::-1]
+            if np.all((np.diff(-d) >= 0.005) & (np.diff(-d) <= 0.020)):
+                break
+        else:
+            return free
+        thick = float(rng.uniform(0.012, 0.026))
+        shapes = [Shape("cylinder", (float(x) / 2, float(x) / 2, min(thick, 0.6 * float(x))))
+                  for x in d]
+    for level, (i, shape) in enumerate(zip(chain, shapes)):
+        it = items[i]
+        it.shape_name, it.shape = kind, shape
+        it.novel = cfg.split == "compositional" and kind in {s for _, s in cfg.held_out} \
+            and rng.random() < cfg.novel_fraction
+        it.color = _draw_color(kind, cfg, it.novel, rng)
+        if level:
+            it.on, it.aligned = chain[level - 1], True
+    return [i for i in free if i not in chain]
 
 
 def _depth(items: list[_Item], i: int) -> int:
@@ -230,10 +280,12 @@ def _layout(items: list[_Item], rng: np.random.Generator) -> list[np.ndarray] | 
                 local = rng.uniform(-0.6, 0.6, 2) * room
                 off, z = bp[:2, :2] @ local, bp[2, 3] + floor + 0.002
             else:
-                off, z = rng.uniform(-0.15, 0.15, 2) * footprint_radius(base.shape), \
+                spread = 0.04 if it.aligned else 0.15
+                off, z = rng.uniform(-spread, spread, 2) * footprint_radius(base.shape), \
                     bp[2, 3] + base.shape.height + 0.002
-            poses[i] = _yaw_pose(bp[0, 3] + off[0], bp[1, 3] + off[1], z,
-                                 rng.uniform(-math.pi, math.pi))
+            yaw = math.atan2(bp[1, 0], bp[0, 0]) + rng.uniform(-0.12, 0.12) if it.aligned \
+                else rng.uniform(-math.pi, math.pi)
+            poses[i] = _yaw_pose(bp[0, 3] + off[0], bp[1, 3] + off[1], z, yaw)
     return poses  # type: ignore[return-value]
 
 
