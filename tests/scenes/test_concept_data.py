@@ -92,7 +92,9 @@ def test_a_realistic_camera_fuses_a_burst_and_is_recorded():
     noisy, ideal = generate(2, 5, d435), generate(2, 5, ConceptSceneConfig(split="test"))
     assert (noisy.meta["camera"], ideal.meta["camera"]) == ("d435", "ideal")
     # the same scenes (the camera's noise has a stream of its own), seen through noise
-    assert np.array_equal(noisy.sources, ideal.sources) and noisy.object_mask.sum() >= 4
+    # (objects in the order segmentation finds them, which noise may change)
+    assert [sorted(s) for s in noisy.sources.tolist()] == \
+        [sorted(s) for s in ideal.sources.tolist()] and noisy.object_mask.sum() >= 4
     assert not np.array_equal(noisy.features, ideal.features)
     # reproducible: generate() reseeds the camera (features to float rounding: torch)
     assert np.allclose(noisy.features, generate(2, 5, d435).features, atol=1e-5)
