@@ -48,7 +48,8 @@ class Spec:
     choices: tuple | None = None  #: fixed values, checked by argparse
     known: Callable[[], Any] | None = None  #: the accepted values, asked after parsing
     unknown: str = "unknown {name} '{value}'; known: {known}"  #: the message for others
-    type: Callable[[str], Any] | None = None  #: the argparse type, instead of the annotation's
+    #: the argparse type, instead of the annotation's (a list's: of each item)
+    type: Callable[[str], Any] | None = None
     metavar: str | None = None
     required: bool = False
     exclusive: str | None = None  #: name of a mutually exclusive group it belongs to
@@ -172,8 +173,8 @@ def _add(parser, target, cls, groups, seen) -> None:
             kw["required"] = True
         if d.kind is bool:
             kw["action"] = "store_false" if d.default is True else "store_true"
-        else:
-            kw["type"] = spec.type or _argparse_type(d)
+        else:  # a list's items are typed after splitting (see _checked)
+            kw["type"] = None if d.kind is tuple else spec.type or _argparse_type(d)
             if spec.metavar:
                 kw["metavar"] = spec.metavar
             if spec.choices is not None:
@@ -215,6 +216,11 @@ def _checked(d: Option, value):
                 items = tuple(int(v, 10) for v in items)
             except ValueError:
                 raise UsageError(f"{flag} must be {spec.list_error}, got '{value}'") from None
+        if spec.type is not None:
+            try:
+                items = tuple(spec.type(v) for v in items)
+            except argparse.ArgumentTypeError as err:
+                raise UsageError(f"{flag}: {err}") from None
         value = items
     if d.kind is float:
         unit = f" {spec.unit}" if spec.unit else ""
