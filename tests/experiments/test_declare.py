@@ -5,7 +5,7 @@ the refusal of a flag that the method cannot use."""
 from __future__ import annotations
 
 import argparse
-from dataclasses import FrozenInstanceError, dataclass, field
+from dataclasses import MISSING, FrozenInstanceError, dataclass, field
 from typing import ClassVar
 
 import pytest
@@ -144,7 +144,8 @@ DECLARED = [(p, s) for p, s in _commands(build_parser()) if s.get_default("optio
 def test_the_commands_are_declared():
     names = {" ".join(p) for p, _ in DECLARED}
     assert {"run", "bench episodes", "bench perception", "bench geometry", "bench twin",
-            "bench cli", "deploy", "twin"} <= names
+            "bench cli", "deploy", "twin", "policies demo", "policies train",
+            "policies eval"} <= names
 
 
 @pytest.mark.parametrize("path, parser", DECLARED, ids=[" ".join(p) for p, _ in DECLARED])
@@ -155,7 +156,7 @@ def test_a_declared_command_s_parser_is_its_dataclass(path, parser):
     assert flags == {o.flag: o.name for o in flat(cls)}
     # the defaults the command sees are the dataclass's
     assert {o.name: parser.get_default(o.name) for o in flat(cls)} == \
-        {o.name: o.default for o in flat(cls)}
+        {o.name: None if o.default is MISSING else o.default for o in flat(cls)}
 
 
 def test_every_option_of_every_command_has_help():
