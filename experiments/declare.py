@@ -15,7 +15,8 @@ annotation says what the flag takes:
   be imported to build the parser);
 - ``tuple[str, ...]`` / ``tuple[int, ...]``: a comma-separated list;
 - ``X | None``: as ``X``, unset by default;
-- a dataclass: a section of options (an argparse group titled by its ``SECTION``).
+- a dataclass: a section of options (an argparse group titled by its ``SECTION``);
+- ``positional=True``: an argument without a flag (``tamp concepts learn NAME``).
 
 A value outside what is declared is a :class:`UsageError`: one line naming the flag,
 exit code 2. After the fields, the dataclass's own ``check()`` (if any) judges them
@@ -53,6 +54,7 @@ class Spec:
     metavar: str | None = None
     required: bool = False
     exclusive: str | None = None  #: name of a mutually exclusive group it belongs to
+    positional: bool = False  #: an argument without a flag (named by its metavar)
     feeds: str | None = None  #: the method option it gives (:mod:`experiments.episode`)
     what: str = "it"  #: what it gives, in words ("a checkpoint folder"), for refusals
     list_error: str = "comma-separated values"  #: what a bad list item is told it must be
@@ -83,6 +85,8 @@ class Option:
 
     @property
     def flag(self) -> str:
+        if self.spec.positional:
+            return self.spec.metavar or self.name.upper()
         if self.spec.flag:
             return self.spec.flag
         prefix = "--no-" if self.kind is bool and self.default is True else "--"
@@ -179,7 +183,12 @@ def _add(parser, target, cls, groups, seen) -> None:
                 kw["metavar"] = spec.metavar
             if spec.choices is not None:
                 kw["choices"] = spec.choices
-        where.add_argument(d.flag, **kw)
+        if spec.positional:
+            kw.pop("dest")
+            kw.pop("required", None)
+            where.add_argument(d.name, **kw)
+        else:
+            where.add_argument(d.flag, **kw)
 
 
 def _argparse_type(d: Option):

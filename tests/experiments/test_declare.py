@@ -145,14 +145,15 @@ def test_the_commands_are_declared():
     names = {" ".join(p) for p, _ in DECLARED}
     assert {"run", "bench episodes", "bench perception", "bench geometry", "bench twin",
             "bench cli", "deploy", "twin", "policies demo", "policies train",
-            "policies eval"} <= names
+            "policies eval", "concepts train", "concepts eval", "concepts learn",
+            "concepts bench", "concepts episodes"} <= names
 
 
 @pytest.mark.parametrize("path, parser", DECLARED, ids=[" ".join(p) for p, _ in DECLARED])
 def test_a_declared_command_s_parser_is_its_dataclass(path, parser):
     cls = parser.get_default("options_class")
-    flags = {a.option_strings[-1]: a.dest for a in parser._actions
-             if a.option_strings and a.dest != "help"}
+    flags = {a.option_strings[-1] if a.option_strings else a.metavar: a.dest
+             for a in parser._actions if a.dest != "help"}
     assert flags == {o.flag: o.name for o in flat(cls)}
     # the defaults the command sees are the dataclass's
     assert {o.name: parser.get_default(o.name) for o in flat(cls)} == \
