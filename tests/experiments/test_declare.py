@@ -146,7 +146,7 @@ def test_the_commands_are_declared():
     assert {"run", "bench episodes", "bench perception", "bench geometry", "bench twin",
             "bench cli", "deploy", "twin", "policies demo", "policies train",
             "policies eval", "concepts train", "concepts eval", "concepts learn",
-            "concepts bench", "concepts episodes"} <= names
+            "concepts bench", "concepts episodes", "pddl", "model-server"} <= names
 
 
 @pytest.mark.parametrize("path, parser", DECLARED, ids=[" ".join(p) for p, _ in DECLARED])
