@@ -87,23 +87,6 @@ def robot_name(value: str) -> str:
     return value
 
 
-def add_camera_argument(parser, default: str | None = None, why: str = "") -> None:
-    """``--camera NAME``: the scene camera's sensor model. ``default`` None: the
-    episodes' own default (the realistic model for learned perception, ideal otherwise)."""
-    from tamp.perception.sensors import DEFAULT_LEARNED_CAMERA, SENSORS
-
-    names = ", ".join(SENSORS)
-    if default is None:
-        text = (f"default {DEFAULT_LEARNED_CAMERA} with learned perception (--perception "
-                f"learned or learned-geometric, the methods tamp-learned and "
-                f"tamp-learned-geometric), ideal otherwise")
-    else:
-        text = f"default {default}" + (f": {why}" if why else "")
-    parser.add_argument("--camera", type=camera_name, default=default, metavar="NAME",
-                        help=f"the scene camera's sensor model (tamp/perception/sensors.py): {names}; "
-                             f"{text}")
-
-
 def int_in(lo: int, hi: int):
     """The type of an option that takes a whole number in ``lo..hi``."""
     def parse(value: str) -> int:
