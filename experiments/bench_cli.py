@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from experiments import options as opt
 from experiments import declare
-from experiments.declare import opt as option
+from experiments.declare import opt as option, section
 from experiments.options import COUNT, SEED, THREADS, UsageError, camera_name
 from experiments.run_cli import UNKNOWN_METHOD, method_names
 from experiments.shared_options import (VlmOptions, camera_option, planner_config_option,
@@ -68,7 +68,7 @@ class EpisodesOptions:
     camera: str | None = camera_option()
     robot: str = robot_option()
     planner_config: str | None = planner_config_option()
-    vlm: VlmOptions = field(default_factory=VlmOptions)
+    vlm: VlmOptions = section(VlmOptions)
     update_docs: bool = option(False, help="replace a section of docs/BENCHMARKS.md with the "
                                            "report (its plots copied to docs/bench/)")
     docs_section: str = option("episodes", metavar="NAME", help=(

@@ -80,7 +80,6 @@ class Option:
     spec: Spec
     kind: type  #: int, float, bool, str or tuple
     item: type | None  #: the type of a tuple's items
-    optional: bool  #: None allowed
     default: Any
 
     @property
@@ -93,15 +92,15 @@ class Option:
         return prefix + self.name.replace("_", "-")
 
 
-def _unwrap(hint) -> tuple[Any, bool]:
-    """(the type, whether None is allowed) of ``X`` or ``X | None``."""
+def _unwrap(hint) -> Any:
+    """``X`` of ``X`` or ``X | None``."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if len(args) != 1:
             raise TypeError(f"an option is one type or None, not {hint}")
-        return args[0], True
-    return hint, False
+        return args[0]
+    return hint
 
 
 def _default(f: dataclasses.Field) -> Any:
@@ -117,7 +116,7 @@ def declared(cls) -> list[Option | tuple[str, type]]:
     hints = typing.get_type_hints(cls)
     out: list = []
     for f in dataclasses.fields(cls):
-        hint, optional = _unwrap(hints[f.name])
+        hint = _unwrap(hints[f.name])
         if dataclasses.is_dataclass(hint) and _KEY not in f.metadata:
             out.append((f.name, hint))
             continue
@@ -137,7 +136,7 @@ def declared(cls) -> list[Option | tuple[str, type]]:
         spec = f.metadata[_KEY]
         if kind is int and spec.type is None and spec.range is None:
             raise TypeError(f"{cls.__name__}.{f.name}: an integer option needs a range")
-        out.append(Option(f.name, spec, kind, item, optional, _default(f)))
+        out.append(Option(f.name, spec, kind, item, _default(f)))
     return out
 
 

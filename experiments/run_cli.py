@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from experiments import options as opt
-from experiments.declare import command, opt as option
+from experiments.declare import command, opt as option, section
 from experiments.options import EXIT_FAILED, EXIT_OK, UsageError
 from experiments.shared_options import (VlmOptions, camera_option, planner_config_option,
                                         refuse_unusable, robot_option)
@@ -68,7 +68,7 @@ class RunOptions:
                                          "lost)")
     gui: bool = option(False, help="show the PyBullet GUI (needs a display)")
     planner_config: str | None = planner_config_option()
-    vlm: VlmOptions = field(default_factory=VlmOptions)
+    vlm: VlmOptions = section(VlmOptions)
 
 
 def add_run_command(sub) -> None:
