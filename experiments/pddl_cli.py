@@ -8,24 +8,48 @@ for every command: 0 plan found, 1 no plan (the reason on stderr), 2 bad input.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from experiments import options as opt
-from experiments.options import EXIT_FAILED, EXIT_OK, UsageError, finite_float
+from experiments import declare
+from experiments.declare import opt as option
+from experiments.options import EXIT_FAILED, EXIT_OK, UsageError
+from tamp.symbolic.heuristics import HEURISTICS  # light: no third-party imports
+from tamp.symbolic.search import ALGORITHMS
 
 #: what to tell a user who asks for Fast Downward without having it
 FAST_DOWNWARD_HINT = ("--backend fast-downward needs Fast Downward through the unified-planning "
                       "library: pip install unified-planning up-fast-downward")
 
 
-def _cmd_pddl(args) -> int:
+@dataclass(frozen=True)
+class PddlOptions:
+    """The options of ``tamp pddl``."""
+
+    domain: str = option(positional=True, metavar="DOMAIN", help="domain file (.pddl)")
+    problem: str = option(positional=True, metavar="PROBLEM", help="problem file (.pddl)")
+    search: str = option("gbfs", choices=ALGORITHMS,
+                         help="greedy best-first (default) or weighted A*")
+    heuristic: str = option("ff", choices=HEURISTICS,
+                            help="relaxed-plan length (ff, default), h_add, h_max or blind")
+    weight: float = option(1.0, help="w in f = g + w*h for --search astar (default 1)")
+    #: s for grounding and search together
+    time_budget: float = option(60.0, above=0, unit="s", help=(
+        "seconds for grounding and search together (default 60)"))
+    node_budget: int = option(2_000_000, range=(1, 10 ** 9), help=(
+        "most distinct states kept by the search (default 2000000)"))
+    backend: str = option("builtin", choices=("builtin", "fast-downward"), help=(
+        "the built-in search (default) or Fast Downward, if installed"))
+
+    def check(self) -> None:
+        if self.weight < 0:
+            raise UsageError(f"--weight must be >= 0, got {self.weight}")
+
+
+def _cmd_pddl(args: PddlOptions) -> int:
     for label, path in (("domain", args.domain), ("problem", args.problem)):
         if not Path(path).is_file():
             raise UsageError(f"{label} file '{path}' not found")
-    if args.time_budget <= 0:
-        raise UsageError(f"--time-budget must be > 0 s, got {args.time_budget}")
-    if args.weight < 0:
-        raise UsageError(f"--weight must be >= 0, got {args.weight}")
 
     from tamp.symbolic import fast_downward
     from tamp.symbolic.grounding import GroundingError, ground
@@ -72,28 +96,11 @@ def _cmd_pddl(args) -> int:
 
 
 def add_commands(subparsers) -> None:
-    from tamp.symbolic.heuristics import HEURISTICS  # light: no third-party imports
-    from tamp.symbolic.search import ALGORITHMS
-
-    p = subparsers.add_parser(
-        "pddl", help="solve a symbolic PDDL problem and print the plan",
+    declare.command(
+        subparsers, "pddl", PddlOptions, _cmd_pddl,
+        help="solve a symbolic PDDL problem and print the plan",
         description="Solve a PDDL problem (STRIPS with types, negative preconditions and "
                     "equality) and print the plan, one (action arg ...) per line, then its "
                     "cost. Bundled domains are in tamp/symbolic/domains/.",
         epilog="Heuristics: ff and add are informative but not admissible; with --search "
                "astar, max (h_max) and blind give shortest plans.")
-    p.add_argument("domain", metavar="DOMAIN", help="domain file (.pddl)")
-    p.add_argument("problem", metavar="PROBLEM", help="problem file (.pddl)")
-    p.add_argument("--search", choices=ALGORITHMS, default="gbfs",
-                   help="greedy best-first (default) or weighted A*")
-    p.add_argument("--heuristic", choices=HEURISTICS, default="ff",
-                   help="relaxed-plan length (ff, default), h_add, h_max or blind")
-    p.add_argument("--weight", type=finite_float, default=1.0,
-                   help="w in f = g + w*h for --search astar (default 1)")
-    p.add_argument("--time-budget", type=finite_float, default=60.0,
-                   help="seconds for grounding and search together (default 60)")
-    p.add_argument("--node-budget", type=opt.int_in(1, 10 ** 9), default=2_000_000,
-                   help="most distinct states kept by the search (default 2000000)")
-    p.add_argument("--backend", choices=("builtin", "fast-downward"), default="builtin",
-                   help="the built-in search (default) or Fast Downward, if installed")
-    p.set_defaults(func=_cmd_pddl)

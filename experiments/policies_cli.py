@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 
+from experiments import declare
 from experiments import options as opt
+from experiments.declare import opt as option
+from policies.demos import DEMO_DIR, DEMO_SEED
 
 METHODS = ("bc-1demo", "bc-1demo-aug", "transporter-1demo")
 EVAL_DIR = "runs/policies/eval"
@@ -70,9 +74,56 @@ def _setup(args):
     return torch_device(args.device)
 
 
+DEVICE_HELP = "torch device: cpu, cuda[:N] or auto (default cpu)"
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """The options of ``tamp policies demo``."""
+
+    task: str = option(required=True, help="task name (see 'tamp tasks'), or 'all'")
+    seed: int = option(DEMO_SEED, range=opt.SEED.bounds,
+                       help=f"scene seed (default {DEMO_SEED}; evaluation uses 1000+)")
+    demos: str = option(DEMO_DIR, help=f"demo directory (default {DEMO_DIR})")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """The options of ``tamp policies train``."""
+
+    method: str = option(required=True, help=f"{', '.join(METHODS)}, or 'all'")
+    task: str = option(required=True, help="task name, comma-separated names, or 'all'")
+    demo_seed: int = option(DEMO_SEED, range=opt.SEED.bounds,
+                            help=f"seed of the demonstration (default {DEMO_SEED})")
+    demos: str = option(DEMO_DIR, help=f"demo directory (default {DEMO_DIR})")
+    out: str | None = option(None, help="checkpoint root (default: the shipped "
+                                        "policies/checkpoints)")
+    iterations: int | None = option(None, range=(1, 10_000_000), help=(
+        "training iterations (default: 1500 for BC, 500 for Transporter)"))
+    augment_per_step: int | None = option(None, range=(1, 10_000), help=(
+        "bc-1demo-aug: augmented samples per demo step (default 32)"))
+    seed: int = option(0, range=opt.SEED.bounds, help="training seed (default 0)")
+    device: str = option("cpu", help=DEVICE_HELP)
+    threads: int = option(1, range=opt.THREADS.bounds, help="torch threads (default 1)")
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """The options of ``tamp policies eval``."""
+
+    method: str = option("all", help="comma-separated methods (default all)")
+    task: str = option("place-in-bowl", help="comma-separated tasks, or 'all'")
+    seeds: str = option("1000-1009", help="e.g. 1000-1009 (default)")
+    checkpoints: str | None = option(None, help="checkpoint root (default: the shipped "
+                                                "policies/checkpoints)")
+    out: str = option(EVAL_DIR, help=f"output directory (default {EVAL_DIR})")
+    resume: bool = option(False, help="keep episodes already written under OUT")
+    device: str = option("cpu", help=DEVICE_HELP)
+    threads: int = option(1, range=opt.THREADS.bounds, help="torch threads (default 1)")
+
+
 def add_commands(sub) -> None:
     from experiments.options import Parser
-    from policies.demos import DEMO_DIR, DEMO_SEED
 
     p = sub.add_parser("policies", help="one-demonstration imitation baselines",
                        description="Record a TAMP demonstration, train the imitation "
@@ -80,54 +131,20 @@ def add_commands(sub) -> None:
                        "evaluate them on held-out seeds.")
     cmd = p.add_subparsers(dest="policies_command", metavar="ACTION", parser_class=Parser)
     cmd.required = True
-
-    d = cmd.add_parser("demo", help="record a demonstration with the TAMP planner",
-                       description="Let the TAMP planner solve one seed of a task and record "
-                       "each pick-and-place (state, images, object, where it came to rest).")
-    d.add_argument("--task", required=True, help="task name (see 'tamp tasks'), or 'all'")
-    d.add_argument("--seed", type=opt.SEED, default=DEMO_SEED,
-                   help=f"scene seed (default {DEMO_SEED}; evaluation uses 1000+)")
-    d.add_argument("--demos", default=DEMO_DIR, help=f"demo directory (default {DEMO_DIR})")
-    d.set_defaults(func=_cmd_demo)
-
-    t = cmd.add_parser("train", help="train a method on a task's demonstration",
-                       description="Train METHOD on the task's demonstration (recorded first "
-                       "if missing) and write <out>/<method>/<task>.safetensors + .json.")
-    t.add_argument("--method", required=True, help=f"{', '.join(METHODS)}, or 'all'")
-    t.add_argument("--task", required=True, help="task name, comma-separated names, or 'all'")
-    t.add_argument("--demo-seed", type=opt.SEED, default=DEMO_SEED,
-                   help=f"seed of the demonstration (default {DEMO_SEED})")
-    t.add_argument("--demos", default=DEMO_DIR, help=f"demo directory (default {DEMO_DIR})")
-    t.add_argument("--out", default=None,
-                   help="checkpoint root (default: the shipped policies/checkpoints)")
-    t.add_argument("--iterations", type=opt.int_in(1, 10_000_000), default=None,
-                   help="training iterations (default: 1500 for BC, 500 for Transporter)")
-    t.add_argument("--augment-per-step", type=opt.int_in(1, 10_000), default=None,
-                   help="bc-1demo-aug: augmented samples per demo step (default 32)")
-    t.add_argument("--seed", type=opt.SEED, default=0, help="training seed (default 0)")
-    t.add_argument("--device", default="cpu",
-                   help="torch device: cpu, cuda[:N] or auto (default cpu)")
-    t.add_argument("--threads", type=opt.THREADS, default=1, help="torch threads (default 1)")
-    t.set_defaults(func=_cmd_train)
-
-    e = cmd.add_parser("eval", help="success rate over seeds",
-                       description="Run each method on each task over the seeds and write "
-                       "OUT/<method>/<task>/seed<S>.json per episode and OUT/summary.md.")
-    e.add_argument("--method", default="all", help="comma-separated methods (default all)")
-    e.add_argument("--task", default="place-in-bowl", help="comma-separated tasks, or 'all'")
-    e.add_argument("--seeds", default="1000-1009", help="e.g. 1000-1009 (default)")
-    e.add_argument("--checkpoints", default=None,
-                   help="checkpoint root (default: the shipped policies/checkpoints)")
-    e.add_argument("--out", default=EVAL_DIR, help=f"output directory (default {EVAL_DIR})")
-    e.add_argument("--resume", action="store_true",
-                   help="keep episodes already written under OUT")
-    e.add_argument("--device", default="cpu",
-                   help="torch device: cpu, cuda[:N] or auto (default cpu)")
-    e.add_argument("--threads", type=opt.THREADS, default=1, help="torch threads (default 1)")
-    e.set_defaults(func=_cmd_eval)
+    declare.command(cmd, "demo", DemoOptions, _cmd_demo,
+                    help="record a demonstration with the TAMP planner",
+                    description="Let the TAMP planner solve one seed of a task and record "
+                    "each pick-and-place (state, images, object, where it came to rest).")
+    declare.command(cmd, "train", TrainOptions, _cmd_train,
+                    help="train a method on a task's demonstration",
+                    description="Train METHOD on the task's demonstration (recorded first "
+                    "if missing) and write <out>/<method>/<task>.safetensors + .json.")
+    declare.command(cmd, "eval", EvalOptions, _cmd_eval, help="success rate over seeds",
+                    description="Run each method on each task over the seeds and write "
+                    "OUT/<method>/<task>/seed<S>.json per episode and OUT/summary.md.")
 
 
-def _cmd_demo(args) -> int:
+def _cmd_demo(args: DemoOptions) -> int:
     from policies.demos import DemoError, record_demo, save_demo
 
     tasks = _tasks(args.task)
@@ -151,7 +168,7 @@ def _cmd_demo(args) -> int:
     return 1 if failed else 0
 
 
-def _cmd_train(args) -> int:
+def _cmd_train(args: TrainOptions) -> int:
     device = _setup(args)
     opt.writable_dir("--demos", args.demos)
     if args.out is not None:
@@ -260,7 +277,7 @@ def demo_domain(task: str) -> str:
     return make_task(task).sample(np.random.default_rng(0)).domain
 
 
-def _cmd_eval(args) -> int:
+def _cmd_eval(args: EvalOptions) -> int:
     import json
 
     from experiments.files import write_json_atomic

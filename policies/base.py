@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -34,10 +35,27 @@ class Monitor:
         """One control step was taken."""
 
 
+def option(default: Any = None, help: str = "") -> Any:
+    """A field of a method's :attr:`Policy.Options`: its default (the constructor's) and
+    what it is, for the method listing."""
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """A method that takes nothing from the episode but the scene."""
+
+
 class Policy:
-    """Solves one episode of an already reset environment."""
+    """Solves one episode of an already reset environment.
+
+    ``Options`` declares, as a frozen dataclass, what the method takes from an episode:
+    each field is a keyword of the constructor, with the constructor's default. The
+    episode runner hands a method only those (:func:`experiments.episode.policy_kwargs`),
+    and a command refuses a flag that feeds none of them instead of dropping it."""
 
     name: str = ""
+    Options: type = NoOptions
 
     def run(self, env: TabletopEnv, monitor: Monitor | None = None) -> EpisodeOutcome:
         raise NotImplementedError
@@ -49,6 +67,9 @@ POLICIES: Registry[Callable[..., Policy]] = Registry("method")
 
 def register_policy(name: str):
     def decorate(cls):
+        if not (dataclasses.is_dataclass(cls.Options) and
+                cls.Options.__dataclass_params__.frozen):
+            raise TypeError(f"method '{name}': Options must be a frozen dataclass")
         POLICIES.add(name, cls)
         cls.name = name
         return cls
@@ -62,6 +83,11 @@ def policy_names() -> list[str]:
 def policy_class(name: str) -> Callable[..., Policy]:
     """The class registered as ``name``."""
     return POLICIES.get(name)
+
+
+def option_names(cls) -> tuple[str, ...]:
+    """The options the method class ``cls`` declares (its ``Options``' fields)."""
+    return tuple(f.name for f in dataclasses.fields(cls.Options))
 
 
 def make_policy(name: str, **kwargs) -> Policy:

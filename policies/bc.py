@@ -31,6 +31,7 @@ from torch import nn
 from policies.base import EpisodeOutcome, Monitor, Policy, register_policy
 from policies.demos import (FEATURES, MAX_ENTITIES, Demo, DemoStep, entity_features,
                             entity_names, entity_pose, movable_mask, rollout, yaw_of)
+from policies.weights import ImitationOptions
 from scenes.env import TabletopEnv
 from tamp.world import WorldModel
 
@@ -336,6 +337,8 @@ def train_method(method: str, demo: Demo, domain: str, robot, config: BCConfig =
 
 # -- the policies ---------------------------------------------------------------------------
 class _BCPolicy(Policy):
+    Options = ImitationOptions
+
     def __init__(self, checkpoints: str | Path | None = None, device: str = "cpu",
                  max_steps: int | None = None, config=None):
         self.root = checkpoints

@@ -21,11 +21,11 @@ Success is always judged on the simulator's ground truth.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 
-from policies.base import EpisodeOutcome, Monitor, Policy, register_policy
+from policies.base import EpisodeOutcome, Monitor, Policy, option, register_policy
 from scenes.env import TabletopEnv
 from tamp.execution.interfaces import Perceiver
 from tamp.execution.loop import PERCEIVED_DRIFT_DISTANCE, ClosedLoop
@@ -36,9 +36,30 @@ from tamp.world import WorldModel
 PERCEPTION_MODES = ("oracle", "learned", "learned-geometric")
 
 
+@dataclass(frozen=True)
+class LearnedTampOptions:
+    """What the TAMP agent with its perception fixed (tamp-learned...) takes."""
+
+    config: PlannerConfig | None = option(
+        None, "the planner's settings (seed, --time-budget, --planner-config)")
+    max_replans: int = option(3, "replans after a failed step before giving up")
+    goal: str | None = option(None, "the goal in words (--goal); None: the task's")
+    concepts: str | Path | None = option(
+        None, "concept checkpoint (--concepts); None: the shipped one of the camera")
+
+
+@dataclass(frozen=True)
+class TampOptions(LearnedTampOptions):
+    """What the TAMP agent takes."""
+
+    perception: str = option("oracle", "where the state comes from (--perception): "
+                                       + ", ".join(PERCEPTION_MODES))
+
 
 @register_policy("tamp")
 class TampPolicy(Policy):
+    Options = TampOptions
+
     def __init__(self, config: PlannerConfig | None = None, perception: str = "oracle",
                  max_replans: int = 3, goal: str | None = None,
                  concepts: str | Path | None = None):
@@ -172,6 +193,7 @@ class LearnedTampPolicy(TampPolicy):
     it sees (a column of its own in ``tamp bench episodes``)."""
 
     perception_mode = "learned"
+    Options = LearnedTampOptions
 
     def __init__(self, config: PlannerConfig | None = None, max_replans: int = 3,
                  goal: str | None = None, concepts: str | Path | None = None):

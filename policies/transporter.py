@@ -34,6 +34,7 @@ from torch.nn import functional as F
 from policies.base import EpisodeOutcome, Monitor, Policy, register_policy
 from policies.demos import (TOPDOWN_RES, TOPDOWN_X, TOPDOWN_Y, Demo, cell_of, rollout,
                             topdown, topdown_shape, xy_of, yaw_of)
+from policies.weights import ImitationOptions
 from scenes.env import TabletopEnv
 
 METHOD = "transporter-1demo"
@@ -238,6 +239,8 @@ def image_config() -> dict:
 @register_policy(METHOD)
 class TransporterPolicy(Policy):
     """Pick where the attention map peaks; place where the transported crop matches."""
+
+    Options = ImitationOptions
 
     def __init__(self, checkpoints: str | Path | None = None, device: str = "cpu",
                  max_steps: int | None = None, config=None):

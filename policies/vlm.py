@@ -50,10 +50,11 @@ shows such numbers as a model's.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from policies.base import EpisodeOutcome, Monitor, Policy, register_policy
+from policies.base import EpisodeOutcome, Monitor, Policy, option, register_policy
 from policies.vlm_client import DEFAULT_API_KEY_ENV, VLMClient, VLMError, clip, encode_png
 from policies.vlm_prompt import PlanError, build_prompt, parse_plan, place_action, plan_schema
 from scenes.env import TabletopEnv
@@ -77,9 +78,31 @@ def _step_text(skill: str, args: list[str]) -> str:
     return f"{skill}({', '.join(args)})"
 
 
+@dataclass(frozen=True)
+class VLMOptions:
+    """What the VLM planner (vlm, vlm-closed, vlm-text, vlm-text-closed) takes."""
+
+    base_url: str | None = option(None, "OpenAI-compatible endpoint (--vlm-base-url)")
+    model: str | None = option(None, "model name the endpoint serves (--vlm-model)")
+    api_key_env: str = option(DEFAULT_API_KEY_ENV, "environment variable holding the key "
+                                                   "(--vlm-api-key-env)")
+    cache_dir: str | Path | None = option(None, "answer cache (--vlm-cache)")
+    cache_only: bool = option(False, "answer only from the cache (--cache-only)")
+    config: Any = option(None, "the primitives' PlannerConfig (seed, --time-budget, "
+                               "--planner-config)")
+    goal: str | None = option(None, "the goal in words (--goal); None: the task's")
+    max_calls: int = option(16, "requests per episode at most (closed loop)")
+    timeout_s: float = option(60.0, "longest wait for one answer, s (--vlm-timeout)")
+    retries: int = option(2, "retries of a failed request")
+    json_schema: bool = option(False, "constrain answers to a plan (--vlm-json-schema)")
+    max_tokens: int = option(1024, "longest answer, tokens (--vlm-max-tokens)")
+
+
 @register_policy("vlm")
 class VLMPolicy(Policy):
     """Open loop: one plan from the model, executed with the shared primitives."""
+
+    Options = VLMOptions
 
     closed_loop = False
     #: the scene as an object list with positions instead of an image (text-only models)

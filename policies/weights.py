@@ -8,14 +8,29 @@ live in ``policies/checkpoints`` (package data); ``tamp policies train`` rewrite
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from policies.base import option
 from tamp.files import atomic_path, write_json_atomic
 
 FORMAT = "tamp-imitation"
 FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ImitationOptions:
+    """What an imitation baseline (bc-1demo, bc-1demo-aug, transporter-1demo) takes."""
+
+    checkpoints: str | Path | None = option(
+        None, "checkpoint folder (--checkpoints); None: the shipped ones")
+    device: str = option("cpu", "torch device of the network")
+    max_steps: int | None = option(None, "steps it may take; None: from the checkpoint")
+    config: Any = option(None, "the primitives' PlannerConfig (seed, --time-budget, "
+                               "--planner-config)")
 
 
 class CheckpointMissing(FileNotFoundError):

@@ -87,9 +87,11 @@ def test_plots_are_pngs_and_reproducible(tmp_path):
 
 
 def _bench(out, double, *extra, methods="vlm", tasks="lift,place-in-bowl", episodes="2"):
+    # the VLM flags only with a VLM method: a flag no method of the run uses is refused
+    vlm = ["--vlm-base-url", double.base_url, "--vlm-model", "double"] \
+        if "vlm" in methods else []
     return main(["bench", "episodes", "--methods", methods, "--tasks", tasks,
-                 "--episodes", episodes, "--out", str(out), "--vlm-base-url",
-                 double.base_url, "--vlm-model", "double", *extra])
+                 "--episodes", episodes, "--out", str(out), *vlm, *extra])
 
 
 def test_episodes_are_resumable_and_counted(tmp_path, double, capsys):

@@ -8,16 +8,17 @@ run against the simulated controller, sends such a plan.
 """
 
 import sys
+from dataclasses import replace
 
 from experiments.cli import UsageError, build_parser
-from experiments.deploy_cli import _validate, replay
+from experiments.declare import read_options
+from experiments.deploy_cli import DeployOptions, replay
 
 if __name__ == "__main__":
-    args = build_parser("deploy").parse_args(["deploy", *sys.argv[1:]])
     try:
-        _validate(args)
+        args = read_options(build_parser("deploy").parse_args(["deploy", *sys.argv[1:]]),
+                            DeployOptions)
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    args.execute = True
-    sys.exit(replay(args))
+    sys.exit(replay(replace(args, execute=True)))
