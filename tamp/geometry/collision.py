@@ -2,14 +2,16 @@
 
 Spheres cover the URDF's collision geometry (see :mod:`tamp.geometry.spheres`) and are
 inflated by ``padding``, so a configuration reported free is free for the real geometry.
-This checker runs a compiled CPU kernel (:mod:`tamp.geometry._kernels`) and serves the
-planner's one-configuration and one-edge queries as well as batches; the torch checker in
-:mod:`tamp.geometry.batch` runs the same model on any device.
+This checker serves the planner's one-configuration and one-edge queries as well as
+batches. By default it runs a compiled CPU kernel (:mod:`tamp.geometry._kernels`); with
+``CollisionConfig.backend == "torch"`` the same test runs in torch
+(:mod:`tamp.geometry.torch_spheres`, float64) on ``CollisionConfig.device``, giving the
+same clearances. :mod:`tamp.geometry.batch` runs the torch test on big batches of tensors.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -28,6 +30,39 @@ class CollisionConfig:
     resolution: float = 0.02  #: rad, largest joint step between checked edge states
     #: m; clearances are computed exactly below this and reported as this above it
     distance_cap: float = 0.05
+    #: "kernel" (the compiled CPU kernel), "torch" (the same test in torch, on ``device``)
+    #: or "auto" (the kernel on the CPU, torch on any other device)
+    backend: str = "kernel"
+    #: torch device of the torch backend: "cpu", "cuda", "cuda:N", or "auto" (CUDA when
+    #: there is one, else the CPU); the kernel runs on the CPU only
+    device: str = "cpu"
+
+    def resolved(self) -> "CollisionConfig":
+        """This configuration with a concrete device and backend ("auto" decided); a
+        ValueError for an unknown backend or the kernel on a device other than the CPU."""
+        if self.backend not in BACKENDS:
+            raise ValueError(f"collision backend must be one of {', '.join(BACKENDS)}, "
+                             f"not '{self.backend}'")
+        device = self.device
+        if device == "auto":
+            import torch  # only here: `import tamp` stays light
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        kind, _, index = device.partition(":")
+        if kind not in ("cpu", "cuda") or (index and not index.isdigit()) \
+                or (kind == "cpu" and index):
+            raise ValueError(f"collision device must be cpu, cuda, cuda:N or auto, not "
+                             f"'{self.device}'")
+        backend = self.backend
+        if backend == "auto":
+            backend = "kernel" if device == "cpu" else "torch"
+        if backend == "kernel" and device != "cpu":
+            raise ValueError(f"the compiled collision kernel runs on the CPU only; use "
+                             f"backend 'torch' on {device}")
+        return replace(self, backend=backend, device=device)
+
+
+BACKENDS = ("kernel", "torch", "auto")  #: the values of ``CollisionConfig.backend``
 
 
 @dataclass
@@ -97,8 +132,14 @@ class CollisionChecker:
                  config: CollisionConfig = CollisionConfig(),
                  spheres: dict[str, LinkSpheres] | None = None):
         self.kin = kin
-        self.config = config
+        self.config = config = config.resolved()
         self.model = SphereModel.build(kin, spheres or robot_spheres(kin), config.padding)
+        self._torch = None  #: the torch test (backend "torch"), float64 on every device
+        if config.backend == "torch":
+            from tamp.geometry.torch_spheres import TorchSpheres
+
+            self._torch = TorchSpheres(self.model, kin.robot.lower, kin.robot.upper,
+                                       config.device)
         self._template = np.zeros((1, self.model.nq))
         idx = self.model.arm_q_index
         contiguous = np.array_equal(idx, np.arange(idx[0], idx[0] + len(idx)))
@@ -114,14 +155,22 @@ class CollisionChecker:
         self.world = world
         self.obstacles = ObstacleArrays.from_world(world)
         self._grids: dict[frozenset[str], DistanceGrid] = {}
+        self._torch_grids: dict[frozenset[str], object] = {}
+        if self._torch is not None:
+            self._torch.set_obstacles(self.obstacles)
         self.ignore()
+
+    def _grid_key(self, ignore: frozenset[str]) -> frozenset[str]:
+        return frozenset(n for n in self.world.clouds if n in ignore)
 
     def _grid(self, ignore: frozenset[str]) -> DistanceGrid:
         """The distance grid of the world's point clouds, less the ignored ones (cached)."""
-        key = frozenset(n for n in self.world.clouds if n in ignore)
+        key = self._grid_key(ignore)
         if key not in self._grids:
             self._grids[key] = DistanceGrid.from_clouds(
                 [c for n, c in self.world.clouds.items() if n not in key])
+            if self._torch is not None:
+                self._torch_grids[key] = self._torch.grid(self._grids[key])
         return self._grids[key]
 
     def ignore(self, robot: tuple[str, ...] = (), load: tuple[str, ...] = ()) -> None:
@@ -132,6 +181,12 @@ class CollisionChecker:
         self.grid = self._grid(ignore)
         held = {self.attachment.name} if self.attachment is not None else set()
         self._load_mask = self.obstacles.mask(ignore | frozenset(load) | held)
+        if self._torch is not None:
+            self._torch_state = (
+                self._torch.mask(self._mask), self._torch_grids[self._grid_key(ignore)],
+                self._torch.mask(self._load_mask),
+                self._torch.load(self.attachment.centres, self.attachment.radii)
+                if self.attachment is not None else None)
 
     def attach(self, obj_name: str, shape: Shape, tcp_T_obj: np.ndarray) -> None:
         """Carry the object: its spheres move with the TCP from now on."""
@@ -175,6 +230,8 @@ class CollisionChecker:
         """Clearance (m) of each configuration (B, n_arm): exact below the distance cap,
         the cap above it, negative when in collision (only the sign is exact with
         ``early_exit``). Outside the joint limits: -1."""
+        if self._torch is not None:
+            return self._torch_clearances(qs, self_collision)
         m, o = self.model, self.obstacles
         load = (self.attachment.centres, self.attachment.radii) if self.attachment \
             else self._no_load
@@ -191,6 +248,17 @@ class CollisionChecker:
             self.grid.spacing, self.grid.slack,
             self.grid.outside if np.isfinite(self.grid.outside) else 1e308,
             self.config.distance_cap, early_exit, stop_batch)
+
+    def _torch_clearances(self, qs: np.ndarray, self_collision: bool) -> np.ndarray:
+        """:meth:`clearances` by the torch backend: exact values (no early exit)."""
+        import torch
+
+        mask, grid, load_mask, load = self._torch_state
+        q = torch.as_tensor(self._full(qs), dtype=self._torch.dtype, device=self._torch.device)
+        with torch.no_grad():
+            d = self._torch.clearances(q, self.config.distance_cap, mask, grid, load,
+                                       load_mask, self_collision)
+        return d.cpu().numpy()
 
     def distance(self, q_arm: np.ndarray) -> float:
         """Smallest signed clearance (m) of robot and load to the world and to itself."""
