@@ -13,8 +13,8 @@ from experiments import declare
 from experiments.declare import opt as option, section
 from experiments.options import COUNT, SEED, THREADS, UsageError, camera_name
 from experiments.run_cli import UNKNOWN_METHOD, method_names
-from experiments.shared_options import (VlmOptions, camera_option, planner_config_option,
-                                        refuse_unusable, robot_option)
+from experiments.shared_options import (DeviceOptions, VlmOptions, camera_option,
+                                        planner_config_option, refuse_unusable, robot_option)
 from tamp.files import write_text_atomic
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
@@ -68,6 +68,7 @@ class EpisodesOptions:
     camera: str | None = camera_option()
     robot: str = robot_option()
     planner_config: str | None = planner_config_option()
+    devices: DeviceOptions = section(DeviceOptions)
     vlm: VlmOptions = section(VlmOptions)
     update_docs: bool = option(False, help="replace a section of docs/BENCHMARKS.md with the "
                                            "report (its plots copied to docs/bench/)")
@@ -302,7 +303,7 @@ def _cmd_episodes(args: EpisodesOptions) -> int:
         opt.existing_dir("--checkpoints", args.checkpoints)
     refuse_unusable(args, methods)
     options = args.vlm.method_options(methods)
-    planner = opt.planner_overrides(args.planner_config)
+    planner = args.devices.planner_settings(opt.planner_overrides(args.planner_config))
     if planner:
         options["planner"] = planner
     if args.checkpoints is not None:
@@ -325,6 +326,9 @@ def _cmd_episodes(args: EpisodesOptions) -> int:
                + (f" --camera {args.camera}" if args.camera else "")
                + (f" --robot {args.robot}" if args.robot != DEFAULT_ROBOT else "")
                + (f" --planner-config {args.planner_config}" if args.planner_config else "")
+               + (f" --device {args.devices.device}" if args.devices.device != "cpu" else "")
+               + (f" --collision-backend {args.devices.collision_backend}"
+                  if args.devices.collision_backend else "")
                + args.vlm.flags(methods))
     plots = be.write_plots(table, out, tasks, methods)
     text = be.report(table, command, tasks, methods, tuple(plots))

@@ -75,6 +75,16 @@ def settings_of(time_budget: float, options: dict, robot: str = DEFAULT_ROBOT
             "robot": robot}
 
 
+def collision_of(options: dict) -> dict[str, str]:
+    """Where the planner's collision checks run, as a result records it (outside the
+    settings, so that results made before it was recorded still resume): ``device`` and
+    ``collision_backend`` of the planner's configuration in ``options``."""
+    from tamp.planner import PlannerConfig, with_overrides
+
+    config = with_overrides(PlannerConfig(), options.get("planner", {})).collision.resolved()
+    return {"device": config.device, "collision_backend": config.backend}
+
+
 def unusable_options(method: str, options: list[str]) -> list[str]:
     """Those of ``options`` (method options, e.g. ``goal``, ``perception``) that the class
     of ``method`` does not declare in its ``Options``: given on the command line they
@@ -159,6 +169,7 @@ def run_episode(spec: EpisodeSpec, out: str | Path | None = None, gif: bool = Fa
             "perception": spec.perception,
             "camera": camera,
             **settings_of(spec.time_budget, spec.options, spec.robot),
+            **collision_of(spec.options),
             "goal": spec.goal or env.instance.description,
             "task_goal": env.instance.description,
             "goal_facts": [" ".join(f) for f in sorted(env.instance.goal)],

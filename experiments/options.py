@@ -170,7 +170,7 @@ def planner_overrides(path: str | None) -> dict:
         raise UsageError(f"--planner-config {path}: '{fixed[0]}' is set by each episode "
                          "(its seed, --time-budget, the task's domain), not by the file")
     try:
-        with_overrides(PlannerConfig(), data)
+        with_overrides(PlannerConfig(), data).collision.resolved()
     except ValueError as err:
         raise UsageError(f"--planner-config {path}: {err}") from None
     return data

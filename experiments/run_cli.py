@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from experiments import options as opt
 from experiments.declare import command, opt as option, section
 from experiments.options import EXIT_FAILED, EXIT_OK, UsageError
-from experiments.shared_options import (VlmOptions, camera_option, planner_config_option,
-                                        refuse_unusable, robot_option)
+from experiments.shared_options import (DeviceOptions, VlmOptions, camera_option,
+                                        planner_config_option, refuse_unusable, robot_option)
 
 
 def task_names() -> list[str]:
@@ -68,6 +68,7 @@ class RunOptions:
                                          "lost)")
     gui: bool = option(False, help="show the PyBullet GUI (needs a display)")
     planner_config: str | None = planner_config_option()
+    devices: DeviceOptions = section(DeviceOptions)
     vlm: VlmOptions = section(VlmOptions)
 
 
@@ -145,6 +146,7 @@ def run(o: RunOptions) -> int:
     from tamp.concepts.language import GoalError, Vocabulary, parse_goal
 
     refuse_unusable(o, [o.method])
+    planner = o.devices.planner_settings(opt.planner_overrides(o.planner_config))
     concepts, groups, words = _checked_concepts(o)
     if o.goal is not None:
         # words and grammar are checked here; whether the scene holds what the words
@@ -164,7 +166,6 @@ def run(o: RunOptions) -> int:
     from experiments.episode import EpisodeSpec, run_episode
 
     options = o.vlm.method_options([o.method])
-    planner = opt.planner_overrides(o.planner_config)
     if planner:
         options["planner"] = planner
     if not o.gif:  # --overwrite: no GIF of the earlier episode stays beside the new result

@@ -157,3 +157,54 @@ def refuse_unusable(options, methods) -> None:
         what = next(o.spec.what for o in flat(type(options)) if o.flag == flag)
         raise UsageError(f"{flag}: none of the methods {', '.join(methods)} uses {what} "
                          f"(it would be ignored; methods that do: {', '.join(users)})")
+
+
+@dataclass(frozen=True)
+class DeviceOptions:
+    """Where the planner's collision checks run (``run``, ``bench episodes``): the rule is
+    in :meth:`planner_settings`. Both feed the planner's configuration (``config``)."""
+
+    SECTION: ClassVar[str] = (
+        "Device (the planner's collision checks: the compiled CPU kernel, or the same "
+        "test in torch on a device; both give the same plans)")
+
+    device: str = opt("cpu", metavar="NAME", feeds="config", what="a device",
+                      help="torch device for batched work: cpu, cuda, cuda:N, or auto (CUDA "
+                           "when there is one, else the CPU); default cpu. A device other "
+                           "than the CPU runs the collision checks in torch there")
+    collision_backend: str | None = opt(
+        None, choices=("kernel", "torch"), feeds="config", what="a collision backend",
+        help="'kernel' (the compiled CPU kernel) or 'torch' (the same test in torch, float64, "
+             "on --device); default kernel on the CPU, torch on CUDA. The kernel runs on the "
+             "CPU only")
+
+    def collision(self) -> tuple[str, str]:
+        """The (device, backend) these flags choose; a :class:`UsageError` for a device
+        this machine lacks or the kernel on CUDA."""
+        from experiments.options import torch_device
+
+        device = str(torch_device(self.device))
+        backend = self.collision_backend or ("kernel" if device == "cpu" else "torch")
+        if backend == "kernel" and device != "cpu":
+            raise UsageError(f"--collision-backend kernel runs on the CPU only, not on "
+                             f"--device {self.device}; use --collision-backend torch")
+        return device, backend
+
+    def planner_settings(self, planner: dict) -> dict:
+        """``planner`` (the ``--planner-config`` settings) with the collision section's
+        ``device`` and ``backend`` from these flags, when any was given (over the file's);
+        a value equal to the default (cpu, kernel) is left out, so that the settings of a
+        default run, which results record, stay what they were."""
+        if self.device == "cpu" and self.collision_backend is None:
+            return planner
+        from tamp.geometry.collision import CollisionConfig
+
+        device, backend = self.collision()
+        section = dict(planner.get("collision", {}))
+        default = CollisionConfig()
+        for key, value in (("device", device), ("backend", backend)):
+            section.pop(key, None)
+            if value != getattr(default, key):
+                section[key] = value
+        out = {k: v for k, v in planner.items() if k != "collision"}
+        return {**out, "collision": section} if section else out
