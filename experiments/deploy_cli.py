@@ -22,10 +22,11 @@ from urllib.parse import urlparse
 from experiments import declare
 from experiments import options as opt
 from experiments.declare import opt as option
+from experiments.declare import section
 from experiments.deploy_link import (activate, check_gripper_host, gripper_for,
                                      safety_config, transport_for)
 from experiments.options import EXIT_FAILED, EXIT_OK, UsageError
-from experiments.shared_options import camera_option, robot_option
+from experiments.shared_options import DeviceOptions, camera_option, robot_option
 
 DEFAULT_CONTROLLER = "/position_joint_trajectory_controller"
 GRIPPER_FORMS = "serial:/dev/ttyUSB0 | tcp:HOST:PORT | urcap:HOST"
@@ -99,9 +100,20 @@ class DeployOptions:
         "seconds to wait for the connection and the controller (default 5)"))
     #: s of planning
     time_budget: float = option(60.0, above=0, unit="s", help="planning budget, s")
+    devices: DeviceOptions = section(DeviceOptions)
 
     def check(self) -> None:
         _validate(self)
+        self.devices.collision()  # a device this machine lacks: one line, before any work
+
+    def planner_config(self, **fields):
+        """The planner's configuration for this deployment: ``fields`` (budget, seed,
+        domain) and the collision device and backend of ``--device`` /
+        ``--collision-backend``."""
+        from tamp.planner import PlannerConfig, with_overrides
+
+        return with_overrides(PlannerConfig(time_budget=self.time_budget, **fields),
+                              self.devices.planner_settings({}))
 
 
 def add_commands(subparsers) -> None:
@@ -182,12 +194,12 @@ def _plan(args, env, q_start):
     clearance the safety checks demand (the planner itself works up to the URDF limits)."""
     import dataclasses
 
-    from tamp.planner import Planner, PlannerConfig
+    from tamp.planner import Planner
 
     margin = safety_config(args).position_margin + 1e-3
     robot = dataclasses.replace(env.robot, lower=env.robot.lower + margin,
                                 upper=env.robot.upper - margin)
-    return Planner(robot, PlannerConfig(time_budget=args.time_budget, seed=args.seed)).plan(
+    return Planner(robot, args.planner_config(seed=args.seed)).plan(
         env.oracle_world(), env.instance.goal, q_start)
 
 

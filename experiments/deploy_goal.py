@@ -122,7 +122,7 @@ def _loop(args, cell, robot, sensor, safety, transport, gripper, report: dict) -
     from robots.ros.deploy import DeployConfig, Deployer, plan_steps
     from tamp.concepts.goal_grounding import GoalError, ground_goal
     from tamp.concepts.perceiver import LearnedPerceiver
-    from tamp.planner import Planner, PlannerConfig, goal_holds
+    from tamp.planner import Planner, goal_holds
 
     cam = cell.camera
     camera = RosCamera(CameraTopics(cam.namespace, cam.colour, cam.depth, cam.info, cam.frame),
@@ -152,8 +152,9 @@ def _loop(args, cell, robot, sensor, safety, transport, gripper, report: dict) -
     margin = safety.position_margin + 1e-3
     plan_robot = dataclasses.replace(robot, lower=robot.lower + margin,
                                      upper=robot.upper - margin)
-    planner = Planner(plan_robot, PlannerConfig(time_budget=args.time_budget, seed=0,
-                                                domain=args.domain))
+    planner = Planner(plan_robot, args.planner_config(seed=0, domain=args.domain))
+    collision = planner.config.collision.resolved()
+    report.update(device=collision.device, collision_backend=collision.backend)
     t0 = time.perf_counter()
     try:
         _say(f"looking at the table ({cam.namespace}, camera model {sensor.name})")

@@ -161,8 +161,8 @@ def refuse_unusable(options, methods) -> None:
 
 @dataclass(frozen=True)
 class DeviceOptions:
-    """Where the planner's collision checks run (``run``, ``bench episodes``): the rule is
-    in :meth:`planner_settings`. Both feed the planner's configuration (``config``)."""
+    """Where the planner's collision checks run (``run``, ``bench episodes``, ``deploy``):
+    the rule is in :meth:`planner_settings`. Both feed the planner's configuration."""
 
     SECTION: ClassVar[str] = (
         "Device (the planner's collision checks: the compiled CPU kernel, or the same "

@@ -67,3 +67,33 @@ def test_an_episode_runs_with_the_torch_backend_and_records_it(tmp_path):
     assert result["success"]
     assert (result["device"], result["collision_backend"]) == ("cpu", "torch")
     assert result["options"] == {"planner": {"collision": {"backend": "torch"}}}
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_deploy_refuses_a_missing_device_in_one_line(capsys):
+    assert main(["deploy", "--task", "lift", "--ros1", "--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "CUDA is not available" in err, err
+
+
+def test_deploy_carries_the_flags_to_its_planner():
+    from experiments.declare import read_options
+    from experiments.deploy_cli import DeployOptions
+
+    def config(*flags):
+        import argparse
+
+        from experiments.declare import add_options
+
+        parser = argparse.ArgumentParser()
+        add_options(parser, DeployOptions)
+        args = read_options(parser.parse_args(["--task", "lift", "--ros1", *flags]),
+                            DeployOptions)
+        return args.planner_config(seed=3, domain="pick-place")
+
+    default = config()
+    assert (default.collision.backend, default.collision.device, default.seed,
+            default.time_budget) == ("kernel", "cpu", 3, 60.0)
+    torch_cpu = config("--collision-backend", "torch", "--time-budget", "5")
+    assert (torch_cpu.collision.backend, torch_cpu.collision.device,
+            torch_cpu.time_budget) == ("torch", "cpu", 5.0)
