@@ -24,7 +24,8 @@ def _device_commands(parser, path=()):
 COMMANDS = sorted(set(_device_commands(build_parser())))
 #: what a command needs before its options are read
 REQUIRED = {("concepts", "learn"): ["pink", "--where", "color=pink"],
-            ("policies", "train"): ["--method", "bc-1demo", "--task", "place-in-bowl"]}
+            ("policies", "train"): ["--method", "bc-1demo", "--task", "place-in-bowl"],
+            ("deploy",): ["--task", "lift", "--ros1"]}
 
 
 def test_the_walk_finds_the_torch_commands():
