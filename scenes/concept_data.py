@@ -150,15 +150,20 @@ class _Item:
     aligned: bool = False
 
 
+def _draw_novel(shape: str, cfg: ConceptSceneConfig, rng: np.random.Generator) -> bool:
+    """Whether an object of ``shape`` takes a held-out (colour, shape) pair: only in the
+    compositional split (the random stream is drawn from only then)."""
+    return cfg.split == "compositional" and shape in {s for _, s in cfg.held_out} and \
+        rng.random() < cfg.novel_fraction
+
+
 def _sample_items(cfg: ConceptSceneConfig, rng: np.random.Generator) -> list[_Item]:
     n = int(rng.integers(cfg.min_objects, cfg.max_objects + 1))
-    novel_shapes = {s for _, s in cfg.held_out}
     items: list[_Item] = []
     n_cont = int(rng.choice([0, 1, 2], p=[0.25, 0.5, 0.25]))
     for k in range(n):
         shape = str(rng.choice(CONTAINERS)) if k < min(n_cont, n - 1) else str(rng.choice(SOLIDS))
-        novel = cfg.split == "compositional" and shape in novel_shapes and \
-            rng.random() < cfg.novel_fraction
+        novel = _draw_novel(shape, cfg, rng)
         large = bool(rng.random() < 0.5)
         items.append(_Item(shape, sample_shape(shape, large, rng),
                            _draw_color(shape, cfg, novel, rng), novel))
@@ -172,8 +177,7 @@ def _sample_items(cfg: ConceptSceneConfig, rng: np.random.Generator) -> list[_It
                 if inner.shape_name not in ("block", "disk") else \
                 sample_shape(inner.shape_name, False, rng)
             inner.shape_name = "block" if inner.shape.kind == "box" else "disk"
-            inner.novel = cfg.split == "compositional" and \
-                inner.shape_name in novel_shapes and rng.random() < cfg.novel_fraction
+            inner.novel = _draw_novel(inner.shape_name, cfg, rng)
             inner.color = _draw_color(inner.shape_name, cfg, inner.novel, rng)
             inner.on = c
     free = _suite_tower(items, free, cfg, rng)
@@ -237,8 +241,7 @@ def _suite_tower(items: list[_Item], free: list[int], cfg: ConceptSceneConfig,
     for level, (i, shape) in enumerate(zip(chain, shapes)):
         it = items[i]
         it.shape_name, it.shape = kind, shape
-        it.novel = cfg.split == "compositional" and kind in {s for _, s in cfg.held_out} \
-            and rng.random() < cfg.novel_fraction
+        it.novel = _draw_novel(kind, cfg, rng)
         it.color = _draw_color(kind, cfg, it.novel, rng)
         if level:
             it.on, it.aligned = chain[level - 1], True
