@@ -51,6 +51,7 @@ class RobotSpec:
     max_velocity: np.ndarray  #: shape (n_arm,), rad/s
     max_acceleration: np.ndarray  #: shape (n_arm,), rad/s^2
     max_effort: np.ndarray  #: shape (n_arm,), N m
+    max_jerk: np.ndarray  #: shape (n_arm,), rad/s^3 (from the YAML: URDFs carry no jerk)
     home: np.ndarray  #: shape (n_arm,), rad
     flange_link: str
     tcp_frame: str
@@ -72,6 +73,10 @@ class RobotSpec:
         path = Path(path)
         data = yaml.safe_load(path.read_text())
         lim = data["limits"]
+        # every robot must state its jerk limits: the deploy safety layer checks them
+        if "jerk" not in lim:
+            raise ValueError(f"{path}: 'limits.jerk' is missing: give one jerk limit per arm "
+                             "joint, rad/s^3, with its source")
         g = data["gripper"]
         spec = cls(
             name=data["name"],
@@ -83,6 +88,7 @@ class RobotSpec:
             max_velocity=np.asarray(lim["velocity"], float),
             max_acceleration=np.asarray(lim["acceleration"], float),
             max_effort=np.asarray(lim["effort"], float),
+            max_jerk=np.asarray(lim["jerk"], float),
             home=np.asarray(data["home"], float),
             flange_link=data["flange_link"],
             tcp_frame=data["tcp_frame"],
@@ -99,9 +105,14 @@ class RobotSpec:
                 "controller", "/position_joint_trajectory_controller")),
         )
         n = spec.dof
-        for name in ("lower", "upper", "max_velocity", "max_acceleration", "max_effort", "home"):
+        for name in ("lower", "upper", "max_velocity", "max_acceleration", "max_effort",
+                     "max_jerk", "home"):
             if getattr(spec, name).shape != (n,):
                 raise ValueError(f"{path}: '{name}' must have {n} values")
+        for key, name in (("velocity", "max_velocity"), ("acceleration", "max_acceleration"),
+                          ("jerk", "max_jerk")):
+            if not np.all(getattr(spec, name) > 0):  # the safety layer divides by them
+                raise ValueError(f"{path}: 'limits.{key}' must be > 0 for every joint")
         if np.any(spec.home < spec.lower) or np.any(spec.home > spec.upper):
             raise ValueError(f"{path}: home configuration outside the joint limits")
         return spec

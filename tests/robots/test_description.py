@@ -9,6 +9,7 @@ import pytest
 
 import robots
 from robots.tools import build_panda_2f85
+from tamp.robot import RobotSpec
 
 
 def test_committed_urdf_matches_its_generator(robot):
@@ -18,6 +19,46 @@ def test_committed_urdf_matches_its_generator(robot):
 def test_unknown_robot_names_the_known_ones():
     with pytest.raises(KeyError, match="panda_2f85"):
         robots.load("ur5")
+
+
+def test_jerk_limits_are_those_stated():
+    # Panda: Franka Control Interface documentation (libfranka's kMaxJointJerk)
+    np.testing.assert_array_equal(robots.load("panda_2f85").max_jerk,
+                                  [7500, 3750, 5000, 6250, 7500, 10000, 10000])
+    # UR5e: ours, the YAML's acceleration reached in 10 ms (UR publishes none)
+    ur5e = robots.load("ur5e_2f85")
+    np.testing.assert_array_equal(ur5e.max_jerk, [800, 800, 800, 1200, 1200, 1200])
+    np.testing.assert_allclose(ur5e.max_jerk, 100 * ur5e.max_acceleration)
+
+
+def _yaml_with(robot, tmp_path, **limits):
+    """A copy of ``robot``'s YAML in ``tmp_path`` with ``limits`` changed (None: removed)."""
+    import yaml
+
+    source = robot.urdf.parent / f"{robot.name}.yaml"
+    data = yaml.safe_load(source.read_text())
+    data["urdf"] = str(robot.urdf)
+    data["collision_spheres"] = str(source.parent / data["collision_spheres"])
+    for key, value in limits.items():
+        if value is None:
+            del data["limits"][key]
+        else:
+            data["limits"][key] = value
+    path = tmp_path / "robot.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize("jerk, message", [
+    (None, "'limits.jerk' is missing"),
+    ([7500.0] * 6, "'max_jerk' must have 7 values"),
+    ([7500.0] * 6 + [0.0], "'limits.jerk' must be > 0"),
+])
+def test_a_robot_yaml_without_valid_jerk_limits_is_refused(robot, tmp_path, jerk, message):
+    path = _yaml_with(robot, tmp_path, jerk=jerk)
+    with pytest.raises(ValueError, match=message) as err:
+        RobotSpec.from_yaml(path)
+    assert str(path) in str(err.value)
 
 
 def test_yaml_limits_match_urdf(robot, kinematics):
