@@ -87,8 +87,8 @@ class DeployOptions:
     gripper: str | None = option(None, metavar="SPEC", help=f"Robotiq 2F-85: {GRIPPER_FORMS}")
     execute: bool = option(False, help="really move the robot")
     #: fraction of the joint limits (SafetyConfig checks its range)
-    speed_scale: float = option(0.25, help="fraction of the joint velocity/acceleration "
-                                           "limits (default 0.25)")
+    speed_scale: float = option(0.25, help="fraction of the joint velocity, acceleration "
+                                           "and jerk limits (default 0.25)")
     workspace: str | None = option(None, metavar="X0,X1,Y0,Y1,Z0,Z1", help=(
         "box the tool centre point must stay in, m, robot base frame"))
     allow_remote: bool = option(False, help="allow a ROS master / rosbridge / gripper that "
@@ -123,9 +123,10 @@ def add_commands(subparsers) -> None:
         description="With --goal: perceive the table through the robot's camera (topics and "
                     "camera pose from --workcell), ground the goal's words in what is seen, "
                     "plan, re-time every arm trajectory to --speed-scale of the joint limits "
-                    "and check it (limits, workspace box, controller joint names, start "
-                    "state). Without --execute nothing is sent; with it, the closed loop "
-                    "runs: each step is sent through FollowJointTrajectory and the gripper "
+                    "and check it (position, velocity, acceleration and jerk limits, "
+                    "workspace box, controller joint names, start state). Without --execute "
+                    "nothing is sent; with it, the closed loop runs: each step is sent "
+                    "through FollowJointTrajectory and the gripper "
                     "driver, then the table is looked at again and the plan redone when the "
                     "world disagrees. With --task: a dry-run replay of a simulated scene's "
                     "plan (it never moves a robot). Only loopback addresses unless "

@@ -2,9 +2,9 @@
 :class:`~tamp.execution.interfaces.Actuator`.
 
 Every arm motion goes through :meth:`robots.ros.deploy.Deployer.send_trajectory`: re-timed
-to the speed scale and checked (limits, workspace box, controller joints, start state)
-against the freshly measured joint state before it is sent, and followed to its end by
-the execution monitor. The gripper's own object detection (gOBJ) is the truth about
+to the speed scale and checked (position, velocity, acceleration and jerk limits,
+workspace box, controller joints, start state) against the freshly measured joint state
+before it is sent, and followed to its end by the execution monitor. The gripper's own object detection (gOBJ) is the truth about
 holding: a close that meets nothing, or an object that is no longer between the pads
 after a move that carried it, stops the step with a reason, and the loop looks and
 replans instead of continuing blind.

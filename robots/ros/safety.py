@@ -1,12 +1,22 @@
 """The safety layer: every trajectory is re-timed and checked here before any transport
 may send it.
 
-Units: s, rad, rad/s, rad/s^2, m. Positions, velocities and accelerations are checked at
-the trajectory's samples. Velocities are finite differences between consecutive samples;
-accelerations are differences of those velocities over the mid-point spacing, with the arm
-at rest before the first and after the last sample (a trajectory must start and end
-still). For a motion whose true acceleration stays within a bound, these estimates stay
-within it too, so the check does not reject well-formed trajectories.
+Units: s, rad, rad/s, rad/s^2, rad/s^3, m. Positions, velocities, accelerations and jerks
+are checked at the trajectory's samples. Velocities are finite differences between
+consecutive samples; accelerations are differences of those velocities over the mid-point
+spacing, with the arm at rest before the first and after the last sample (a trajectory must
+start and end still); jerks, one between each pair of samples, are differences of those
+accelerations over the spacing of what they average (see :func:`finite_jerks`; for evenly
+spaced samples, the sample spacing). For a motion whose true acceleration (jerk) stays
+within a bound, these estimates stay within it too, so the checks do not reject
+well-formed trajectories. A trajectory that sets off from rest with a non-zero
+acceleration (or stops with one) steps its acceleration at the very first (last) sample:
+that step is bounded by the acceleration check only, no jerk is estimated before the first
+sample or after the last.
+
+Velocity, acceleration and jerk are all checked against ``speed_scale`` times the robot's
+limits (``RobotSpec.max_velocity``, ``max_acceleration``, ``max_jerk``), the same fraction
+for all three; re-timing by a factor k divides them by k, k^2 and k^3.
 """
 
 from __future__ import annotations
@@ -86,8 +96,8 @@ class WorkspaceBox:
 
 @dataclass(frozen=True)
 class SafetyConfig:
-    #: the trajectory is timed to, and checked against, this fraction of the URDF
-    #: velocity and acceleration limits
+    #: the trajectory is timed to, and checked against, this fraction of the robot's
+    #: velocity, acceleration and jerk limits
     speed_scale: float = 0.25
     #: no configuration may time a trajectory faster than this fraction of the limits
     max_speed_scale: float = 0.9
@@ -118,6 +128,7 @@ class Check(str, Enum):
     POSITION = "position_limit"
     VELOCITY = "velocity_limit"
     ACCELERATION = "acceleration_limit"
+    JERK = "jerk_limit"
     WORKSPACE = "workspace"
     START_STATE = "start_state"
 
@@ -184,6 +195,22 @@ def finite_differences(times: np.ndarray, positions: np.ndarray) -> tuple[np.nda
     return vel, np.diff(padded, axis=0) / spacing
 
 
+def finite_jerks(times: np.ndarray, accelerations: np.ndarray) -> np.ndarray:
+    """Jerks between samples, shape (n-1, j): differences of consecutive accelerations at
+    the samples (from :func:`finite_differences`) over the distance between the centres
+    of the intervals those accelerations average over.
+
+    Acceleration k averages the true acceleration over samples k-1..k+1, centred on
+    their mean time (rest before the first and after the last sample: no time beyond the
+    ends), so the distance is a third of the span from sample k-1 to k+2. For evenly
+    spaced inner samples that is the sample spacing; where one interval is much shorter
+    than its neighbours (a planner's last sample) dividing by it alone would overstate
+    the jerk of a smooth motion many times over."""
+    t = np.concatenate([times[:1], times, times[-1:]])
+    centres = (t[:-2] + t[1:-1] + t[2:]) / 3.0
+    return np.diff(accelerations, axis=0) / np.diff(centres)[:, None]
+
+
 def sample_velocities(times: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """Velocity to send with each sample: the mean of the two neighbouring finite
     differences (zero at both ends), so it never exceeds what the check bounds."""
@@ -197,8 +224,12 @@ class SafetyChecker:
     """Re-times and checks trajectories for one robot."""
 
     #: re-timing aims this much below the bound, so rounding the times to whole
-    #: nanoseconds for the wire never tips a sample over it
+    #: nanoseconds for the wire seldom tips a sample over it
     RETIME_SLACK = 1e-4
+    #: times re-timing slows down further where the rounding did tip one over (jerk
+    #: estimates of samples under a millisecond apart move by parts in a thousand), each
+    #: time with twice the slack
+    RETIME_ROUNDS = 8
     #: samples this close in position and closer than ``min_dt`` in time are duplicates
     DUPLICATE_TOLERANCE = 1e-6  #: rad
 
@@ -213,12 +244,12 @@ class SafetyChecker:
     # -- re-timing ----------------------------------------------------------------------
     def retime(self, traj: ArmTrajectory, slow_down: bool = True) -> Retimed:
         """Slow ``traj`` down uniformly (never speed it up) until its finite-difference
-        velocities and accelerations are within ``speed_scale`` of the limits; round the
-        times to nanoseconds and add the per-sample velocities to send. The path is
-        unchanged except that duplicate samples are dropped. With ``slow_down=False`` only
-        the rounding and the velocities are done. Returns the trajectory and the factor its
-        times were multiplied by; a malformed input comes back untouched (factor 1) for
-        :meth:`check` to report."""
+        velocities, accelerations and jerks are within ``speed_scale`` of the limits, as
+        measured on the times rounded to nanoseconds that are sent; add the per-sample
+        velocities to send. The path is unchanged except that duplicate samples are
+        dropped. With ``slow_down=False`` only the rounding and the velocities are done.
+        Returns the trajectory and the factor its times were multiplied by; a malformed
+        input comes back untouched (factor 1) for :meth:`check` to report."""
         times, q = np.asarray(traj.times, float), np.asarray(traj.positions, float)
         idx = [self._index.get(n) for n in traj.joint_names]
         if (q.ndim != 2 or times.ndim != 1 or len(times) != len(q) or len(times) < 2
@@ -231,16 +262,29 @@ class SafetyChecker:
             return Retimed(traj, 1.0)
         factor = 1.0
         if slow_down:
-            s = self.config.speed_scale
-            vel, acc = finite_differences(times, q)
-            vmax = s * self.robot.max_velocity[idx]
-            amax = s * self.robot.max_acceleration[idx]
-            factor = max(1.0, float(np.max(np.abs(vel) / vmax)),
-                         math.sqrt(float(np.max(np.abs(acc) / amax))))
+            factor = max(1.0, self._needed_factor(times, q, idx))
             factor *= 1.0 + self.RETIME_SLACK
         new_times = np.round(times * factor * 1e9) / 1e9
+        for round_ in range(self.RETIME_ROUNDS if slow_down else 0):
+            excess = self._needed_factor(new_times, q, idx)
+            if excess <= 1.0:
+                break
+            factor *= excess * (1.0 + self.RETIME_SLACK * 2 ** (round_ + 1))
+            new_times = np.round(times * factor * 1e9) / 1e9
         return Retimed(ArmTrajectory(traj.joint_names, new_times, q,
                                      sample_velocities(new_times, q)), factor)
+
+    def _needed_factor(self, times: np.ndarray, q: np.ndarray, idx) -> float:
+        """The factor by which the times must at least be multiplied for every velocity,
+        acceleration and jerk estimate to be within ``speed_scale`` of its limit (< 1
+        where they all are already)."""
+        s, r = self.config.speed_scale, self.robot
+        vel, acc = finite_differences(times, q)
+        jerk = finite_jerks(times, acc)
+        # times x k divide velocities by k, accelerations by k^2, jerks by k^3
+        return max(float(np.max(np.abs(vel) / (s * r.max_velocity[idx]))),
+                   math.sqrt(float(np.max(np.abs(acc) / (s * r.max_acceleration[idx])))),
+                   float(np.cbrt(np.max(np.abs(jerk) / (s * r.max_jerk[idx])))))
 
     def _drop_duplicates(self, times: np.ndarray, q: np.ndarray):
         keep = [0]
@@ -346,7 +390,7 @@ class SafetyChecker:
     def _per_joint(check, names, excess, values, limits, unit, what, out) -> None:
         """One violation per joint with any ``excess > 0``; ``excess``, ``values`` and
         ``limits`` broadcast to shape (rows, joints), a row being a sample (or, for
-        velocities, the interval after it)."""
+        velocities and jerks, the interval after it)."""
         limits = np.broadcast_to(limits, values.shape)
         for j in np.flatnonzero(np.any(excess > 0, axis=0)):
             rows = np.flatnonzero(excess[:, j] > 0)
@@ -370,11 +414,15 @@ class SafetyChecker:
         # tiny relative slack: the bound is a physical limit, not an exact float
         vmax = s * self.robot.max_velocity[idx] * (1 + 1e-9)
         amax = s * self.robot.max_acceleration[idx] * (1 + 1e-9)
+        jmax = s * self.robot.max_jerk[idx] * (1 + 1e-9)
         vel, acc = finite_differences(times, q)
+        jerk = finite_jerks(times, acc)
         self._per_joint(Check.VELOCITY, names, np.abs(vel) - vmax, vel, vmax, "rad/s",
                         f"velocity (x{s} of the limit)", out)
         self._per_joint(Check.ACCELERATION, names, np.abs(acc) - amax, acc, amax, "rad/s^2",
                         f"acceleration (x{s} of the limit)", out)
+        self._per_joint(Check.JERK, names, np.abs(jerk) - jmax, jerk, jmax, "rad/s^3",
+                        f"jerk (x{s} of the limit)", out)
         if vel_sent.size:
             self._per_joint(Check.VELOCITY, names, np.abs(vel_sent) - vmax, vel_sent, vmax,
                             "rad/s", "commanded velocity", out)

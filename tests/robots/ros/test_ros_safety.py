@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from robots.ros.safety import (ArmTrajectory, Check, JointStateSample, SafetyChecker,
-                               SafetyConfig, WorkspaceBox, finite_differences)
+                               SafetyConfig, WorkspaceBox, finite_differences, finite_jerks)
 
 
 @pytest.fixture(scope="module")
@@ -155,9 +155,11 @@ def test_retime_slows_down_uniformly_to_the_speed_scale(checker, robot):
     assert np.all(np.round(r.trajectory.times * 1e9) / 1e9 == r.trajectory.times)  # on wire
     assert _check(checker, robot, r.trajectory).ok
     vel, acc = finite_differences(r.trajectory.times, r.trajectory.positions)
+    jerk = finite_jerks(r.trajectory.times, acc)
     s = SafetyConfig().speed_scale
     ratio = max(np.max(np.abs(vel) / (s * robot.max_velocity)),
-                np.max(np.abs(acc) / (s * robot.max_acceleration)))
+                np.max(np.abs(acc) / (s * robot.max_acceleration)),
+                np.max(np.abs(jerk) / (s * robot.max_jerk)))
     assert 0.99 < ratio <= 1.0  # as fast as allowed, and no faster
     assert checker.retime(r.trajectory).factor == pytest.approx(1 + checker.RETIME_SLACK)
 
@@ -192,6 +194,91 @@ def test_finite_differences_bound_a_constant_acceleration():
     vel, acc = finite_differences(t, q)
     np.testing.assert_allclose(acc[:-1, 0], a)
     assert math.isclose(vel[0, 0], a * t[1] / 2)
+
+
+def test_finite_jerks_are_exact_for_a_cubic():
+    # q = j t^3 / 6 from rest: every estimate between samples equals j, except the last,
+    # where the arm is taken to stop
+    j = 5.0
+    t = np.linspace(0, 1, 11)
+    _, acc = finite_differences(t, (j * t ** 3 / 6)[:, None])
+    np.testing.assert_allclose(finite_jerks(t, acc)[:-1, 0], j)
+
+
+def test_jerk_estimates_bound_a_smooth_motion_however_it_is_sampled():
+    """Rest to rest along half a cosine, whose jerk peaks at amp * w^3: at any sample
+    times (at least 0.1 ms apart, as the timing check demands) no estimate exceeds it."""
+    amp, w = 0.7, 3.0
+    duration, true_max = math.pi / w, amp * w ** 3
+    rng = np.random.default_rng(5)
+    worst, tried = 0.0, 0
+    while tried < 2000:
+        n = int(rng.integers(2, 60))
+        inner = rng.uniform(0, 1, n - 2) if tried % 2 else rng.beta(0.3, 0.3, n - 2)
+        t = np.concatenate([[0.0], np.sort(inner) * duration, [duration]])
+        if np.any(np.diff(t) < SafetyConfig().min_dt):
+            continue
+        tried += 1
+        _, acc = finite_differences(t, (amp * (1 - np.cos(w * t)))[:, None])
+        worst = max(worst, float(np.max(np.abs(finite_jerks(t, acc)))))
+    assert worst <= true_max * (1 + 1e-6)
+    assert worst > 0.99 * true_max  # and the bound is tight
+
+
+def _trapezoid(robot, joint, accel, speed, distance, dt):
+    """Joint ``joint`` moves ``distance`` rad from home at a trapezoidal speed profile
+    (``accel`` rad/s^2, ``speed`` rad/s), sampled every ``dt`` s and at the end; its
+    acceleration steps at the start and end of the cruise. Returns the trajectory and the
+    time at which the cruise begins."""
+    t_acc = speed / accel
+    duration = 2 * t_acc + (distance - speed * t_acc) / speed
+    t = np.append(np.arange(0.0, duration - 1e-9, dt), duration)
+    s = np.where(t < t_acc, 0.5 * accel * t ** 2,
+                 np.where(t < duration - t_acc, speed * (t - t_acc / 2),
+                          distance - 0.5 * accel * (duration - t) ** 2))
+    return ArmTrajectory.from_samples(robot.arm_joints, t,
+                                      robot.home + np.outer(s, np.eye(robot.dof)[joint])), t_acc
+
+
+def test_an_acceleration_step_breaks_the_jerk_limit_and_retime_repairs_it(robot, kinematics):
+    # jerk limits that reach the acceleration limit in 100 ms; the trapezoid's steps to
+    # and from 3 rad/s^2 (within 0.25 x 15), sampled at 1 ms, estimate to ~3000 rad/s^3
+    soft = dataclasses.replace(robot, max_jerk=10.0 * robot.max_acceleration)
+    checker = SafetyChecker(soft, SafetyConfig(), kinematics)
+    traj, t_acc = _trapezoid(robot, 0, 3.0, 0.4, 0.3, 1e-3)
+    report = _check(checker, robot, traj)
+    assert not report.of(Check.VELOCITY) and not report.of(Check.ACCELERATION)
+    [v] = report.violations
+    assert v.check == Check.JERK and v.joint == "panda_joint1"
+    assert abs(v.worst) > 10 * v.limit
+    assert v.limit == pytest.approx(SafetyConfig().speed_scale * soft.max_jerk[0])
+    assert abs(traj.times[v.first_index] - t_acc) <= 2e-3  # where the cruise begins
+    assert "jerk_limit" in report.summary()
+    r = checker.retime(traj)
+    assert r.factor == pytest.approx((abs(v.worst) / v.limit) ** (1 / 3), rel=2e-4)
+    assert _check(checker, robot, r.trajectory).ok
+    _, acc = finite_differences(r.trajectory.times, r.trajectory.positions)
+    ratio = np.max(np.abs(finite_jerks(r.trajectory.times, acc)) / (0.25 * soft.max_jerk))
+    assert 0.99 < ratio <= 1.0
+
+
+def test_retimed_fine_samples_keep_the_jerk_limit_on_the_wire(checker, robot):
+    # samples 0.5 ms apart: rounding the re-timed times to whole nanoseconds moves the
+    # jerk estimates by parts in a thousand, more than RETIME_SLACK leaves
+    for joint in range(robot.dof):
+        for fraction in (0.5, 0.65, 0.8, 0.95):
+            accel = fraction * SafetyConfig().speed_scale * robot.max_acceleration[joint]
+            traj, _ = _trapezoid(robot, joint, accel, 0.3, 0.1, 5e-4)
+            r = checker.retime(traj)
+            assert r.factor > 1
+            report = _check(checker, robot, r.trajectory)
+            assert report.ok, (joint, fraction, report.summary())
+
+
+def test_a_smooth_finely_sampled_move_within_the_limits_passes(checker, robot):
+    traj = _move(robot, [0.3, -0.2, 0.1, 0.2, 0, 0.3, 0.4], 2.0, n=2001)  # 1 ms apart
+    assert _check(checker, robot, traj).ok
+    assert checker.retime(traj).factor == pytest.approx(1 + checker.RETIME_SLACK)
 
 
 @pytest.mark.slow
