@@ -162,6 +162,8 @@ class TampPolicy(Policy):
             max(0.0, result.wall_time - out.planning_time), failure,
             {**extra, "planning_cpu_s": round(out.planning_cpu, 4),
              "sim_time_s": result.sim_time, "control_steps": result.steps,
+             "robot_time": result.robot_time(env.robot, self.config.speed_scale),
+             "timing": self.config.timing,
              "replans": out.replans, "refreshes": out.refreshes, "looks": out.looks,
              "executed": out.executed, "goal_status": status})
 

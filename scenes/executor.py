@@ -15,16 +15,24 @@ from typing import Callable
 import numpy as np
 
 from scenes.env import TabletopEnv
-from tamp.execution.plan import Plan, Segment
+from tamp.execution.plan import HOLD_TIME, REACH_TOLERANCE, Plan, Segment
 from tamp.geometry.shapes import max_extent
 
 GRIPPER_TIMEOUT = 1.5  #: s for the fingers to stop
-SETTLE_TIME = 0.25  #: s holding the last target after each motion
+SETTLE_TIME = HOLD_TIME  #: s holding the last target after a motion that ends in "hold"
 HOLD_TOLERANCE = 0.012  #: m, pad opening vs object width after closing
 RELEASE_RETRIES = 2  #: grip-and-open again when the pads stall while letting go
 #: m the point of the object held between the pads may move away from the TCP before
 #: the object counts as slipped (it may turn about the pads: a bowl held by its rim)
 SLIP_TOLERANCE = 0.03
+
+
+#: what the simulated time was spent on (:attr:`Executor.phase`): the arm following a
+#: trajectory ("move"), one moved only to let the camera see ("look"), waiting for the arm
+#: to arrive ("settle"), driving the gripper ("gripper"), letting go after a failed step
+#: ("recover"); and, not the robot's time, the wait for the world to settle before the
+#: episode is judged ("judge")
+PHASES = ("move", "look", "settle", "gripper", "recover", "judge")
 
 
 @dataclass
@@ -35,6 +43,35 @@ class ExecutionResult:
     sim_time: float = 0.0  #: s of simulated time
     wall_time: float = 0.0  #: s
     info: dict = field(default_factory=dict)
+    #: s of simulated time per phase (see PHASES)
+    time_in: dict = field(default_factory=dict)
+    #: (start, end) joint positions of every motion from rest to rest
+    stretches: list = field(default_factory=list)
+
+    def robot_time(self, robot, speed_scale: float = 1.0) -> dict:
+        """The robot's time (all phases but "judge"), its parts, and a lower bound on the
+        moving time: each motion from rest to rest timed time-optimally at the limits
+        (``speed_scale`` of the robot's velocity and acceleration limits) as if nothing
+        were in the way, every joint on its own (:func:`rest_to_rest_time`)."""
+        parts = {f"{k}_s": round(self.time_in.get(k, 0.0), 4) for k in PHASES}
+        bound = sum(rest_to_rest_time(a, b, robot.max_velocity * speed_scale,
+                                      robot.max_acceleration * speed_scale)
+                    for a, b in self.stretches)
+        total = sum(v for k, v in self.time_in.items() if k != "judge")
+        return {"total_s": round(total, 4), **parts, "motions": len(self.stretches),
+                "lower_bound_s": round(bound, 4)}
+
+
+def rest_to_rest_time(q0: np.ndarray, q1: np.ndarray, max_velocity: np.ndarray,
+                      max_acceleration: np.ndarray) -> float:
+    """The least time (s) to move from ``q0`` to ``q1`` from rest to rest within the
+    velocity and acceleration limits, any path: the slowest joint's, each joint alone on
+    a trapezoid (or triangle) profile. No motion takes less."""
+    d = np.abs(np.asarray(q1, float) - np.asarray(q0, float))
+    v, a = np.asarray(max_velocity, float), np.asarray(max_acceleration, float)
+    full = d >= v * v / a  # reaches full speed
+    t = np.where(full, d / v + v / a, 2.0 * np.sqrt(d / a))
+    return float(t.max()) if len(t) else 0.0
 
 
 class Executor:
@@ -45,12 +82,19 @@ class Executor:
         self.width_cmd = env.sim.gripper_width()
         self.steps = 0
         self.info: dict = {}
+        #: the last move ended in "flow": the next one starts at its last sample
+        self.flowing = False
+        self.phase = "move"  #: what the steps taken now are spent on (PHASES)
+        self.steps_in: dict[str, int] = {}
+        self.stretches: list[tuple[np.ndarray, np.ndarray]] = []
+        self._stretch_from: np.ndarray | None = None
         #: per held object, the TCP position in the object's frame when the pads closed
         self.grip_point: dict[str, np.ndarray] = {}
 
     def _step(self) -> None:
         _, _, _, _, self.info = self.env.step(np.append(self.q_cmd, self.width_cmd))
         self.steps += 1
+        self.steps_in[self.phase] = self.steps_in.get(self.phase, 0) + 1
         if self.on_step is not None:
             self.on_step(self.env)
 
@@ -63,24 +107,43 @@ class Executor:
         # resample the trajectory at the control period
         dt = self.env.control_dt
         ts = np.arange(0.0, traj.duration + 1e-9, dt)
+        if self.flowing and np.abs(traj.positions[0] - self.q_cmd).max() < 1e-9:
+            ts = ts[1:]  # its first sample was the last one sent
+        else:
+            self._stretch_from = traj.positions[0]
+        self.phase = "look" if seg.label == "look" else "move"
         for t in ts:
             self.q_cmd = np.array([np.interp(t, traj.times, traj.positions[:, j])
                                    for j in range(traj.positions.shape[1])])
             self._step()
         self.q_cmd = traj.positions[-1]
-        self._settle(SETTLE_TIME)
+        self.flowing = seg.end == "flow"
+        if not self.flowing:
+            self.stretches.append((self._stretch_from, traj.positions[-1].copy()))
+        self.phase = "settle"
+        if seg.end == "hold":
+            self._settle(SETTLE_TIME)
+        elif seg.end == "reach":
+            for _ in range(max(1, int(round(SETTLE_TIME / dt)))):
+                self._step()
+                if np.abs(self.env.sim.arm_positions() - self.q_cmd).max() < REACH_TOLERANCE:
+                    break
 
-    def _gripper(self, seg: Segment) -> None:
-        """Drive the fingers to ``seg.width``: done when they get there, or when they have
-        stalled (on an object) for a while; never longer than GRIPPER_TIMEOUT."""
+    def _gripper(self, seg: Segment, done_at: float | None = None) -> None:
+        """Drive the fingers to ``seg.width``: done when they get there (or, opening, past
+        ``done_at``), or when they have stalled (on an object) for a while; never longer
+        than GRIPPER_TIMEOUT."""
         self.width_cmd = float(seg.width)
         sim = self.env.sim
         history = [sim.gripper_width()]
+        self.flowing = False
+        self.phase = "gripper"
         stall_steps = max(6, int(0.2 / self.env.control_dt))
         for _ in range(int(GRIPPER_TIMEOUT / self.env.control_dt)):
             self._step()
             history.append(sim.gripper_width())
-            if abs(history[-1] - self.width_cmd) < 0.002:
+            if abs(history[-1] - self.width_cmd) < 0.002 or \
+                    (done_at is not None and history[-1] >= done_at):
                 break
             recent = history[-stall_steps:]
             if len(history) > 2 * stall_steps and max(recent) - min(recent) < 2e-4:
@@ -90,14 +153,16 @@ class Executor:
         """Open the pads; if they stall short of the opening while something still
         touches them (a pad jammed against the object it held), grip once more and open
         again, so that the object is not carried away by the retreat."""
-        self._gripper(seg)
+        # with a clear width, the pads go on opening during the next move
+        reached = seg.width if seg.clear_width is None else seg.clear_width
+        self._gripper(seg, seg.clear_width)
         for _ in range(RELEASE_RETRIES):
             sim = self.env.sim
-            if sim.gripper_width() > seg.width - 0.005 or \
+            if sim.gripper_width() > reached - 0.005 or \
                     not any(sim.touching_robot(n) for n in sim.objects):
                 return
             self._gripper(Segment("gripper", "regrip", width=0.0))
-            self._gripper(seg)
+            self._gripper(seg, seg.clear_width)
 
     def run_actions(self, actions) -> str:
         """Execute ``actions`` in order; the reason the monitor stopped them, or ""."""
@@ -118,19 +183,24 @@ class Executor:
         """After a failed action: let go of whatever is in the hand and wait for the
         world to settle, so that it can be observed and planned from again."""
         self.width_cmd = self.env.robot.gripper.stroke
+        self.flowing = False
+        self.phase = "recover"
         self._settle(0.75)
 
     def result(self, reason: str, t0: float) -> ExecutionResult:
         """The episode's verdict from ground truth, with ``reason`` if it failed."""
         if not reason:
+            self.phase = "judge"
             self._settle(0.5)
         success = bool(self.info.get("success", False))
         if not success and not reason:
             failed = [k for k, v in self.info.get("goal", {}).items() if not v]
             reason = "goal not reached: " + ", ".join(failed) if failed else "goal not reached"
+        dt = self.env.control_dt
         return ExecutionResult(success, "" if success else reason, self.steps,
-                               self.steps * self.env.control_dt, time.perf_counter() - t0,
-                               self.info)
+                               self.steps * dt, time.perf_counter() - t0, self.info,
+                               {k: n * dt for k, n in self.steps_in.items()},
+                               list(self.stretches))
 
     def run(self, plan: Plan) -> ExecutionResult:
         t0 = time.perf_counter()

@@ -44,10 +44,25 @@ class PlannerConfig:
     #: every stream (earlier placements, grasps) before that binding is given up on: the
     #: objects placed before may have taken the room the failing one needed
     max_resamples: int = 2
-    approach_distance: float = 0.10  #: m of straight motion along the tool axis
+    #: m of straight motion along the tool axis onto an object and off it, lifting and
+    #: lowering it (with the "flow" timing, the empty hand's at most: see
+    #: ``approach_clearance``)
+    approach_distance: float = 0.10
+    #: with the "flow" timing, the empty hand's straight moves onto an object and off it
+    #: start and end this far (m) above where its fingertips pass the object's top, where
+    #: the hand is free there (else ``approach_distance``): the 2 cm leave the height
+    #: errors of perception (a few mm) and of the arm's tracking (< 1 mm) several times over
+    approach_clearance: float = 0.02
     cartesian_step: float = 0.01  #: m between IK solves on a straight move
     max_joint_jump: float = 0.25  #: rad allowed between consecutive straight-move solves
-    speed_scale: float = 0.5  #: fraction of the joint velocity/acceleration limits
+    speed_scale: float = 0.5  #: fraction of the joint velocity/acceleration/jerk limits
+    #: how motions are timed and executed: ``"flow"`` (corners of planned paths cut by
+    #: collision-checked curves; the moves between two gripper actions timed as one
+    #: motion that does not stop where they join; within the jerk limits; the executor
+    #: waits only until the arm has arrived, the pads stall-checked for 0.1 s) or
+    #: ``"stop"`` (the original timing: every move on its own, stopping at its end and at
+    #: every sharp corner, 0.25 s held after each, no jerk limit, 0.2 s stall check)
+    timing: str = "flow"
     dt: float = 1.0 / 40.0  #: s between trajectory samples
     max_placements: int = 8  #: placements tried per grasp
     max_grasps: int = 12  #: grasps tried per pick
@@ -301,9 +316,11 @@ class Planner:
                                  get_domain(self.config.domain).take_action(world, obj))
 
     def plan_transit(self, world: WorldModel, q_start: np.ndarray, q_goal: np.ndarray,
-                     label: str = "transit") -> Plan:
+                     label: str = "transit", then: tuple = ()) -> Plan:
         """A collision-free move of the empty hand from ``q_start`` to ``q_goal`` in
-        ``world``: one action ``move`` with one segment labelled ``label``."""
+        ``world``: one action ``move`` with one segment labelled ``label``; ``then``: move
+        segments that follow it without a stop (their samples are the paths), timed
+        again together with it and appended."""
         t0 = time.perf_counter()
         refiner = Refiner(self, world, np.asarray(q_start, float), t0)
         try:
@@ -311,7 +328,9 @@ class Planner:
                                    label)
         except RefinementError as err:
             return Plan(False, [], time.perf_counter() - t0, str(err))
-        return Plan(True, [Action("move", (label,), (refiner.segment(path, label),))],
+        moves = [(path, label, None)] + [(s.trajectory.positions, s.label, s.holding)
+                                         for s in then]
+        return Plan(True, [Action("move", (label,), tuple(refiner.chain(moves)))],
                     time.perf_counter() - t0)
 
 

@@ -10,6 +10,7 @@ motion. The placement streams, and which actions pick, belong to the domain
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -18,7 +19,8 @@ from tamp.execution.plan import Action, Segment
 from tamp.geometry.collision import CollisionChecker
 from tamp.geometry.grasps import Grasp, top_grasps
 from tamp.geometry.kinematics import IKConfig
-from tamp.geometry.motion import MotionConfig, plan_motion, time_parameterize
+from tamp.geometry.motion import (MotionConfig, plan_motion, round_corner, round_corners,
+                                  time_chain, time_parameterize)
 from tamp.geometry import placements as pl
 from tamp.geometry.transforms import rpy_pose, translation, wrap_angle, yaw_of
 from tamp.robot import RobotSpec
@@ -36,6 +38,14 @@ class RefinementError(Exception):
         #: be put where the action says
         self.stage = stage
 
+
+#: the timings of :class:`tamp.planner.PlannerConfig` (``timing``)
+TIMINGS = ("flow", "stop")
+#: rad of path length at most cut off each side of a corner with the "flow" timing
+CORNER_RADIUS = 0.2
+#: the share of a straight approach, lift or descent that a cut corner may take (the
+#: rest stays on the straight line, the end near the object most of all)
+STRAIGHT_SHARE = 0.3
 
 #: m above its resting pose at which a placed object is let go: the first that has a
 #: collision-free straight move down (a short drop onto the support is harmless)
@@ -189,11 +199,83 @@ class Refiner:
                 return path
         return None
 
+    @property
+    def flows(self) -> bool:
+        """Whether motions are timed to flow (``PlannerConfig.timing``)."""
+        if self.cfg.timing not in TIMINGS:
+            raise ValueError(f"unknown timing '{self.cfg.timing}'; known: {', '.join(TIMINGS)}")
+        return self.cfg.timing == "flow"
+
     def segment(self, path: np.ndarray, label: str, holding: str | None = None) -> Segment:
+        """One move on its own, ending at rest."""
+        return self.chain([(path, label, holding)])[0]
+
+    def chain(self, moves: list[tuple[np.ndarray, str, str | None]]) -> list[Segment]:
+        """Move segments for paths that follow one another, each ``(path, label,
+        holding)``: with the "flow" timing one motion that passes the joins without
+        stopping (:func:`time_chain`), jerk-limited, the last ending in "reach"; with
+        "stop" each timed on its own and ending in "hold"."""
         robot = self.p.robot
-        traj = time_parameterize(path, robot.max_velocity, robot.max_acceleration,
-                                 self.cfg.dt, self.cfg.speed_scale)
-        return Segment("move", label, trajectory=traj, holding=holding)
+        if not self.flows:
+            return [Segment("move", label, trajectory=time_parameterize(
+                path, robot.max_velocity, robot.max_acceleration, self.cfg.dt,
+                self.cfg.speed_scale), holding=holding) for path, label, holding in moves]
+        parts = time_chain([m[0] for m in moves], robot.max_velocity, robot.max_acceleration,
+                           self.cfg.dt, self.cfg.speed_scale, max_jerk=robot.max_jerk)
+        return [Segment("move", label, trajectory=traj, holding=holding,
+                        end="reach" if k == len(moves) - 1 else "flow")
+                for k, ((_, label, holding), traj) in enumerate(zip(moves, parts))]
+
+    def gripper(self, label: str, width: float, holding: str | None = None) -> Segment:
+        return Segment("gripper", label, width=width, holding=holding)
+
+    def straight_distances(self, obj: WorldObject, grasp: Grasp) -> tuple[float, ...]:
+        """m of straight motion of the empty hand along the tool axis onto ``obj`` in
+        ``grasp`` and off it once placed, in the order tried: ``approach_distance``; with
+        the "flow" timing first only as far as the fingertips reach down beside the
+        object plus ``approach_clearance`` (where the hand is free that low above it: a
+        taller neighbour may be in the way there), then ``approach_distance``. (A carried
+        object is lifted and lowered the whole ``approach_distance``: carried from
+        lower, disks were lost on the way in simulation, towers-of-hanoi seeds 62001 and
+        62002.)"""
+        full = self.cfg.approach_distance
+        if not self.flows:
+            return (full,)
+        from tamp.geometry.shapes import primitives
+
+        # the object's bounding corners in the TCP frame (z: the approach axis, down)
+        tcp_T_obj = np.linalg.inv(grasp.obj_T_tcp)
+        signs = np.array([[x, y, z, 1.0] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)])
+        nearest = np.inf
+        for prim in primitives(obj.shape):
+            corners = signs.copy()
+            corners[:, :3] *= np.asarray(prim.half)
+            nearest = min(nearest, float((tcp_T_obj @ prim.local @ corners.T)[2].min()))
+        depth = max(0.0, self.p.robot.tcp_to_fingertip - nearest)
+        return tuple(dict.fromkeys((min(full, depth + self.cfg.approach_clearance), full)))
+
+    def join(self, first: np.ndarray, second: np.ndarray, first_share: float = 0.45,
+             second_share: float = 0.45) -> tuple[np.ndarray, np.ndarray]:
+        """With the "flow" timing, the corner where path ``second`` starts from the end of
+        ``first`` cut by a collision-checked curve (in the checker's present state), at
+        most ``first_share`` / ``second_share`` of the paths' lengths on either side (a
+        straight approach keeps most of its straight line); the two paths, now meeting
+        in the curve's middle. Unchanged if no curve is free, or with "stop"."""
+        if not self.flows or len(first) < 2 or len(second) < 2:
+            return first, second
+        joined = np.vstack([first, second[1:]])
+        i = len(first) - 1
+
+        def length(p):
+            return float(np.linalg.norm(np.diff(p, axis=0), axis=1).sum())
+
+        cut = round_corner(joined, i, min(CORNER_RADIUS, first_share * length(first)),
+                           min(CORNER_RADIUS, second_share * length(second)),
+                           self.checker.edge_free)
+        if cut is None:
+            return first, second
+        path, mid = cut
+        return path[:mid + 1], path[mid:]
 
     def transit(self, q_from, q_to, what: str) -> np.ndarray:
         self._check_budget()
@@ -210,7 +292,10 @@ class Refiner:
         plan = plan_motion(self.checker, q_from, q_to, self.cfg.seed * 1000 + self.query, config)
         if not plan.success:
             raise RefinementError(f"no collision-free motion {what}: {plan.reason}")
-        return plan.path if escape is None else np.concatenate([escape[:-1], plan.path])
+        path = plan.path if escape is None else np.concatenate([escape[:-1], plan.path])
+        if self.flows:
+            path = round_corners(path, self.checker.edge_free, CORNER_RADIUS)
+        return path
 
     # -- one pick and place -------------------------------------------------------------
     def pick_place(self, pick_action: tuple[str, ...], place_action: tuple[str, ...],
@@ -297,37 +382,45 @@ class Refiner:
         raise RefinementError(f"could not pick {obj_name}: " + "; ".join(dict.fromkeys(reasons)))
 
     def _pick_action(self, obj: WorldObject, grasp: Grasp, transit, descend, lift,
-                     pick_action: tuple[str, ...] | None = None) -> Action:
+                     pick_action: tuple[str, ...] | None = None,
+                     carry: list[Segment] | None = None) -> Action:
+        """The pick as an action; ``carry``: its lift as the first segment of a chain
+        that the place goes on with (else the lift alone, ending at rest)."""
         name, args = (pick_action[0], tuple(pick_action[1:])) if pick_action else \
             ("pick", (obj.name,))
         return Action(name, args, (
-            Segment("gripper", "open", width=grasp.open_width),
-            self.segment(transit, "transit"),
-            self.segment(descend, "approach"),
-            Segment("gripper", "close", width=0.0, holding=obj.name),
-            self.segment(lift, "lift", holding=obj.name),
+            self.gripper("open", grasp.open_width),
+            *self.chain([(transit, "transit", None), (descend, "approach", None)]),
+            self.gripper("close", 0.0, holding=obj.name),
+            *(self.chain([(lift, "lift", obj.name)]) if carry is None else carry),
         ), expects={obj.name: obj.pose.copy()})
 
     def _pick(self, obj: WorldObject, grasp: Grasp, rng, support: tuple[str, ...]):
-        """Transit above the object, descend, close, lift. Leaves the object attached."""
+        """Transit above the object, descend, close, lift (``approach_distance``). Leaves
+        the object attached."""
         self._check_budget()
         ch, g = self.checker, self.p.robot.gripper
         ch.gripper = g.joint_for_width(grasp.open_width)
         tcp_grasp = grasp.tcp_pose(obj.pose)
-        tcp_pre = tcp_grasp @ translation((0, 0, -self.cfg.approach_distance))
-        found = self._approach(tcp_pre, tcp_grasp, [self.q, self.p.robot.home], rng,
-                               robot=(obj.name,))
+        for distance in self.straight_distances(obj, grasp):
+            tcp_pre = tcp_grasp @ translation((0, 0, -distance))
+            found = self._approach(tcp_pre, tcp_grasp, [self.q, self.p.robot.home], rng,
+                                   robot=(obj.name,))
+            if found is not None:
+                break
         if found is None:
             raise RefinementError(f"no collision-free IK above {obj.name} with a straight "
                                   "descent onto it")
         q_pre, descend, _ = found
         transit = self.transit(self.q, q_pre, f"to {obj.name}")
+        transit, descend = self.join(transit, descend, second_share=STRAIGHT_SHARE)
         # carry: the object leaves the world and moves with the tool
         ch.set_world(self.world.without(obj.name))
         ch.gripper = g.joint_for_width(grasp.width)
         ch.attach(obj.name, obj.shape, grasp.tcp_T_obj)
         ch.ignore(load=support)  # the load leaves its support touching it
-        lift = self._straight(descend[-1], tcp_grasp, tcp_pre)
+        lift = self._straight(descend[-1], tcp_grasp,
+                              tcp_grasp @ translation((0, 0, -self.cfg.approach_distance)))
         ch.ignore()
         if lift is None:
             self._undo_pick(obj)
@@ -345,10 +438,10 @@ class Refiner:
         ch, g = self.checker, self.p.robot.gripper
         transit, descend, lift = picked
         tcp_place = grasp.tcp_pose(pose)
-        tcp_pre = tcp_place @ translation((0, 0, -self.cfg.approach_distance))
         # the load may touch its support where it is released; where the last stretch
         # down is blocked (fingers between tight neighbours), it is let go a little higher
         # and drops onto its support
+        tcp_pre = tcp_place @ translation((0, 0, -self.cfg.approach_distance))
         found = self._approach(tcp_pre, tcp_place, [lift[-1], self.p.robot.home], rng,
                                RELEASE_DROPS, load=load_may_touch)
         if found is None:
@@ -356,6 +449,8 @@ class Refiner:
                                   f"straight move down for {' '.join(place_action)}")
         q_pre, lower, tcp_place = found
         transfer = self.transit(lift[-1], q_pre, f"carrying {obj.name}")
+        lift, transfer = self.join(lift, transfer, first_share=STRAIGHT_SHARE)
+        transfer, lower = self.join(transfer, lower, second_share=STRAIGHT_SHARE)
         # release: the object joins the world where it comes to rest, ``drop_height``
         # below the pose it is let go at (else heights add up along a tower of placements)
         rest = pose.copy()
@@ -365,13 +460,30 @@ class Refiner:
         ch.set_world(placed_world)
         # release as wide as the surroundings allow: an object that turned a little in
         # the grasp can wedge its diagonal between pads opened only slightly
-        retreat, release = None, grasp.open_width
+        retreat, release, clear = None, grasp.open_width, None
         for width in dict.fromkeys((g.stroke, (g.stroke + grasp.open_width) / 2,
                                     grasp.open_width)):
             ch.gripper = g.joint_for_width(width)
             ch.ignore(robot=(obj.name,))
             free_here = ch.is_free(lower[-1])
-            retreat = self._straight(lower[-1], tcp_place, tcp_pre) if free_here else None
+            retreat = None
+            for distance in self.straight_distances(obj, grasp) if free_here else ():
+                retreat = self._straight(lower[-1], tcp_place,
+                                         tcp_place @ translation((0, 0, -distance)))
+                if retreat is not None:
+                    break
+            if retreat is not None and self.flows:
+                # the retreat may start once the pads have let go, if it is free at that
+                # opening too (they go on opening on the way up): as soon as they clear
+                # the object by the collision padding on either side, or once they are
+                # open as for the approach
+                for early in (grasp.width + 2 * ch.config.padding, grasp.open_width):
+                    if early >= width:
+                        continue
+                    ch.gripper = g.joint_for_width(early)
+                    if all(ch.edge_free(a, b) for a, b in zip(retreat[:-1], retreat[1:])):
+                        clear = early
+                        break
             ch.ignore()
             if retreat is not None:
                 release = width
@@ -383,13 +495,15 @@ class Refiner:
             raise RefinementError(f"no straight retreat after {' '.join(place_action)}")
         self.world = placed_world
         self.q = retreat[-1]
-        pick = self._pick_action(obj, grasp, transit, descend, lift, pick_action)
+        carry = self.chain([(lift, "lift", obj.name), (transfer, "transfer", obj.name),
+                            (lower, "lower", obj.name)])
+        pick = self._pick_action(obj, grasp, transit, descend, lift, pick_action,
+                                 carry=carry[:1])
         supports = {n: placed_world.objects[n].pose for n in place_action[2:]
                     if n in placed_world.objects}
         place = Action(place_action[0], tuple(place_action[1:]), (
-            self.segment(transfer, "transfer", holding=obj.name),
-            self.segment(lower, "lower", holding=obj.name),
-            Segment("gripper", "release", width=release),
+            *carry[1:],
+            replace(self.gripper("release", release), clear_width=clear),
             self.segment(retreat, "retreat"),
         ), expects=supports, leaves={obj.name: rest.copy()})
         return [pick, place]

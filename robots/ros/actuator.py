@@ -67,13 +67,23 @@ class RosActuator:
         return self.robot.gripper.joint_for_width(self.gripper_width())
 
     def run_actions(self, actions: Sequence[Action]) -> str:
-        for action in actions:
-            for seg in action.segments:
-                label = f"{action.name} {' '.join(action.args)}: {seg.label}"
-                reason = self._move(seg, label) if seg.kind == "move" else \
-                    self._grip(seg, label)
-                if reason:
-                    return reason
+        """Each segment in order; moves that flow into one another (``end == "flow"``,
+        across actions too) go to the controller as one trajectory from rest to rest (as
+        goals of their own, the controller would stop the arm at each join)."""
+        queue = [(f"{a.name} {' '.join(a.args)}: {seg.label}", seg)
+                 for a in actions for seg in a.segments]
+        k = 0
+        while k < len(queue):
+            label, seg = queue[k]
+            k += 1
+            if seg.kind == "move":
+                while seg.end == "flow" and k < len(queue) and queue[k][1].kind == "move":
+                    label, seg = f"{label} + {queue[k][0]}", _joined(seg, queue[k][1])
+                    k += 1
+            reason = self._move(seg, label) if seg.kind == "move" else \
+                self._grip(seg, label)
+            if reason:
+                return reason
         return ""
 
     def recover(self) -> None:
@@ -132,3 +142,17 @@ class RosActuator:
             return bool(self.gripper.holding())
         except Exception:  # no answer is no evidence of holding
             return False
+
+
+def _joined(first, second):
+    """Move segment ``second`` appended to ``first`` (which flows into it: ``second``
+    starts at ``first``'s last sample): one segment, holding what either holds."""
+    from dataclasses import replace
+
+    from tamp.geometry.motion import Trajectory
+
+    a, b = first.trajectory, second.trajectory
+    times = np.concatenate([a.times, a.times[-1] + b.times[1:]])
+    positions = np.vstack([a.positions, b.positions[1:]])
+    return replace(second, trajectory=Trajectory(times, positions, b.method),
+                   holding=first.holding or second.holding)

@@ -26,6 +26,9 @@ PERCEIVED_DRIFT_DISTANCE = 0.012
 #: m added to the arm's collision spheres when judging whether it hides part of an
 #: object from the camera (the spheres fit the links, not their silhouettes)
 LOOK_MARGIN = 0.03
+#: with the "flow" timing, the shares of the way home at which a look is tried before
+#: going all the way (the first from which the camera sees every object is taken)
+LOOK_SHARES = (0.25, 0.5, 0.75)
 
 
 def expected_facts(action: Action, domain: str) -> set[tuple[str, ...]]:
@@ -183,7 +186,8 @@ class ClosedLoop:
 
     def look(self, world: WorldModel) -> Plan | None:
         """With a camera: if the arm hides part of an object of ``world`` from it, move
-        the arm home (out of the camera's view) so that the next look sees everything;
+        the arm out of the camera's view so that the next look sees everything (home;
+        with the "flow" timing only as far towards home as needed, see LOOK_SHARES);
         the move made (its planning time counts), or None when none was needed or
         possible. A view half blocked by the arm fits objects too small, off-centre, or
         as something else."""
@@ -201,7 +205,20 @@ class ClosedLoop:
         points = np.vstack([top_points(o) for o in world.objects.values()])
         if not hidden_by(robot, camera, points).any():
             return None
-        move = self.planner.plan_transit(world, q, home, "look")
+        target = home
+        if self.planner.config.timing == "flow":
+            # only as far towards home as the camera needs: the first of a few points on
+            # the way from which the arm hides none of the objects
+            gripper = self.robot.gripper.joint_for_width(self.actuator.gripper_width())
+            for share in LOOK_SHARES:
+                q_look = q + share * (home - q)
+                if not hidden_by(robot_filter(self.planner.kin, q_look, gripper,
+                                              margin=LOOK_MARGIN), camera, points).any():
+                    target = q_look
+                    break
+        move = self.planner.plan_transit(world, q, target, "look")
+        if not move.success and target is not home:
+            move = self.planner.plan_transit(world, q, home, "look")
         if not move.success:
             return None
         if self.actuator.run_actions(move.actions):
@@ -219,11 +236,17 @@ def _from_here(planner: Planner, world: WorldModel, q: np.ndarray,
                 continue
             if seg.holding:
                 return Plan(False, reason="the step starts by carrying something")
-            move = planner.plan_transit(world, q, seg.trajectory.positions[-1], seg.label)
+            # moves it flows into without stopping are timed again with the new one
+            k = j + 1
+            while a.segments[k - 1].end == "flow" and k < len(a.segments) and \
+                    a.segments[k].kind == "move":
+                k += 1
+            move = planner.plan_transit(world, q, seg.trajectory.positions[-1], seg.label,
+                                        then=a.segments[j + 1:k])
             if not move.success:
                 return move
             first = replace(a, segments=a.segments[:j] + move.actions[0].segments
-                            + a.segments[j + 1:])
+                            + a.segments[k:])
             return replace(move, actions=step[:i] + [first] + step[i + 1:])
     return Plan(True, list(step))
 

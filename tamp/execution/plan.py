@@ -16,6 +16,14 @@ DRIFT_DISTANCE = 0.005
 DRIFT_TILT = 10.0
 
 
+#: s a move segment ending in ``"hold"`` holds its last sample (the original timing)
+HOLD_TIME = 0.25
+#: rad (every joint) within which a move ending in ``"reach"`` has reached its last sample:
+#: about 0.4 mm at the tool of an arm reaching 0.8 m. The simulated arm gets there one
+#: or two control periods after the trajectory ends
+REACH_TOLERANCE = 5e-4
+
+
 @dataclass(frozen=True)
 class Segment:
     """One thing the robot does: follow a joint trajectory, or drive the gripper."""
@@ -26,6 +34,15 @@ class Segment:
     #: for ``gripper``: target opening, m (0 closes until the pads stall on the object)
     width: float | None = None
     holding: str | None = None  #: the object carried during this segment, if any
+    #: for ``move``, how it ends: ``"hold"`` holds the last sample a fixed time
+    #: (``HOLD_TIME``; the original timing), ``"reach"`` waits only until the arm is
+    #: within ``REACH_TOLERANCE`` of it, ``"flow"`` goes straight on: the next segment
+    #: continues the motion from the last sample, which the arm passes without stopping
+    end: Literal["hold", "reach", "flow"] = "hold"
+    #: for a ``gripper`` release: m of opening at which the pads have let go and the next
+    #: move may start while they open on to ``width`` (planned: that move is free at
+    #: both openings); None: wait until they get to ``width``
+    clear_width: float | None = None
 
 
 @dataclass(frozen=True)

@@ -169,3 +169,44 @@ def test_a_gripper_fault_mid_step_stops_the_step_with_the_driver_error(robot,
     assert reason == ("place-in obj_1 obj_5: release: gripper: LinkLostError: no answer from "
                       "the gripper for 1.0 s")
     assert len(transport.sent) == 3  # approach, lift, transfer; no retreat
+
+
+def _smooth(robot, label, start, end, holding=None, end_kind="flow", rest_start=True,
+            rest_end=False):
+    """A move from ``start`` to ``end`` that starts and ends at rest or moving (a cubic
+    in time), as the flow timing makes them."""
+    from tamp.geometry.motion import Trajectory
+
+    t = np.linspace(0.0, 1.0, 41)
+    s = {(True, True): 3 * t ** 2 - 2 * t ** 3, (True, False): t ** 2,
+         (False, True): 2 * t - t ** 2, (False, False): t}[(rest_start, rest_end)]
+    q = start + (end - start) * s[:, None]
+    return Segment("move", label, Trajectory(t, q), holding=holding, end=end_kind)
+
+
+def test_moves_that_flow_into_one_another_go_as_one_trajectory(actuator, robot):
+    """The flow timing's lift, transfer and lower pass their joins without stopping: one
+    goal for the three, from rest to rest (as goals of their own, the controller would
+    stop the arm at each join)."""
+    gripper = GripperDouble()
+    act, transport = actuator(gripper)
+    q0, q1, q2, q3 = (robot.home + d for d in (0.0, 0.02, 0.06, 0.08))
+    pick = Action("pick", ("obj_1", "table"), (
+        Segment("gripper", "close", width=0.0, holding="obj_1"),
+        _smooth(robot, "lift", q0, q1, "obj_1", "flow", True, False)))
+    place = Action("place-in", ("obj_1", "obj_5"), (
+        _smooth(robot, "transfer", q1, q2, "obj_1", "flow", False, False),
+        _smooth(robot, "lower", q2, q3, "obj_1", "reach", False, True),
+        Segment("gripper", "release", width=0.085)))
+    assert act.run_actions([pick, place]) == ""
+    assert len(transport.sent) == 1 and act.motions == 1
+    sent = transport.sent[0]
+    assert sent.n_points == 3 * 41 - 2  # the shared samples once
+    np.testing.assert_allclose(sent.positions[0], q0)
+    np.testing.assert_allclose(sent.positions[-1], q3)
+    assert gripper.widths == [0.0, 0.085]
+    # moves that end at rest go one by one
+    act, transport = actuator(GripperDouble())
+    apart = [Action("move", ("a",), (_smooth(robot, "a", q0, q1, None, "reach", True, True),
+                                     _smooth(robot, "b", q1, q2, None, "reach", True, True)))]
+    assert act.run_actions(apart) == "" and len(transport.sent) == 2
