@@ -85,6 +85,40 @@ class EpisodesOptions:
 
 
 @dataclass(frozen=True)
+class RobotTimeOptions:
+    """The options of ``tamp bench robot-time``."""
+
+    tasks: str = option("all", help="comma-separated task names, or all")
+    methods: tuple[str, ...] = option(("tamp",), known=method_names, unknown=UNKNOWN_METHOD,
+                                      help="comma-separated TAMP methods (default tamp; "
+                                           "tamp-learned for the looks of a camera)")
+    episodes: int = option(100, range=COUNT.bounds, help="seeds per task (default 100)")
+    seed_start: int = option(1000, range=SEED.bounds, help="first seed (default 1000)")
+    workers: int = option(1, range=THREADS.bounds, help="parallel processes (default 1)")
+    out: str = option("runs/bench-robot-time", help="output directory; a rerun skips the "
+                                                    "episodes already there")
+    camera: str | None = camera_option()
+    robot: str = robot_option()
+    no_run: bool = option(False, help="run nothing: report the episodes already in --out")
+    update_docs: bool = option(False, help="replace a section of docs/BENCHMARKS.md with "
+                                           "the report (its plot copied to docs/bench/)")
+    docs_section: str = option("robot-time", metavar="NAME", help=(
+        "with --update-docs: the section to replace (default robot-time)"))
+
+    def check(self) -> None:
+        from policies.base import policy_class
+        from policies.tamp_agent import TampPolicy
+
+        for m in self.methods:
+            if not issubclass(policy_class(m), TampPolicy):
+                raise UsageError(f"--methods: '{m}' does not plan with the TAMP planner, "
+                                 "whose timing this compares")
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", self.docs_section):
+            raise UsageError(f"--docs-section must be lower-case letters, digits and '-', "
+                             f"got '{self.docs_section}'")
+
+
+@dataclass(frozen=True)
 class CliOptions:
     """The options of ``tamp bench cli``."""
 
@@ -152,11 +186,64 @@ def add_commands(sub) -> None:
                         "process; success is the twin's ground truth. Reported beside 'tamp "
                         "bench episodes' results of the same seeds when --episodes-dir is "
                         "given.")
+    declare.command(bench, "robot-time", RobotTimeOptions, _cmd_robot_time,
+            help="the robot's simulated time per task: the flow timing beside the "
+                 "original stop timing on the same seeds",
+            description="Per task and seed, an episode with each timing of the planner "
+                        "('stop': every move on its own, held 0.25 s at its end; 'flow': "
+                        "moves that pass their joins, jerk-limited, waits only until the "
+                        "arm arrives) and the robot's simulated time split into moving, "
+                        "looking, waiting and gripping, with a lower bound from the "
+                        "motions' ends. Success with both, and the time on the seeds both "
+                        "got right.")
     declare.command(bench, "cli", CliOptions, _cmd_cli,
             help="start-up time and memory of the command line",
             description="Run 'tamp --help', 'tamp tasks' and 'tamp deploy --help' in fresh "
                         "interpreters, beside building the whole parser (what every command "
                         "paid before), and report median time and peak memory.")
+
+
+def _cmd_robot_time(args: RobotTimeOptions) -> int:
+    import shutil
+
+    from tqdm import tqdm
+
+    from experiments import bench_robot_time as br
+    from robots import DEFAULT_ROBOT
+
+    tasks = _tasks(args.tasks)
+    out = opt.writable_dir("--out", args.out)
+    cfg = br.RobotTimeConfig(tasks, args.episodes, args.seed_start, args.workers,
+                             tuple(args.methods), args.camera, args.robot)
+    with tqdm(desc="episodes", unit="ep", file=sys.stderr, dynamic_ncols=True) as bar:
+        results = br.run(cfg, out, bar, run_missing=not args.no_run)
+    if not any(results.values()):
+        print(f"[bench] no episodes in {out}", file=sys.stderr)
+        return 1
+    command = (f"tamp bench robot-time --tasks {args.tasks} --methods "
+               f"{','.join(args.methods)} --episodes {args.episodes} --seed-start "
+               f"{args.seed_start} --workers {args.workers}"
+               + (f" --camera {args.camera}" if args.camera else "")
+               + (f" --robot {args.robot}" if args.robot != DEFAULT_ROBOT else ""))
+    table = br.rows(results)
+    plot = "robot_time.png" if br.write_plot(results, out / "robot_time.png") else None
+    text = br.report(table, command, plot)
+    write_text_atomic(out / "report.md", text)
+    print(text)
+    if args.update_docs:
+        linked = None
+        if plot:
+            (DOCS.parent / "bench").mkdir(parents=True, exist_ok=True)
+            name = f"{args.docs_section}.png"
+            shutil.copyfile(out / plot, DOCS.parent / "bench" / name)
+            linked = f"bench/{name}"
+        section = args.docs_section
+        if section != "robot-time":
+            command += f" --docs-section {section}"
+        update_docs(section, br.report(table, command + " --update-docs", linked,
+                                       "Robot time" if section == "robot-time"
+                                       else f"Robot time: {section}"))
+    return 0
 
 
 def _cmd_cli(args: CliOptions) -> int:
