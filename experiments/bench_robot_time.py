@@ -99,6 +99,10 @@ def rows(results: dict[str, list[dict]]) -> list[dict]:
             row[f"look_{t}"] = _median([x["look_s"] for x in rt])
             row[f"bound_ratio_{t}"] = _median([(x["move_s"] + x["look_s"]) / x["lower_bound_s"]
                                                for x in rt if x["lower_bound_s"] > 0])
+            timed = [x.get("moves_timed", {}) for x in rt]
+            moves = sum(sum(d.values()) for d in timed)
+            row[f"toppra_{t}"] = sum(d.get("toppra", 0) for d in timed) / moves if moves \
+                else math.nan
         a, b = row[f"median_{TIMINGS[0]}"], row[f"median_{TIMINGS[1]}"]
         row["change"] = (b / a - 1.0) if a and a == a and b == b else math.nan
         table.append(row)
@@ -126,11 +130,12 @@ def report(table: list[dict], command: str, plot: str | None = None,
              "got right (\"paired\"). Moving share: time following trajectories (looks "
              "included) over the robot's time. Bound ratio: moving time over the lower "
              "bound (each motion from rest to rest timed at the limits as if nothing were "
-             "in the way); each timing's own plans. Medians over episodes.", "",
+             "in the way); each timing's own plans. Medians over episodes. TOPP-RA: the "
+             "share of moves timed along a spline (the rest stop at every waypoint).", "",
              "| method | task | success stop | success flow | paired | median stop → flow "
              "(change) | p95 stop → flow | moving share stop / flow | look s stop → flow | "
-             "bound ratio stop / flow |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "bound ratio stop / flow | TOPP-RA stop / flow |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table:
         lines.append(
             f"| {r['method']} | {r['task']} | {r['ok_stop']}/{r['n_stop']} | "
@@ -138,7 +143,8 @@ def report(table: list[dict], command: str, plot: str | None = None,
             f"{_s(r['median_flow'])} ({_pct(r['change'])}) | {_s(r['p95_stop'])} → "
             f"{_s(r['p95_flow'])} | {_share(r['moving_stop'])} / "
             f"{_share(r['moving_flow'])} | {_s(r['look_stop'])} → {_s(r['look_flow'])} | "
-            f"{_s(r['bound_ratio_stop'])} / {_s(r['bound_ratio_flow'])} |")
+            f"{_s(r['bound_ratio_stop'])} / {_s(r['bound_ratio_flow'])} | "
+            f"{_share(r['toppra_stop'])} / {_share(r['toppra_flow'])} |")
     if plot:
         lines += ["", f"![robot time per task]({plot})"]
     return "\n".join(lines) + "\n"

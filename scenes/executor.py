@@ -47,6 +47,9 @@ class ExecutionResult:
     time_in: dict = field(default_factory=dict)
     #: (start, end) joint positions of every motion from rest to rest
     stretches: list = field(default_factory=list)
+    #: how the moves were timed (``Trajectory.method``: "toppra" along a spline, or
+    #: "trapezoid", stopping at every waypoint, where TOPP-RA was not used) -> how many
+    timed: dict = field(default_factory=dict)
 
     def robot_time(self, robot, speed_scale: float = 1.0) -> dict:
         """The robot's time (all phases but "judge"), its parts, and a lower bound on the
@@ -59,7 +62,8 @@ class ExecutionResult:
                     for a, b in self.stretches)
         total = sum(v for k, v in self.time_in.items() if k != "judge")
         return {"total_s": round(total, 4), **parts, "motions": len(self.stretches),
-                "lower_bound_s": round(bound, 4)}
+                "lower_bound_s": round(bound, 4),
+                "moves_timed": dict(sorted(self.timed.items()))}
 
 
 def rest_to_rest_time(q0: np.ndarray, q1: np.ndarray, max_velocity: np.ndarray,
@@ -87,6 +91,8 @@ class Executor:
         self.phase = "move"  #: what the steps taken now are spent on (PHASES)
         self.steps_in: dict[str, int] = {}
         self.stretches: list[tuple[np.ndarray, np.ndarray]] = []
+        #: how the moves were timed (``Trajectory.method``) -> how many
+        self.timed: dict[str, int] = {}
         self._stretch_from: np.ndarray | None = None
         #: per held object, the TCP position in the object's frame when the pads closed
         self.grip_point: dict[str, np.ndarray] = {}
@@ -112,6 +118,7 @@ class Executor:
         else:
             self._stretch_from = traj.positions[0]
         self.phase = "look" if seg.label == "look" else "move"
+        self.timed[traj.method] = self.timed.get(traj.method, 0) + 1
         for t in ts:
             self.q_cmd = np.array([np.interp(t, traj.times, traj.positions[:, j])
                                    for j in range(traj.positions.shape[1])])
@@ -200,7 +207,7 @@ class Executor:
         return ExecutionResult(success, "" if success else reason, self.steps,
                                self.steps * dt, time.perf_counter() - t0, self.info,
                                {k: n * dt for k, n in self.steps_in.items()},
-                               list(self.stretches))
+                               list(self.stretches), dict(self.timed))
 
     def run(self, plan: Plan) -> ExecutionResult:
         t0 = time.perf_counter()
