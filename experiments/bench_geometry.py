@@ -314,7 +314,7 @@ def straight_path(kin: Kinematics, q0: np.ndarray, dz: float, step: float = 0.01
 
 def _timings(robot: RobotSpec, path: np.ndarray) -> dict:
     """Durations of one path timed both ways, at the planner's speed scale and period."""
-    from tamp.geometry.motion import time_parameterize
+    from tamp.geometry.timing import time_parameterize
     from tamp.planner import PlannerConfig
 
     pc = PlannerConfig()

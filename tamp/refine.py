@@ -17,10 +17,10 @@ import numpy as np
 from tamp.domains import CONTAINERS, GENERIC_STREAMS, PlacementStream, get_domain
 from tamp.execution.plan import Action, Segment
 from tamp.geometry.collision import CollisionChecker
-from tamp.geometry.grasps import Grasp, top_grasps
+from tamp.geometry.grasps import Grasp, fingertip_depth, top_grasps
 from tamp.geometry.kinematics import IKConfig
-from tamp.geometry.motion import (MotionConfig, plan_motion, round_corner, round_corners,
-                                  time_chain, time_parameterize)
+from tamp.geometry.motion import MotionConfig, plan_motion, round_corner, round_corners
+from tamp.geometry.timing import time_chain, time_parameterize
 from tamp.geometry import placements as pl
 from tamp.geometry.transforms import rpy_pose, translation, wrap_angle, yaw_of
 from tamp.robot import RobotSpec
@@ -241,17 +241,7 @@ class Refiner:
         full = self.cfg.approach_distance
         if not self.flows:
             return (full,)
-        from tamp.geometry.shapes import primitives
-
-        # the object's bounding corners in the TCP frame (z: the approach axis, down)
-        tcp_T_obj = np.linalg.inv(grasp.obj_T_tcp)
-        signs = np.array([[x, y, z, 1.0] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)])
-        nearest = np.inf
-        for prim in primitives(obj.shape):
-            corners = signs.copy()
-            corners[:, :3] *= np.asarray(prim.half)
-            nearest = min(nearest, float((tcp_T_obj @ prim.local @ corners.T)[2].min()))
-        depth = max(0.0, self.p.robot.tcp_to_fingertip - nearest)
+        depth = fingertip_depth(obj, grasp, self.p.robot.tcp_to_fingertip)
         return tuple(dict.fromkeys((min(full, depth + self.cfg.approach_clearance), full)))
 
     def join(self, first: np.ndarray, second: np.ndarray, first_share: float = 0.45,

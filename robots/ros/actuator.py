@@ -149,7 +149,7 @@ def _joined(first, second):
     starts at ``first``'s last sample): one segment, holding what either holds."""
     from dataclasses import replace
 
-    from tamp.geometry.motion import Trajectory
+    from tamp.geometry.timing import Trajectory
 
     a, b = first.trajectory, second.trajectory
     times = np.concatenate([a.times, a.times[-1] + b.times[1:]])

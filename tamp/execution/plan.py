@@ -7,7 +7,7 @@ from typing import Literal
 
 import numpy as np
 
-from tamp.geometry.motion import Trajectory
+from tamp.geometry.timing import Trajectory
 
 #: m an object may lie away from where a plan's grasp or placement assumed it: about a
 #: quarter of the pads' centring tolerance on the smallest objects (a 42 mm disk)

@@ -92,3 +92,19 @@ def top_grasps(obj: WorldObject, robot: RobotSpec, config: GraspConfig = GraspCo
         return abs(math.atan2(world_y[0], world_y[1]))
 
     return GraspCandidates(sorted(grasps, key=wrist_turn))
+
+
+def fingertip_depth(obj: WorldObject, grasp: Grasp, tcp_to_fingertip: float) -> float:
+    """How far (m) the fingertips of ``grasp`` reach past the top of ``obj`` along the
+    approach axis (0 if they stay above it): the corners of the object's primitives'
+    bounding boxes, in the TCP frame, against the fingertips ``tcp_to_fingertip`` ahead."""
+    from tamp.geometry.shapes import primitives
+
+    tcp_T_obj = np.linalg.inv(grasp.obj_T_tcp)
+    signs = np.array([[x, y, z, 1.0] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)])
+    nearest = np.inf
+    for prim in primitives(obj.shape):
+        corners = signs.copy()
+        corners[:, :3] *= np.asarray(prim.half)
+        nearest = min(nearest, float((tcp_T_obj @ prim.local @ corners.T)[2].min()))
+    return max(0.0, tcp_to_fingertip - nearest)

@@ -10,7 +10,7 @@ import pytest
 
 import scenes.executor as executor_module
 from experiments.episode import EpisodeSpec, run_episode
-from tamp.geometry.motion import jerk_ratio
+from tamp.geometry.timing import jerk_ratio
 
 SEED = 41007
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from tamp.geometry.motion import jerk_ratio, limit_ratios
+from tamp.geometry.timing import jerk_ratio, limit_ratios
 from tamp.planner import Planner, PlannerConfig
 
 from tests.tamp.test_planner import GOAL, _world

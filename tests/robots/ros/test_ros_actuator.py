@@ -14,7 +14,7 @@ from robots.ros.actuator import RosActuator
 from robots.ros.safety import JointStateSample
 from robots.ros.deploy import DeployConfig, Deployer
 from tamp.execution.plan import Action, Segment
-from tamp.geometry.motion import Trajectory
+from tamp.geometry.timing import Trajectory
 
 
 def fresh_state(names, positions) -> JointStateSample:
@@ -175,7 +175,7 @@ def _smooth(robot, label, start, end, holding=None, end_kind="flow", rest_start=
             rest_end=False):
     """A move from ``start`` to ``end`` that starts and ends at rest or moving (a cubic
     in time), as the flow timing makes them."""
-    from tamp.geometry.motion import Trajectory
+    from tamp.geometry.timing import Trajectory
 
     t = np.linspace(0.0, 1.0, 41)
     s = {(True, True): 3 * t ** 2 - 2 * t ** 3, (True, False): t ** 2,

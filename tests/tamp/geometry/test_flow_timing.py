@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tamp.geometry.motion import (SHARP_TURN, jerk_ratio, jerk_window, limit_ratios,
-                                  max_turn, round_corner, round_corners, time_chain,
-                                  time_parameterize)
+from tamp.geometry.motion import round_corner, round_corners
+from tamp.geometry.timing import (SHARP_TURN, jerk_ratio, jerk_window, limit_ratios,
+                                  max_turn, time_chain, time_parameterize)
 
 DT = 1.0 / 40.0
 SCALE = 0.5

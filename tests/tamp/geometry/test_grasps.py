@@ -170,3 +170,15 @@ def test_surface_variation_is_flat_on_faces_and_high_at_corners():
     centre_of_face &= np.hypot(pts[:, 0], pts[:, 1]) < 0.01
     corner = np.all(np.abs(np.abs(pts - (0, 0, 0.02)) - 0.02) < 0.003, axis=1)
     assert var[centre_of_face].max() < 1e-6 and var[corner].min() > 0.02
+
+
+@pytest.mark.parametrize("shape, depth", [
+    (Shape("box", (0.045, 0.045, 0.045)), 0.045 - 0.012),  # pads as low as the clearance
+    (Shape("cylinder", (0.031, 0.031, 0.023)), 0.023 - 0.012),  # a hanoi disk
+    (Shape("box", (0.05, 0.05, 0.09)), 0.04)])  # tall: the pads' whole length
+def test_the_fingertips_reach_past_the_top_by_what_the_grasp_says(robot, shape, depth):
+    from tamp.geometry.grasps import fingertip_depth
+
+    obj = _obj(shape)
+    for g in top_grasps(obj, robot).grasps:
+        assert fingertip_depth(obj, g, robot.tcp_to_fingertip) == pytest.approx(depth)

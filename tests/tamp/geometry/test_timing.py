@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tamp.geometry.motion import Trajectory, time_parameterize
+from tamp.geometry.timing import Trajectory, time_parameterize
 
 DT = 1.0 / 40.0
 
@@ -50,7 +50,7 @@ def _gentle(robot, n=6):
 
 
 def test_sharp_corners_are_timed_with_the_trapezoid_and_gentle_ones_with_toppra(robot):
-    from tamp.geometry.motion import SHARP_TURN, max_turn
+    from tamp.geometry.timing import SHARP_TURN, max_turn
 
     sharp, gentle = _corners(robot), _gentle(robot)
     assert max_turn(sharp) > SHARP_TURN > max_turn(gentle)
