@@ -179,8 +179,10 @@ def run(o: RunOptions) -> int:
     finally:
         monitor.close()
     verdict = "success" if result["success"] else f"FAILED: {result['failure_reason']}"
+    robot_time = result.get("robot_time")
     print(f"[tamp] {o.task} seed {o.seed}: {verdict} "
           f"(planning {result['planning_time_s']:.2f} s, "
-          f"execution {result['execution_time_s']:.1f} s) -> {out / 'result.json'}",
-          file=sys.stderr)
+          f"execution {result['execution_time_s']:.1f} s"
+          + (f", robot {robot_time['total_s']:.1f} s simulated" if robot_time else "")
+          + f") -> {out / 'result.json'}", file=sys.stderr)
     return EXIT_OK if result["success"] else EXIT_FAILED
