@@ -10,7 +10,6 @@ motion. The placement streams, and which actions pick, belong to the domain
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 import numpy as np
 
@@ -226,18 +225,14 @@ class Refiner:
                         end="reach" if k == len(moves) - 1 else "flow")
                 for k, ((_, label, holding), traj) in enumerate(zip(moves, parts))]
 
-    def gripper(self, label: str, width: float, holding: str | None = None) -> Segment:
-        return Segment("gripper", label, width=width, holding=holding)
-
     def straight_distances(self, obj: WorldObject, grasp: Grasp) -> tuple[float, ...]:
         """m of straight motion of the empty hand along the tool axis onto ``obj`` in
         ``grasp`` and off it once placed, in the order tried: ``approach_distance``; with
         the "flow" timing first only as far as the fingertips reach down beside the
         object plus ``approach_clearance`` (where the hand is free that low above it: a
-        taller neighbour may be in the way there), then ``approach_distance``. (A carried
-        object is lifted and lowered the whole ``approach_distance``: carried from
-        lower, disks were lost on the way in simulation, towers-of-hanoi seeds 62001 and
-        62002.)"""
+        taller neighbour may be in the way there), then ``approach_distance``. (Carried
+        objects go the whole ``approach_distance``: from lower, towers-of-hanoi seeds
+        62001 and 62002 lost disks on the way in simulation.)"""
         full = self.cfg.approach_distance
         if not self.flows:
             return (full,)
@@ -311,7 +306,13 @@ class Refiner:
                 reasons.append(str(err))
                 continue
             any_pick = True
-            for pose in _least_turn(obj, stream.placements.poses)[:self.cfg.max_placements]:
+            poses = _least_turn(obj, stream.placements.poses)
+            if self.flows and len(poses) > self.cfg.max_placements:
+                from tamp.geometry.antipodal import finger_room_first
+
+                poses = finger_room_first(grasp, poses, self.checker, self.p.robot.gripper
+                                          .joint_for_width(grasp.open_width))
+            for pose in poses[:self.cfg.max_placements]:
                 try:
                     return self._place(obj, place_action, stream.load_may_touch, grasp, pose,
                                        picked, rng, pick_action)
@@ -379,9 +380,9 @@ class Refiner:
         name, args = (pick_action[0], tuple(pick_action[1:])) if pick_action else \
             ("pick", (obj.name,))
         return Action(name, args, (
-            self.gripper("open", grasp.open_width),
+            Segment("gripper", "open", width=grasp.open_width),
             *self.chain([(transit, "transit", None), (descend, "approach", None)]),
-            self.gripper("close", 0.0, holding=obj.name),
+            Segment("gripper", "close", width=0.0, holding=obj.name),
             *(self.chain([(lift, "lift", obj.name)]) if carry is None else carry),
         ), expects={obj.name: obj.pose.copy()})
 
@@ -493,7 +494,7 @@ class Refiner:
                     if n in placed_world.objects}
         place = Action(place_action[0], tuple(place_action[1:]), (
             *carry[1:],
-            replace(self.gripper("release", release), clear_width=clear),
+            Segment("gripper", "release", width=release, clear_width=clear),
             self.segment(retreat, "retreat"),
         ), expects=supports, leaves={obj.name: rest.copy()})
         return [pick, place]

@@ -298,16 +298,17 @@ def _rank(grasp, centroid: np.ndarray, ideal_z: float) -> float:
 
 
 def gripper_collision_filter(grasps: list[Grasp], obj_pose: np.ndarray, checker,
-                             open_joint: float) -> tuple[list[Grasp], int]:
+                             open_joint: float, keep_mask: bool = False):
     """Keep the grasps whose open gripper, floating at the grasp pose, is clear of the
     world: fingers against everything but the grasped object (they are meant to touch
     it), the gripper's body against everything. One vectorised test for all grasps.
 
     ``checker`` is a :class:`tamp.geometry.collision.CollisionChecker` holding the world.
-    Returns the kept grasps and how many were dropped.
+    Returns the kept grasps and how many were dropped (with ``keep_mask``: which are
+    clear, a bool array).
     """
     if not grasps:
-        return [], 0
+        return np.zeros(0, bool) if keep_mask else ([], 0)
     kin, m = checker.kin, checker.model
     # gripper spheres in the TCP frame, at the open width, read off one forward pass
     saved = checker.gripper
@@ -331,8 +332,23 @@ def gripper_collision_filter(grasps: list[Grasp], obj_pose: np.ndarray, checker,
         d = _np_primitive_distance(local_o, obs.half[o], bool(obs.is_box[o])) - radii
         relevant = np.ones_like(finger) if keep_obs[o] else ~finger
         clear &= ~np.any((d < 0) & relevant[None], axis=1)
+    if keep_mask:
+        return clear
     kept = [g for g, c in zip(grasps, clear) if c]
     return kept, len(grasps) - len(kept)
+
+
+def finger_room_first(grasp: Grasp, poses: list[np.ndarray], checker,
+                      open_joint: float) -> list[np.ndarray]:
+    """Placement ``poses`` (object poses, 4x4) for an object held in ``grasp``, those
+    where the gripper, open at ``open_joint``, has room around the placed object first
+    (one batch: :func:`gripper_collision_filter`), each group in its given order. In a
+    crowded bowl a sampler's footprints leave room for the object, not for the fingers."""
+    from dataclasses import replace
+
+    at = [replace(grasp, obj_T_tcp=pose @ grasp.obj_T_tcp) for pose in poses]
+    room = gripper_collision_filter(at, np.eye(4), checker, open_joint, keep_mask=True)
+    return [p for p, ok in zip(poses, room) if ok] + [p for p, ok in zip(poses, room) if not ok]
 
 
 def _np_primitive_distance(local: np.ndarray, half: np.ndarray, is_box: bool) -> np.ndarray:

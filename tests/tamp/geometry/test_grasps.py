@@ -182,3 +182,22 @@ def test_the_fingertips_reach_past_the_top_by_what_the_grasp_says(robot, shape, 
     obj = _obj(shape)
     for g in top_grasps(obj, robot).grasps:
         assert fingertip_depth(obj, g, robot.tcp_to_fingertip) == pytest.approx(depth)
+
+
+def test_placements_with_room_for_the_fingers_come_first(robot, kinematics):
+    """A block to be placed beside a wall: where the open fingers would hit the wall,
+    the placement goes to the back, the others keep their order."""
+    from tamp.geometry.antipodal import finger_room_first
+
+    block = Shape("box", (0.045, 0.045, 0.045))
+    wall = WorldObject("wall", "block", "grey", Shape("box", (0.02, 0.3, 0.06)),
+                       translation((0.5 + 0.045, 0.0, 0.0)))
+    checker = CollisionChecker(kinematics, WorldModel({"wall": wall}))
+    obj = _obj(block, xy=(0.3, 0.0))
+    # the grasp closing across x (towards the wall) and the one closing along y
+    across = next(g for g in top_grasps(obj, robot).grasps
+                  if abs(g.obj_T_tcp[0, 1]) > 0.9)
+    near, far1, far2 = (translation((x, 0.0, 0.0)) for x in (0.5, 0.3, 0.35))
+    open_joint = robot.gripper.joint_for_width(across.open_width)
+    ordered = finger_room_first(across, [near, far1, far2], checker, open_joint)
+    assert [p[0, 3] for p in ordered] == [0.3, 0.35, 0.5]
