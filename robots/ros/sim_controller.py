@@ -200,6 +200,7 @@ class SimController:
         goal = handle.get_goal()
         with self.lock:
             self.counts["goals_received"] += 1
+        self._publish_counts()  # seen on arrival, not only once the goal ends
         try:
             traj = trajectory_from_ros1(goal.trajectory)
         except ValueError as err:
