@@ -63,8 +63,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     PyBullet, as on a robot's computer). :data:`OVERVIEW`: every command listed with its
     summary and none built (``tamp --help`` imports nothing heavy)."""
     parser = Parser(prog="tamp", description=(
-        "Task-and-motion planning for tabletop manipulation with a Franka Panda and a "
-        "Robotiq 2F-85, simulated in PyBullet."),
+        "Task-and-motion planning for tabletop manipulation with a robot arm and gripper "
+        "described under robots/ (--robot NAME), simulated in PyBullet."),
         epilog="Exit codes: 0 success, 1 the task failed, 2 bad input. "
                "'tamp COMMAND --help' explains each command.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)

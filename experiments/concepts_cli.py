@@ -1,9 +1,11 @@
 """``tamp concepts ...``: train, evaluate, extend and benchmark the concept model.
 
 Data comes from :mod:`scenes.concept_data` (rendered, labelled scenes), cached under
-``--data-dir`` by split, seed, size, feature version and camera (``--camera``: the sensor
+``--data-dir`` by split, seed, size, feature version, camera (``--camera``: the sensor
 model the scenes are seen through, ``ideal`` by default, on which the shipped checkpoint
-was trained). Every command runs torch with
+was trained) and robot (``--robot``: the arm in the camera's view, ``robots.DEFAULT_ROBOT``
+by default, with which the shipped checkpoints' scenes were rendered; a checkpoint records
+both in its data settings). Every command runs torch with
 ``--threads`` intra-op threads (default 1: on a shared CPU, more threads spin against
 other processes and run slower).
 """
@@ -55,6 +57,7 @@ def _load(path: str, device):
 
 def dataset(split: str, scenes: int, seed: int, data_dir: str, **config):
     """Rendered scenes of ``split`` (cached), see :mod:`scenes.concept_data`."""
+    from robots import DEFAULT_ROBOT
     from scenes.concept_data import GENERATOR_VERSION, ConceptSceneConfig, generate
     from tamp.concepts.dataset import ConceptDataset
     from tamp.concepts.features import FEATURE_VERSION
@@ -63,16 +66,19 @@ def dataset(split: str, scenes: int, seed: int, data_dir: str, **config):
         return "+".join(f"{a}{b:g}" for a, b in sorted(v.items())) if isinstance(v, dict) \
             else str(v)
 
-    # the ideal camera leaves the name as it was before cameras had names
+    # the ideal camera and the default robot leave the name as it was before cameras and
+    # robots had names
+    usual = {"camera": "ideal", "robot": DEFAULT_ROBOT}
     tag = "-".join(f"{k}-{fmt(v)}" for k, v in sorted(config.items())
-                   if k != "colors" and not (k == "camera" and v == "ideal"))
+                   if k != "colors" and usual.get(k) != v)
     name = f"{split}-s{seed}-n{scenes}-v{FEATURE_VERSION}g{GENERATOR_VERSION}" \
         f"{'-' + tag if tag else ''}.npz"
     path = Path(data_dir) / name
     if path.exists():
         try:
             data = ConceptDataset.load(path)
-            data.meta.setdefault("camera", "ideal")  # cached before cameras had names
+            for key, value in usual.items():  # cached before cameras and robots had names
+                data.meta.setdefault(key, value)
             return data
         except ValueError:
             pass
@@ -140,7 +146,13 @@ def _camera_defaults(command):
     def run(args) -> int:
         from tamp.concepts.checkpoint import checkpoint_for_camera
 
+        from robots import DEFAULT_ROBOT
+
         camera = getattr(args, "camera", None)
+        if command is _cmd_train and args.out is None and args.robot != DEFAULT_ROBOT:
+            raise opt.UsageError(f"--robot {args.robot}: give --out DIR (the default, the "
+                                 f"shipped checkpoint, holds a model of scenes with "
+                                 f"{DEFAULT_ROBOT} in view)")
         if command is _cmd_episodes and camera is None:
             _check_dirs(args)
             return command(args)  # each episode's camera picks its own checkpoint
@@ -156,13 +168,21 @@ def _camera_defaults(command):
     return run
 
 
+def _robot_flag(args) -> str:
+    """`` --robot NAME`` for a command line that a report records, when not the default."""
+    from robots import DEFAULT_ROBOT
+
+    return f" --robot {args.robot}" if args.robot != DEFAULT_ROBOT else ""
+
+
 def _cmd_train(args) -> int:
     from tamp.concepts.checkpoint import save_checkpoint
     from tamp.concepts.model import ConceptConfig
     from tamp.concepts.train import TrainConfig, train
 
     device = _setup(args)
-    data = dataset("train", args.scenes, args.seed, args.data_dir, camera=args.camera)
+    data = dataset("train", args.scenes, args.seed, args.data_dir, camera=args.camera,
+                   robot=args.robot)
     _say(f"training on {data.n_objects} objects in {data.n_scenes} scenes")
 
     def progress(epoch: int, loss: float) -> None:
@@ -173,7 +193,7 @@ def _cmd_train(args) -> int:
                           ConceptConfig(hidden=args.hidden), device=device, progress=progress)
     command = f"tamp concepts train --scenes {args.scenes} --epochs {args.epochs} " \
         f"--hidden {args.hidden}" + (f" --seed {args.seed}" if args.seed else "") + \
-        (f" --camera {args.camera}" if args.camera != "ideal" else "")
+        (f" --camera {args.camera}" if args.camera != "ideal" else "") + _robot_flag(args)
     out = save_checkpoint(model, args.out, {"command": command, "train": asdict(report),
                                             "data": data.meta})
     _say(f"trained in {report.seconds:.0f} s (loss {report.final_loss:.4f}) -> {out}")
@@ -187,12 +207,12 @@ def _cmd_eval(args) -> int:
     device = _setup(args)
     model = _load(args.checkpoint, device)
     reports = [evaluate(model, dataset(split, args.scenes, args.seed, args.data_dir,
-                                       camera=args.camera), split, device)
+                                       camera=args.camera, robot=args.robot), split, device)
                for split in ("test", "compositional")]
     out = Path(args.out)
     write_json_atomic(out / "eval.json", {"checkpoint": str(args.checkpoint),
                                           "scenes_per_split": args.scenes, "seed": args.seed,
-                                          "camera": args.camera,
+                                          "camera": args.camera, "robot": args.robot,
                                           "reports": [asdict(r) for r in reports]})
     text = eval_markdown([asdict(r) for r in reports])
     (out / "eval.md").write_text(text)
@@ -241,7 +261,7 @@ def _cmd_learn(args) -> int:
     model = _load(args.checkpoint, device)
     if args.name in model.config.unary_names:
         raise UsageError(f"concept '{args.name}' exists already in {args.checkpoint}")
-    config = {"camera": args.camera}
+    config = {"camera": args.camera, "robot": args.robot}
     if attr == "color":
         if value not in GROUPS["color"] and value not in EXTRA_COLORS:
             raise UsageError(f"no colour '{value}' to render; known: "
@@ -278,6 +298,7 @@ def _learn_info(args, score) -> dict:
     learned = info.get("learned", []) + [{
         "name": args.name, "where": args.where, "shots": args.shots,
         "positives": args.positives, "seed": args.seed, "camera": args.camera,
+        "robot": args.robot,
         "heldout_objects": score.n,
         "heldout_accuracy": score.accuracy, "heldout_f1": score.f1}]
     return {**info, "learned": learned}
@@ -297,7 +318,7 @@ def _cmd_bench(args) -> int:
 
     # a scene with exactly --objects visible objects, rendered like the training data
     cfg = ConceptSceneConfig(split="test", min_objects=args.objects, max_objects=args.objects,
-                             camera=args.camera)
+                             camera=args.camera, robot=args.robot)
     rng = np.random.default_rng(SPLIT_SEED["bench"] + args.seed)
     with ConceptSceneGenerator(cfg) as gen:
         for _ in range(50):
@@ -312,7 +333,7 @@ def _cmd_bench(args) -> int:
     timing = time_inference(model, pts, mask, args.repeats)
     command = f"tamp concepts bench --objects {args.objects} --threads {args.threads}" + \
         (f" --device {args.device}" if args.device != "cpu" else "") + \
-        (f" --camera {args.camera}" if args.camera != "ideal" else "")
+        (f" --camera {args.camera}" if args.camera != "ideal" else "") + _robot_flag(args)
     evald = json.loads(Path(args.eval).read_text()) if Path(args.eval).exists() else None
     text = bench_markdown(asdict(timing), timing.speedup, command, evald)
     out = Path(args.out)
@@ -357,8 +378,9 @@ def _cmd_episodes(args) -> int:
             t0 = time.perf_counter()
             r = run_episode(EpisodeSpec(args.task, seed, perception=mode,
                                         concepts=None if mode == "oracle" else args.checkpoint,
-                                        camera=args.camera))
+                                        camera=args.camera, robot=args.robot))
             rows.append({"seed": seed, "perception": mode, "camera": r["camera"],
+                         "robot": r["robot"],
                          "success": r["success"],
                          "failure_reason": r["failure_reason"],
                          "perception_time_s": r.get("perception_time_s", 0.0),
@@ -368,7 +390,8 @@ def _cmd_episodes(args) -> int:
             _say(f"{args.task} seed {seed} {mode} ({r['camera']}): "
                  f"{'success' if r['success'] else r['failure_reason']}")
     command = f"tamp concepts episodes --task {args.task} --seeds {args.seeds} " \
-        f"--perception {','.join(modes)}" + (f" --camera {args.camera}" if args.camera else "")
+        f"--perception {','.join(modes)}" + (f" --camera {args.camera}" if args.camera else "") \
+        + _robot_flag(args)
     text = episodes_markdown(rows, modes, command)
     out = Path(args.out)
     write_json_atomic(out / f"{args.task}.json", {"command": command, "episodes": rows})

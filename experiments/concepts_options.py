@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from experiments.declare import opt
 from experiments.options import COUNT, SEED, THREADS, UsageError
-from experiments.shared_options import camera_option
+from experiments.shared_options import camera_option, robot_option
 
 DATA_DIR = "runs/concepts/data"
 
@@ -38,6 +38,9 @@ class DataOptions:
     """The rendered scenes (camera, seed, cache) and how torch runs."""
 
     camera: str = camera_option("ideal", "the shipped checkpoint was trained on it")
+    robot: str = robot_option("the arm stands in the camera's view of every rendered "
+                              "scene; the data records it, and so does a checkpoint "
+                              "trained on it")
     seed: int = opt(0, range=SEED.bounds, help="data and training seed")
     data_dir: str = opt(DATA_DIR, help=f"scene cache (default {DATA_DIR})")
     device: str = opt("cpu", help="torch device: cpu, cuda[:N] or auto (default cpu)")
@@ -50,7 +53,9 @@ class TrainOptions(DataOptions):
 
     out: str | None = opt(None, help="checkpoint directory to write (default: the shipped one "
                                      "of --camera, tamp/concepts/checkpoints/base for ideal, "
-                                     ".../NAME for another)")
+                                     ".../NAME for another; needed with a --robot other "
+                                     "than the default: the shipped ones learned from "
+                                     "scenes with the default in view)")
     scenes: int = opt(1200, range=COUNT.bounds, help="training scenes (default 1200)")
     epochs: int = opt(200, range=(1, 100_000), help="epochs (default 200)")
     hidden: int = opt(128, range=(1, 4096), help="units per hidden layer (default 128)")
@@ -123,6 +128,7 @@ class EpisodesOptions:
     checkpoint: str | None = opt(None, help="checkpoint directory (default: the shipped one "
                                             "of the camera)")
     camera: str | None = camera_option()
+    robot: str = robot_option()
     out: str = opt("runs/concepts/episodes", help="output directory")
     update_docs: bool = opt(False, help="rewrite docs/CONCEPTS.md")
 

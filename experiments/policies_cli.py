@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from experiments import declare
 from experiments import options as opt
 from experiments.declare import opt as option
+from experiments.shared_options import robot_option
 from policies.demos import DEMO_DIR, DEMO_SEED
+from robots import DEFAULT_ROBOT
 
 METHODS = ("bc-1demo", "bc-1demo-aug", "transporter-1demo")
 EVAL_DIR = "runs/policies/eval"
@@ -85,6 +87,8 @@ class DemoOptions:
     seed: int = option(DEMO_SEED, range=opt.SEED.bounds,
                        help=f"scene seed (default {DEMO_SEED}; evaluation uses 1000+)")
     demos: str = option(DEMO_DIR, help=f"demo directory (default {DEMO_DIR})")
+    robot: str = robot_option("the robot that performs the demonstration; the "
+                              "demonstration records it")
 
 
 @dataclass(frozen=True)
@@ -97,12 +101,18 @@ class TrainOptions:
                             help=f"seed of the demonstration (default {DEMO_SEED})")
     demos: str = option(DEMO_DIR, help=f"demo directory (default {DEMO_DIR})")
     out: str | None = option(None, help="checkpoint root (default: the shipped "
-                                        "policies/checkpoints)")
+                                        "policies/checkpoints; needed for a robot other "
+                                        f"than {DEFAULT_ROBOT})")
     iterations: int | None = option(None, range=(1, 10_000_000), help=(
         "training iterations (default: 1500 for BC, 500 for Transporter)"))
     augment_per_step: int | None = option(None, range=(1, 10_000), help=(
         "bc-1demo-aug: augmented samples per demo step (default 32)"))
     seed: int = option(0, range=opt.SEED.bounds, help="training seed (default 0)")
+    robot: str | None = robot_option(
+        "training uses the demonstration's robot, and the checkpoint records it; a "
+        "--robot other than that of a demonstration in --demos is refused, a missing "
+        "demonstration is recorded with it",
+        default=f"the demonstration's; {DEFAULT_ROBOT} for one recorded here")
     device: str = option("cpu", help=DEVICE_HELP)
     threads: int = option(1, range=opt.THREADS.bounds, help="torch threads (default 1)")
 
@@ -117,7 +127,12 @@ class EvalOptions:
     checkpoints: str | None = option(None, help="checkpoint root (default: the shipped "
                                                 "policies/checkpoints)")
     out: str = option(EVAL_DIR, help=f"output directory (default {EVAL_DIR})")
-    resume: bool = option(False, help="keep episodes already written under OUT")
+    resume: bool = option(False, help="keep episodes already written under OUT (of the "
+                                      "same --robot)")
+    robot: str = robot_option(
+        "the robot of every episode; a checkpoint learned from another robot's "
+        "demonstration still runs (it chooses objects and places, this robot picks and "
+        "places them), and each episode records checkpoint_robot beside robot")
     device: str = option("cpu", help=DEVICE_HELP)
     threads: int = option(1, range=opt.THREADS.bounds, help="torch threads (default 1)")
 
@@ -151,9 +166,10 @@ def _cmd_demo(args: DemoOptions) -> int:
     opt.writable_dir("--demos", args.demos)
     failed = 0
     for task in tasks:
-        _say(f"recording {task} (seed {args.seed})")
+        _say(f"recording {task} (seed {args.seed}, robot {args.robot})")
         try:
-            demo = record_demo(task, args.seed, say=lambda m: _say(f"{task}: {m}"))
+            demo = record_demo(task, args.seed, say=lambda m: _say(f"{task}: {m}"),
+                               robot=args.robot)
         except DemoError as err:
             _say(f"FAILED: {err}")
             failed += 1
@@ -174,6 +190,7 @@ def _cmd_train(args: TrainOptions) -> int:
     if args.out is not None:
         opt.writable_dir("--out", args.out)
     methods, tasks = _methods(args.method), _tasks(args.task)
+    _check_robots(tasks, args)
     failed = 0
     for task in tasks:
         for method in methods:
@@ -190,24 +207,64 @@ def _cmd_train(args: TrainOptions) -> int:
 CLEAN_DEMO_TRIES = 5
 
 
+def _demo_seeds(args) -> range:
+    return range(args.demo_seed, args.demo_seed + CLEAN_DEMO_TRIES)
+
+
+def _same_robot(demo, robot: str | None, args) -> str:
+    """The demonstration's robot; a :class:`UsageError` when ``robot`` (``--robot``, or
+    the robot of another seed's demonstration) is set and is another."""
+    if robot is not None and demo.robot != robot:
+        where = f"the demonstration of {demo.task} seed {demo.seed} in {args.demos}"
+        if args.robot is None:
+            raise opt.UsageError(f"{where} was recorded with {demo.robot}, an earlier "
+                                 f"seed's with {robot}: give --robot NAME")
+        raise opt.UsageError(f"--robot {robot}: {where} was recorded with {demo.robot}; "
+                             f"leave out --robot to train for {demo.robot}, or give "
+                             f"another --demos folder")
+    return demo.robot
+
+
+def _check_robots(tasks: list[str], args) -> None:
+    """Before anything is trained: the robot of each task's demonstrations in ``--demos``
+    (``_same_robot``), and no other robot than the default into the shipped checkpoints."""
+    from policies.demos import DemoError, load_demo
+
+    for task in tasks:
+        robot = args.robot
+        for seed in _demo_seeds(args):
+            try:
+                demo = load_demo(task, seed, args.demos)
+            except DemoError:
+                continue
+            robot = _same_robot(demo, robot, args)
+        if args.out is None and (robot or DEFAULT_ROBOT) != DEFAULT_ROBOT:
+            raise opt.UsageError(f"{task}: training for {robot} needs --out DIR (the "
+                                 f"default, the shipped checkpoints, learned from "
+                                 f"{DEFAULT_ROBOT} demonstrations)")
+
+
 def _demo_for(task: str, args):
     """The demonstration to imitate: the first seed from ``--demo-seed`` on whose
     demonstration ran without a replan (one that recovered from a slip shows steps from
-    states a clean run never reaches); recorded where missing."""
+    states a clean run never reaches); recorded where missing, with ``--robot`` (or the
+    robot of the seeds' other demonstrations, else the default)."""
     from policies.demos import DemoError, load_demo, record_demo, save_demo
 
-    seen = []
-    for seed in range(args.demo_seed, args.demo_seed + CLEAN_DEMO_TRIES):
+    seen, robot = [], args.robot
+    for seed in _demo_seeds(args):
         try:
             demo = load_demo(task, seed, args.demos)
         except DemoError:
             _say(f"no demonstration of {task} seed {seed} yet: recording it")
             try:
-                demo = record_demo(task, seed, say=lambda m: _say(f"{task}: {m}"))
+                demo = record_demo(task, seed, say=lambda m: _say(f"{task}: {m}"),
+                                   robot=robot or DEFAULT_ROBOT)
             except DemoError as err:
                 _say(f"{err}; trying the next seed")
                 continue
             save_demo(demo, args.demos)
+        robot = _same_robot(demo, robot, args)
         if not demo.info.get("replans"):
             return demo
         _say(f"the {task} demonstration of seed {seed} needed a replan; trying the next seed")
@@ -234,7 +291,10 @@ def _train_one(method: str, task: str, args, device) -> None:
             command += f" {flag} {value}"
     if args.seed:
         command += f" --seed {args.seed}"
-    info = {"command": command, "demo_seed": demo.seed, "demo_steps": len(demo.steps),
+    if demo.robot != DEFAULT_ROBOT:
+        command += f" --robot {demo.robot}"
+    info = {"command": command, "robot": demo.robot, "demo_seed": demo.seed,
+            "demo_steps": len(demo.steps),
             "demo_actions": [" ".join(s.action) for s in demo.steps]}
     t0 = time.perf_counter()
     if method == "transporter-1demo":
@@ -259,7 +319,7 @@ def _train_one(method: str, task: str, args, device) -> None:
         if args.augment_per_step is not None:
             config = replace(config, augment_per_step=args.augment_per_step)
         domain = demo_domain(task)
-        net, extra = train_method(method, demo, domain, robots.load(robots.DEFAULT_ROBOT), config,
+        net, extra = train_method(method, demo, domain, robots.load(demo.robot), config,
                                   device, lambda m: _say(f"{method} {task}: {m}"))
         info.update(extra)
         doc = checkpoint_config(config, demo)
@@ -291,7 +351,7 @@ def _cmd_eval(args: EvalOptions) -> int:
         opt.existing_dir("--checkpoints", args.checkpoints)
     rows = []
     for task in tasks:
-        env = TabletopEnv(task)
+        env = TabletopEnv(task, robot=args.robot)
         try:
             for method in methods:
                 policy = make_policy(method, checkpoints=args.checkpoints, device=str(device))
@@ -299,12 +359,17 @@ def _cmd_eval(args: EvalOptions) -> int:
                 for seed in seeds:
                     path = out / method / task / f"seed{seed}.json"
                     if args.resume and path.is_file():
-                        results.append(json.loads(path.read_text()))
-                        continue
+                        record = json.loads(path.read_text())
+                        # an episode recorded before robots were is the default robot's
+                        if record.get("robot", DEFAULT_ROBOT) == args.robot:
+                            results.append(record)
+                            continue
                     env.reset(seed=seed)
                     t0 = time.perf_counter()
                     outcome = policy.run(env)
                     record = {"task": task, "seed": seed, "method": method,
+                              "robot": env.robot.name,
+                              "checkpoint_robot": outcome.extra.get("checkpoint_robot"),
                               "success": bool(outcome.success),
                               "failure_reason": outcome.failure_reason,
                               "planning_time_s": round(outcome.planning_time_s, 3),
@@ -324,7 +389,8 @@ def _cmd_eval(args: EvalOptions) -> int:
     seeds_text = f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) \
         else ",".join(map(str, seeds))
     command = f"tamp policies eval --method {','.join(methods)} --task {','.join(tasks)} " \
-        f"--seeds {seeds_text}"
+        f"--seeds {seeds_text}" + (f" --robot {args.robot}" if args.robot != DEFAULT_ROBOT
+                                   else "")
     write_json_atomic(out / "summary.json", {"command": command, "rows": rows})
     table = ["| method | task | success | episodes |", "|---|---|---|---|"]
     table += [f"| {r['method']} | {r['task']} | {100 * r['success_rate']:.0f} % "

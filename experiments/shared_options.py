@@ -15,13 +15,15 @@ from experiments.declare import fed, flat, opt
 from experiments.options import UsageError, camera_name, robot_name, writable_dir
 
 
-def robot_option():
-    """``--robot NAME``: the arm and gripper (a folder of ``robots/``)."""
+def robot_option(why: str = "", default: str = ""):
+    """``--robot NAME``: the arm and gripper (a folder of ``robots/``). ``why``: what the
+    robot is for in this command; ``default``: the default in words, when it is not
+    ``robots.DEFAULT_ROBOT`` (the option is then unset by default)."""
     import robots
 
-    return opt(robots.DEFAULT_ROBOT, type=robot_name, metavar="NAME",
+    return opt(None if default else robots.DEFAULT_ROBOT, type=robot_name, metavar="NAME",
                help=f"the robot, a folder of robots/: {', '.join(robots.available())} "
-                    f"(default {robots.DEFAULT_ROBOT})")
+                    f"(default {default or robots.DEFAULT_ROBOT})" + (f"; {why}" if why else ""))
 
 
 def camera_option(default: str | None = None, why: str = ""):

@@ -358,7 +358,7 @@ class _BCPolicy(Policy):
         return net.to(self.device).eval(), doc
 
     def run(self, env: TabletopEnv, monitor: Monitor | None = None) -> EpisodeOutcome:
-        from policies.weights import CheckpointInvalid, CheckpointMissing
+        from policies.weights import CheckpointInvalid, CheckpointMissing, checkpoint_robot
 
         task = env.task.name
         try:
@@ -379,9 +379,10 @@ class _BCPolicy(Policy):
                           place[0].cpu().numpy())
 
         max_steps = self.max_steps or int(doc["config"]["max_steps"])
-        return rollout(env, choose, max_steps, monitor,
-                       {"checkpoint_task": task, "demo_seed": doc["info"].get("demo_seed")},
-                       self.config)
+        monitor = monitor or Monitor()
+        extra = {"checkpoint_task": task, "demo_seed": doc["info"].get("demo_seed"),
+                 **checkpoint_robot(doc, env.robot.name, monitor.stage)}
+        return rollout(env, choose, max_steps, monitor, extra, self.config)
 
 
 @register_policy("bc-1demo")

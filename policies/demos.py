@@ -2,7 +2,8 @@
 policies share: the object-centric state, the top-down images, the rollout loop.
 
 A demonstration is the TAMP agent solving one seed of a task (seed :data:`DEMO_SEED`,
-disjoint from the evaluation seeds 1000+), recorded step by step: before each
+disjoint from the evaluation seeds 1000+) with one robot (``Demo.robot``, a folder of
+``robots/``), recorded step by step: before each
 pick-and-place, the world (every object's shape and pose, the marked zones) and the
 top-down height and colour maps; then what the planner did: which object it picked, what
 it put it on or in (the reference), and where the object came to rest (xy, yaw).
@@ -27,6 +28,7 @@ from typing import Callable
 import numpy as np
 
 from policies.base import EpisodeOutcome, Monitor
+from robots import DEFAULT_ROBOT
 from scenes.env import TabletopEnv
 from tamp.world import Shape, WorldModel, WorldObject, Zone
 
@@ -143,10 +145,11 @@ class Demo:
     steps: list[DemoStep]
     images: np.ndarray | None = None  #: (steps, H, W, 4): colour and height before each
     info: dict = field(default_factory=dict)
+    robot: str = DEFAULT_ROBOT  #: the robot that performed it (a name in robots.available())
 
     def to_json(self) -> dict:
         return {"format": "tamp-demo", "version": DEMO_VERSION, "task": self.task,
-                "seed": self.seed, "info": self.info,
+                "seed": self.seed, "robot": self.robot, "info": self.info,
                 "steps": [{"world": world_to_json(s.world), "pick": s.pick,
                            "reference": s.reference, "place_xy": list(s.place_xy),
                            "place_yaw": s.place_yaw, "action": list(s.action)}
@@ -159,7 +162,9 @@ class Demo:
         steps = [DemoStep(world_from_json(s["world"]), s["pick"], s["reference"],
                           tuple(s["place_xy"]), float(s["place_yaw"]), tuple(s["action"]))
                  for s in doc["steps"]]
-        return cls(doc["task"], int(doc["seed"]), steps, images, doc.get("info", {}))
+        # a demonstration recorded before robots were named is the default robot's
+        return cls(doc["task"], int(doc["seed"]), steps, images, doc.get("info", {}),
+                   doc.get("robot", DEFAULT_ROBOT))
 
 
 def demo_path(task: str, seed: int = DEMO_SEED, root: str | Path = DEMO_DIR) -> Path:
@@ -201,9 +206,10 @@ def load_demo(task: str, seed: int = DEMO_SEED, root: str | Path = DEMO_DIR) -> 
 
 
 def record_demo(task: str, seed: int = DEMO_SEED, images: bool = True,
-                time_budget: float = 120.0, say: Callable[[str], None] = lambda m: None
-                ) -> Demo:
-    """Let the TAMP planner solve ``task`` on ``seed`` and record every pick-and-place.
+                time_budget: float = 120.0, say: Callable[[str], None] = lambda m: None,
+                robot: str = DEFAULT_ROBOT) -> Demo:
+    """Let the TAMP planner solve ``task`` on ``seed`` with ``robot`` (a name in
+    ``robots.available()``) and record every pick-and-place.
 
     The plan is executed one pick-and-place at a time; after a step that did not do what
     it should (a slip), the planner replans from the observed state, as the TAMP agent
@@ -216,7 +222,7 @@ def record_demo(task: str, seed: int = DEMO_SEED, images: bool = True,
     from tamp.planner import Planner, PlannerConfig, goal_holds, symbolic_state
     from tamp.domains import get_domain
 
-    env = TabletopEnv(task)
+    env = TabletopEnv(task, robot=robot)
     try:
         env.reset(seed=seed)
         domain = env.instance.domain
@@ -274,7 +280,8 @@ def record_demo(task: str, seed: int = DEMO_SEED, images: bool = True,
                             f"({result.failure_reason})")
         return Demo(task, seed, steps, np.stack(pictures) if pictures else None,
                     {"seconds": round(time.perf_counter() - t0, 1),
-                     "description": env.instance.description, "replans": replans})
+                     "description": env.instance.description, "replans": replans},
+                    robot)
     finally:
         env.close()
 

@@ -263,7 +263,7 @@ class TransporterPolicy(Policy):
         return net.to(self.device).eval(), doc
 
     def run(self, env: TabletopEnv, monitor: Monitor | None = None) -> EpisodeOutcome:
-        from policies.weights import CheckpointInvalid, CheckpointMissing
+        from policies.weights import CheckpointInvalid, CheckpointMissing, checkpoint_robot
 
         task = env.task.name
         try:
@@ -297,9 +297,10 @@ class TransporterPolicy(Policy):
             return name, xy_of(cell), yaw
 
         max_steps = self.max_steps or int(doc["config"]["max_steps"])
-        return rollout(env, choose, max_steps, monitor,
-                       {"checkpoint_task": task, "demo_seed": doc["info"].get("demo_seed")},
-                       self.config)
+        monitor = monitor or Monitor()
+        extra = {"checkpoint_task": task, "demo_seed": doc["info"].get("demo_seed"),
+                 **checkpoint_robot(doc, env.robot.name, monitor.stage)}
+        return rollout(env, choose, max_steps, monitor, extra, self.config)
 
 
 def checkpoint_config(config: TransporterConfig, max_steps: int) -> dict:

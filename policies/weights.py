@@ -3,6 +3,11 @@ only) beside ``<task>.json`` (the model's configuration and how it was trained).
 
 Loading parses JSON and raw tensors: no pickle, no code runs. The shipped checkpoints
 live in ``policies/checkpoints`` (package data); ``tamp policies train`` rewrites them.
+
+A checkpoint records the robot whose demonstration it learned from (``info.robot``).
+An episode with another robot still runs it, and says so (:func:`checkpoint_robot`):
+the policy chooses objects and places, and the episode's robot carries them out with
+its own grasps and motions.
 """
 
 from __future__ import annotations
@@ -93,6 +98,20 @@ def load_checkpoint(method: str, task: str, root: str | Path | None = None
         raise CheckpointInvalid(f"{weights}: not a readable safetensors file "
                                 f"({type(err).__name__}: {str(err).splitlines()[0]})") from None
     return doc, {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
+
+
+def checkpoint_robot(doc: dict, episode_robot: str, say) -> dict[str, str]:
+    """``{"checkpoint_robot": NAME}`` for the episode's record: the robot of the
+    demonstration that the checkpoint ``doc`` learned from (one trained before robots were
+    recorded: the default's). When that is not ``episode_robot``, ``say`` (a monitor's
+    ``stage``) is told: the episode runs, its record shows both names."""
+    from robots import DEFAULT_ROBOT
+
+    robot = doc.get("info", {}).get("robot", DEFAULT_ROBOT)
+    if robot != episode_robot:
+        say(f"{doc['method']} checkpoint for {doc['task']} learned from a {robot} "
+            f"demonstration; {episode_robot} carries out its choices")
+    return {"checkpoint_robot": robot}
 
 
 def load_weights(net: torch.nn.Module, tensors: dict, method: str, task: str

@@ -12,7 +12,9 @@ The camera is a named sensor model (``ConceptSceneConfig.camera``, see
 :mod:`tamp.perception.sensors`; ``ideal`` by default). Through a realistic one each scene is
 captured as a burst of ``BURST_FRAMES`` frames and fused (:func:`filter_depth`) before
 segmentation, as the agent does on the robot; its noise is drawn from a stream seeded by
-:meth:`ConceptSceneGenerator.generate`'s seed, so that a dataset is reproducible.
+:meth:`ConceptSceneGenerator.generate`'s seed, so that a dataset is reproducible. The robot
+at the table (``ConceptSceneConfig.robot``, a folder of ``robots/``) stands in the
+camera's view, as it does in the episodes; the dataset records both names.
 
 Splits:
 
@@ -87,6 +89,8 @@ class ConceptSceneConfig:
     camera_config: CameraConfig = field(default_factory=CameraConfig)
     #: the camera's sensor model, a name in ``tamp.perception.sensors.SENSORS``
     camera: str = "ideal"
+    #: the robot at the table, in the camera's view (a name in ``robots.available()``)
+    robot: str = robots.DEFAULT_ROBOT
     segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
     max_slots: int = 10  #: object slots per scene in the dataset
 
@@ -300,11 +304,10 @@ def _paint(sim: Simulation, name: str, color: str) -> None:
 class ConceptSceneGenerator:
     """Renders labelled scenes; one PyBullet client, closed by :meth:`close`."""
 
-    def __init__(self, config: ConceptSceneConfig = ConceptSceneConfig(),
-                 robot: str = robots.DEFAULT_ROBOT):
+    def __init__(self, config: ConceptSceneConfig = ConceptSceneConfig()):
         self.config = config
         self.sensor = sensor_model(config.camera)  # ValueError for an unknown name
-        self.sim = Simulation(robots.load(robot))
+        self.sim = Simulation(robots.load(config.robot))  # ValueError for an unknown name
         self.camera = Camera(config.camera_config, self.sensor)
 
     def close(self) -> None:
@@ -396,7 +399,7 @@ class ConceptSceneGenerator:
                               {"split": cfg.split, "seed": seed, "scenes": n_scenes,
                                "colors": list(cfg.colors),
                                "held_out": [list(h) for h in cfg.held_out],
-                               "camera": cfg.camera,
+                               "camera": cfg.camera, "robot": cfg.robot,
                                "generator_version": GENERATOR_VERSION,
                                "large_from": LARGE_FROM})
 

@@ -1,6 +1,6 @@
 """Gymnasium environment for every registered tabletop task.
 
-Action: the arm's joint position targets (rad; 7 for the Panda, 6 for the UR5e) and the
+Action: the arm's joint position targets (rad, one per joint of the robot's arm) and the
 gripper opening (m), held for one control period (1/40 s, 6 physics steps). Observation: the robot's joint positions and
 gripper opening, and per object its pose, size and colour (zero-padded to
 ``MAX_OBJECTS``). Reward 1 and ``terminated`` when the task's goal holds in ground truth. ``camera`` names

@@ -17,8 +17,8 @@ from scenes.tasks.registry import register_task
 from tamp.world import Shape, WorldObject
 
 KINDS = ("block", "box", "cylinder", "disk", "bowl")
-#: m from the robot's base: every footprint lies in reach of a grasp from above (the
-#: Panda reaches 0.855 m at most, less at table height; a bowl is grasped by its rim)
+#: m from the robot's base: every footprint lies in reach of a grasp from above for each
+#: robot of robots/ (tests/scenes/test_task_reach.py; a bowl is grasped by its rim)
 REACH = (0.22, 0.74)
 
 

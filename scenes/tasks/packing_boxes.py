@@ -23,7 +23,8 @@ WALL = 0.008
 COLOURS = ("red", "green", "blue", "yellow", "orange", "purple")
 WORKSPACE = ((0.30, 0.68), (-0.42, 0.42))
 #: m from the robot's base: every footprint (the tray's included) lies where a top-down
-#: grasp or release is in easy reach of the Panda (0.855 m at most, less at table height)
+#: grasp or release is in easy reach of each robot of robots/
+#: (tests/scenes/test_task_reach.py)
 REACH = (0.22, 0.74)
 
 

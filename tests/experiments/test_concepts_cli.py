@@ -84,7 +84,38 @@ def test_eval_through_a_realistic_camera_caches_its_own_data(tmp_path):
     assert (data_dir / names[1].replace("-camera-d435", "")).exists()
 
 
+def test_another_robot_in_view_is_rendered_cached_and_recorded(tmp_path):
+    from experiments.concepts_cli import dataset
+
+    data_dir, ckpt, out = tmp_path / "data", tmp_path / "ckpt", tmp_path / "eval"
+    assert main(["concepts", "train", "--scenes", "2", "--epochs", "1", "--robot",
+                 "ur5e_2f85", "--out", str(ckpt), "--data-dir", str(data_dir)]) == 0
+    info = read_config(ckpt)["info"]
+    assert info["data"]["robot"] == "ur5e_2f85" and info["data"]["camera"] == "ideal"
+    assert info["command"].endswith("--hidden 128 --robot ur5e_2f85")
+    assert [p.name for p in data_dir.iterdir()][0].endswith("-robot-ur5e_2f85.npz")
+    assert main(["concepts", "eval", "--checkpoint", str(ckpt), "--scenes", "1", "--robot",
+                 "ur5e_2f85", "--out", str(out), "--data-dir", str(data_dir)]) == 0
+    assert json.loads((out / "eval.json").read_text())["robot"] == "ur5e_2f85"
+    assert len(list(data_dir.iterdir())) == 3
+    # the default robot keeps the names that data had before robots were named
+    panda = dataset("test", 1, 0, str(data_dir), robot="panda_2f85")
+    assert panda.meta["robot"] == "panda_2f85"
+    assert (data_dir / next(p.name for p in data_dir.iterdir() if p.name.startswith("test"))
+            .replace("-robot-ur5e_2f85", "")).exists()
+
+
+def test_episodes_run_with_the_robot_named(tmp_path):
+    out = tmp_path / "episodes"
+    assert main(["concepts", "episodes", "--task", "lift", "--seeds", "1", "--perception",
+                 "oracle", "--robot", "ur5e_2f85", "--out", str(out)]) == 0
+    doc = json.loads((out / "lift.json").read_text())
+    assert doc["command"].endswith("--perception oracle --robot ur5e_2f85")
+    assert [(e["robot"], e["success"]) for e in doc["episodes"]] == [("ur5e_2f85", True)]
+
+
 @pytest.mark.parametrize("args, expected", [
+    (["concepts", "train", "--robot", "ur5e_2f85"], "--robot ur5e_2f85: give --out DIR"),
     (["concepts", "eval", "--checkpoint", "/nonexistent"], "no concept checkpoint at"),
     (["concepts", "learn", "pink", "--where", "colour=pink"], "--where must be ATTR=VALUE"),
     (["concepts", "learn", "pink", "--where", "color=mauve"], "no colour 'mauve' to render"),

@@ -17,8 +17,8 @@ from policies.demos import (FEATURES, MAX_ENTITIES, Demo, DemoStep, cell_of, ent
                             save_demo, topdown, topdown_shape, xy_of, yaw_of)
 from policies.transporter import (TransportSample, TransporterConfig, augment, correlate,
                                   rotate_crops, train_transporter)
-from policies.weights import (CheckpointInvalid, CheckpointMissing, default_root,
-                              load_checkpoint, save_checkpoint)
+from policies.weights import (CheckpointInvalid, CheckpointMissing, checkpoint_robot,
+                              default_root, load_checkpoint, save_checkpoint)
 from scenes.env import TabletopEnv
 from scenes.tasks.layout import yaw_pose
 from tamp.world import Shape, WorldModel, WorldObject, Zone
@@ -320,3 +320,79 @@ def test_train_writes_a_checkpoint_from_a_demo(tmp_path, bowl_demo, capsys):
     policy = BCPolicy(checkpoints=tmp_path / "ckpt")
     net, _ = policy.load("place-in-bowl")
     assert net.pick.weight.shape == (MAX_ENTITIES, 128)
+
+
+# -- robots ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ur5e_demos(tmp_path_factory):
+    """place-in-bowl seed 0, demonstrated with the UR5e by ``tamp policies demo``."""
+    from experiments.cli import main
+
+    root = tmp_path_factory.mktemp("ur5e-demos")
+    assert main(["policies", "demo", "--task", "place-in-bowl", "--robot", "ur5e_2f85",
+                 "--demos", str(root)]) == 0
+    return root
+
+
+def test_a_demonstration_records_its_robot(ur5e_demos, bowl_demo):
+    demo = load_demo("place-in-bowl", 0, ur5e_demos)
+    assert demo.robot == "ur5e_2f85" and len(demo.steps) == 2
+    assert json.loads((ur5e_demos / "place-in-bowl" / "seed0.json").read_text())["robot"] \
+        == "ur5e_2f85"
+    # the scene of the Panda's demonstration (bowl_demo), another arm in the cameras' view
+    w0, w1 = bowl_demo.steps[0].world, demo.steps[0].world
+    assert all(np.allclose(w0.objects[n].pose, w1.objects[n].pose) for n in w0.objects)
+    assert not np.array_equal(demo.images[0], bowl_demo.images[0])
+    # a demonstration recorded before robots were named is the default robot's
+    doc = demo.to_json()
+    del doc["robot"]
+    assert Demo.from_json(doc).robot == "panda_2f85"
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--robot", "panda_2f85", "--out", "OUT"], "--robot panda_2f85: the demonstration of "
+     "place-in-bowl seed 0 in DEMOS was recorded with ur5e_2f85; leave out --robot"),
+    ([], "place-in-bowl: training for ur5e_2f85 needs --out DIR"),
+])
+def test_training_refuses_another_robot_than_the_demonstrations(ur5e_demos, tmp_path, capsys,
+                                                                argv, expected):
+    from experiments.cli import main
+
+    argv = [str(tmp_path) if a == "OUT" else a for a in argv]
+    assert main(["policies", "train", "--method", "bc-1demo", "--task", "place-in-bowl",
+                 "--demos", str(ur5e_demos), *argv]) == 2
+    err = capsys.readouterr().err
+    assert expected.replace("DEMOS", str(ur5e_demos)) in err and err.count("\n") == 1
+    assert not list(tmp_path.iterdir())  # nothing trained
+
+
+def test_a_checkpoint_of_another_robot_runs_and_says_so(ur5e_demos, tmp_path):
+    from experiments.cli import main
+
+    ckpt, out = tmp_path / "ckpt", tmp_path / "eval"
+    assert main(["policies", "train", "--method", "bc-1demo", "--task", "place-in-bowl",
+                 "--demos", str(ur5e_demos), "--out", str(ckpt), "--iterations", "300"]) == 0
+    doc, _ = load_checkpoint("bc-1demo", "place-in-bowl", ckpt)
+    assert doc["info"]["robot"] == "ur5e_2f85"
+    assert doc["info"]["command"].endswith("--iterations 300 --robot ur5e_2f85")
+    said = []
+    assert checkpoint_robot(doc, "panda_2f85", said.append) == {"checkpoint_robot": "ur5e_2f85"}
+    assert checkpoint_robot(doc, "ur5e_2f85", said.append) == {"checkpoint_robot": "ur5e_2f85"}
+    assert said == ["bc-1demo checkpoint for place-in-bowl learned from a ur5e_2f85 "
+                    "demonstration; panda_2f85 carries out its choices"]
+    # evaluated with the Panda: it runs, and each episode names both robots
+    assert main(["policies", "eval", "--method", "bc-1demo", "--task", "place-in-bowl",
+                 "--seeds", "1002", "--checkpoints", str(ckpt), "--out", str(out)]) == 0
+    record = json.loads((out / "bc-1demo" / "place-in-bowl" / "seed1002.json").read_text())
+    assert (record["robot"], record["checkpoint_robot"]) == ("panda_2f85", "ur5e_2f85")
+    assert record["steps"], record["failure_reason"]  # it acted
+    summary = json.loads((out / "summary.json").read_text())
+    assert not summary["command"].endswith("--robot panda_2f85")
+    # resumed with the UR5e, the Panda's episode is run again, not kept
+    assert main(["policies", "eval", "--method", "bc-1demo", "--task", "place-in-bowl",
+                 "--seeds", "1002", "--checkpoints", str(ckpt), "--out", str(out),
+                 "--resume", "--robot", "ur5e_2f85"]) == 0
+    record = json.loads((out / "bc-1demo" / "place-in-bowl" / "seed1002.json").read_text())
+    assert (record["robot"], record["checkpoint_robot"]) == ("ur5e_2f85", "ur5e_2f85")
+    assert json.loads((out / "summary.json").read_text())["command"].endswith(
+        "--robot ur5e_2f85")

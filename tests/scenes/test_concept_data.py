@@ -136,3 +136,23 @@ def test_suite_towers_are_built_as_the_tasks_build_them():
             for name, obj in world.objects.items():
                 assert obj.pose[2, 2] > 0.98, name
                 assert abs(characteristic_size(obj.shape) - LARGE_FROM[obj.category]) > 0.004
+
+
+def test_the_robot_in_view_is_chosen_and_recorded():
+    """The same scene with another arm at the table: the objects and their masks alike,
+    the arm's pixels not; the dataset names the robot."""
+    rng = np.random.default_rng
+    ur5e = ConceptSceneConfig(split="test", robot="ur5e_2f85")
+    with ConceptSceneGenerator(ur5e) as gen:
+        world, frame, _ = gen.scene(rng(7))
+    with ConceptSceneGenerator(ConceptSceneConfig(split="test")) as gen:
+        panda_world, panda, _ = gen.scene(rng(7))
+    assert all(np.allclose(o.pose, panda_world.objects[n].pose, atol=1e-6)
+               for n, o in world.objects.items())
+    assert np.array_equal(frame.instance, panda.instance)
+    assert (frame.rgb != panda.rgb).any(-1).sum() > 1000  # the arm is in view
+    assert generate(1, 5, ur5e).meta["robot"] == "ur5e_2f85"
+    assert generate(1, 5, ConceptSceneConfig(split="test")).meta["robot"] == "panda_2f85"
+    with pytest.raises(ValueError, match="unknown robot 'nope'; known robots: panda_2f85, "
+                                         "ur5e_2f85"):
+        ConceptSceneGenerator(ConceptSceneConfig(robot="nope"))
