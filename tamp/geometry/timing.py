@@ -241,6 +241,19 @@ def _sample(position, duration: float, dt: float, window: float, first: np.ndarr
     return times, positions
 
 
+def _differences(times: np.ndarray, positions: np.ndarray):
+    """Sample spacings (with one more at each end), velocities between samples and
+    accelerations at the samples, by finite differences, at rest before the first sample
+    and after the last."""
+    dt = np.diff(times)
+    q = np.vstack([positions[:1], positions, positions[-1:]])
+    h = np.concatenate([dt[:1], dt, dt[-1:]])
+    h = np.where(h > 1e-12, h, 1e-12)
+    v = np.diff(q, axis=0) / h[:, None]
+    a = np.diff(v, axis=0) / ((h[:-1] + h[1:]) / 2)[:, None]
+    return h, v, a
+
+
 def limit_ratios(times: np.ndarray, positions: np.ndarray, max_velocity: np.ndarray,
                  max_acceleration: np.ndarray) -> tuple[float, float]:
     """The largest joint velocity and acceleration of sampled positions as fractions of
@@ -248,12 +261,7 @@ def limit_ratios(times: np.ndarray, positions: np.ndarray, max_velocity: np.ndar
     last."""
     if len(times) < 2:
         return 0.0, 0.0
-    dt = np.diff(times)
-    q = np.vstack([positions[:1], positions, positions[-1:]])
-    h = np.concatenate([dt[:1], dt, dt[-1:]])
-    h = np.where(h > 1e-12, h, 1e-12)
-    v = np.diff(q, axis=0) / h[:, None]
-    a = np.diff(v, axis=0) / ((h[:-1] + h[1:]) / 2)[:, None]
+    _, v, a = _differences(times, positions)
     return (float(np.max(np.abs(v) / np.asarray(max_velocity))),
             float(np.max(np.abs(a) / np.asarray(max_acceleration))))
 
@@ -265,12 +273,7 @@ def jerk_ratio(times: np.ndarray, positions: np.ndarray, max_jerk: np.ndarray) -
     jerks between samples)."""
     if len(times) < 2:
         return 0.0
-    dt = np.diff(times)
-    q = np.vstack([positions[:1], positions, positions[-1:]])
-    h = np.concatenate([dt[:1], dt, dt[-1:]])
-    h = np.where(h > 1e-12, h, 1e-12)
-    v = np.diff(q, axis=0) / h[:, None]
-    a = np.diff(v, axis=0) / ((h[:-1] + h[1:]) / 2)[:, None]
+    h, _, a = _differences(times, positions)
     a = np.vstack([np.zeros((1, a.shape[1])), a, np.zeros((1, a.shape[1]))])
     j = np.diff(a, axis=0) / h[:, None]
     return float(np.max(np.abs(j) / np.asarray(max_jerk)))

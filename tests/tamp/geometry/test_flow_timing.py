@@ -9,24 +9,11 @@ import pytest
 from tamp.geometry.motion import round_corner, round_corners
 from tamp.geometry.timing import (SHARP_TURN, jerk_ratio, jerk_window, limit_ratios,
                                   max_turn, time_chain, time_parameterize)
+from tests.tamp.geometry.test_timing import _corners, _gentle
+from tests.tamp.geometry.test_timing import _straight_move as _straight
 
 DT = 1.0 / 40.0
 SCALE = 0.5
-
-
-def _corners(robot, seed=5, n=5):
-    rng = np.random.default_rng(seed)
-    return robot.home + np.cumsum(rng.uniform(-0.4, 0.4, (n, 7)), axis=0)
-
-
-def _gentle(robot, n=6):
-    t = np.linspace(0.0, 1.0, n)[:, None]
-    return robot.home + 0.4 * np.hstack([t, t ** 2, -t, 0.5 * t ** 2, t, 0 * t, t ** 3])
-
-
-def _straight(robot, n=11):
-    rng = np.random.default_rng(3)
-    return np.linspace(robot.home, robot.home + rng.uniform(-0.3, 0.3, 7), n)
 
 
 def _time(path, robot, jerk):
