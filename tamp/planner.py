@@ -28,7 +28,7 @@ from tamp.geometry.kinematics import IKConfig, Kinematics
 from tamp.geometry.motion import MotionConfig
 from tamp.geometry.placements import PlacementConfig
 from tamp.domains import DOMAINS, get_domain
-from tamp.refine import Refiner, RefinementError
+from tamp.refine import TIMINGS, Refiner, RefinementError
 from tamp.robot import RobotSpec
 from tamp.world import WorldModel, WorldObject
 
@@ -76,6 +76,10 @@ class PlannerConfig:
     ik: IKConfig = field(default_factory=IKConfig)
     grasp: GraspConfig = field(default_factory=GraspConfig)
     placement: PlacementConfig = field(default_factory=PlacementConfig)
+
+    def __post_init__(self):
+        if self.timing not in TIMINGS:
+            raise ValueError(f"unknown timing '{self.timing}'; known: {', '.join(TIMINGS)}")
 
 
 #: fields a planner configuration file may not set: each episode sets them (its seed, the

@@ -86,4 +86,13 @@ def test_the_flow_timing_takes_less_robot_time(robot):
 
 def test_an_unknown_timing_is_refused(robot):
     with pytest.raises(ValueError, match="unknown timing 'fast'"):
-        Planner(robot, PlannerConfig(timing="fast")).plan(_world(), GOAL, robot.home)
+        PlannerConfig(timing="fast")
+
+
+def test_an_unknown_timing_in_a_planner_config_file_is_one_line(tmp_path):
+    from experiments.options import UsageError, planner_overrides
+
+    path = tmp_path / "planner.yaml"
+    path.write_text("timing: fast\n")
+    with pytest.raises(UsageError, match="unknown timing 'fast'; known: flow, stop"):
+        planner_overrides(str(path))
