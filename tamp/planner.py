@@ -56,12 +56,15 @@ class PlannerConfig:
     cartesian_step: float = 0.01  #: m between IK solves on a straight move
     max_joint_jump: float = 0.25  #: rad allowed between consecutive straight-move solves
     speed_scale: float = 0.5  #: fraction of the joint velocity/acceleration/jerk limits
-    #: how motions are timed and executed: ``"flow"`` (corners of planned paths cut by
+    #: how motions are made and timed: ``"flow"`` (corners of planned paths cut by
     #: collision-checked curves; the moves between two gripper actions timed as one
-    #: motion that does not stop where they join; within the jerk limits; the executor
-    #: waits only until the arm has arrived, the pads stall-checked for 0.1 s) or
-    #: ``"stop"`` (the original timing: every move on its own, stopping at its end and at
-    #: every sharp corner, 0.25 s held after each, no jerk limit, 0.2 s stall check)
+    #: motion that does not stop where they join, within the jerk limits; the executor
+    #: waits only until the arm has arrived; the empty hand's straight moves only
+    #: ``approach_clearance`` past the object's top; the retreat starts once the pads
+    #: have let go; placements with room for the open fingers tried first; a look goes
+    #: only as far towards home as needed) or ``"stop"`` (the planner as it was before
+    #: all of these, kept to compare against: every move on its own, 0.25 s held after
+    #: each, no jerk limit)
     timing: str = "flow"
     dt: float = 1.0 / 40.0  #: s between trajectory samples
     max_placements: int = 8  #: placements tried per grasp
