@@ -84,14 +84,20 @@ def time_parameterize(path: np.ndarray, max_velocity: np.ndarray,
     return timed
 
 
-def max_turn(path: np.ndarray) -> float:
-    """The largest angle (rad) between consecutive segments of a joint-space path."""
+def turns(path: np.ndarray) -> np.ndarray:
+    """The angle (rad) between consecutive segments at each inner waypoint of a
+    joint-space path (repeated waypoints dropped first)."""
     seg = np.diff(distinct_waypoints(path), axis=0)
     if len(seg) < 2:
-        return 0.0
+        return np.zeros(0)
     seg = seg / np.linalg.norm(seg, axis=1, keepdims=True)
-    cos = np.clip(np.einsum("ij,ij->i", seg[:-1], seg[1:]), -1.0, 1.0)
-    return float(np.arccos(cos).max())
+    return np.arccos(np.clip(np.einsum("ij,ij->i", seg[:-1], seg[1:]), -1.0, 1.0))
+
+
+def max_turn(path: np.ndarray) -> float:
+    """The largest angle (rad) between consecutive segments of a joint-space path."""
+    t = turns(path)
+    return float(t.max()) if len(t) else 0.0
 
 
 def distinct_waypoints(path: np.ndarray) -> np.ndarray:
@@ -373,8 +379,7 @@ def time_chain(paths: list[np.ndarray], max_velocity: np.ndarray,
     at = np.cumsum(keep) - 1  # index among the distinct waypoints
     pts = joined[keep]
     # stretches between the corners the arm must stop at
-    seg = np.diff(pts, axis=0)
-    stops = [0] + [i for i in range(1, len(pts) - 1) if _turn(seg[i - 1], seg[i]) > SHARP_TURN] \
+    stops = [0] + [int(i) + 1 for i in np.flatnonzero(turns(pts) > SHARP_TURN)] \
         + [len(pts) - 1]
     times, positions, knots, methods, reasons = [np.zeros(1)], [pts[:1]], [0.0], set(), []
     t0 = 0.0
@@ -406,11 +411,3 @@ def time_chain(paths: list[np.ndarray], max_velocity: np.ndarray,
     bounds = list(np.maximum.accumulate([0] + [min(max(c, 1), n - 2) for c in cuts] + [n - 1]))
     return [replace(whole, times=times[a:b + 1] - times[a], positions=positions[a:b + 1].copy())
             for a, b in zip(bounds[:-1], bounds[1:])]
-
-
-def _turn(u: np.ndarray, v: np.ndarray) -> float:
-    """The angle (rad) between two segment directions."""
-    nu, nv = np.linalg.norm(u), np.linalg.norm(v)
-    if nu < 1e-12 or nv < 1e-12:
-        return 0.0
-    return float(np.arccos(np.clip(u @ v / (nu * nv), -1.0, 1.0)))
