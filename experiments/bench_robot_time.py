@@ -97,6 +97,8 @@ def rows(results: dict[str, list[dict]]) -> list[dict]:
             row[f"moving_{t}"] = _median([(x["move_s"] + x["look_s"]) / x["total_s"]
                                           for x in rt if x["total_s"] > 0])
             row[f"look_{t}"] = _median([x["look_s"] for x in rt])
+            extra = [by[t][(method, task, s)].get("look_extra_s") for s in seeds]
+            row[f"look_extra_{t}"] = _median([x for x in extra if x is not None])
             row[f"bound_ratio_{t}"] = _median([(x["move_s"] + x["look_s"]) / x["lower_bound_s"]
                                                for x in rt if x["lower_bound_s"] > 0])
             timed = [x.get("moves_timed", {}) for x in rt]
@@ -131,11 +133,15 @@ def report(table: list[dict], command: str, plot: str | None = None,
              "included) over the robot's time. Bound ratio: moving time over the lower "
              "bound (each motion from rest to rest timed at the limits as if nothing were "
              "in the way); each timing's own plans. Medians over episodes. TOPP-RA: the "
-             "share of moves timed along a spline (the rest stop at every waypoint).", "",
+             "share of moves timed along a spline (the rest stop at every waypoint). Look s: "
+             "time in the moves made only to let the camera see; look extra: what looking "
+             "added to the planned motion (those moves, and the next step's first move "
+             "from the viewing pose less the one it replaced).", "",
              "| method | task | success stop | success flow | paired | median stop → flow "
              "(change) | p95 stop → flow | moving share stop / flow | look s stop → flow | "
+             "look extra s stop → flow | "
              "bound ratio stop / flow | TOPP-RA stop / flow |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table:
         lines.append(
             f"| {r['method']} | {r['task']} | {r['ok_stop']}/{r['n_stop']} | "
@@ -143,6 +149,7 @@ def report(table: list[dict], command: str, plot: str | None = None,
             f"{_s(r['median_flow'])} ({_pct(r['change'])}) | {_s(r['p95_stop'])} → "
             f"{_s(r['p95_flow'])} | {_share(r['moving_stop'])} / "
             f"{_share(r['moving_flow'])} | {_s(r['look_stop'])} → {_s(r['look_flow'])} | "
+            f"{_s(r['look_extra_stop'])} → {_s(r['look_extra_flow'])} | "
             f"{_s(r['bound_ratio_stop'])} / {_s(r['bound_ratio_flow'])} | "
             f"{_share(r['toppra_stop'])} / {_share(r['toppra_flow'])} |")
     if plot:

@@ -26,9 +26,12 @@ PERCEIVED_DRIFT_DISTANCE = 0.012
 #: m added to the arm's collision spheres when judging whether it hides part of an
 #: object from the camera (the spheres fit the links, not their silhouettes)
 LOOK_MARGIN = 0.03
-#: with the "flow" timing, the shares of the way home at which a look is tried before
-#: going all the way (the first from which the camera sees every object is taken)
+#: with the "flow" timing, the shares of the way home at which a look is tried (the
+#: first from which the camera sees every object is taken), after the points of the
+#: next step's first move and before going all the way home
 LOOK_SHARES = (0.25, 0.5, 0.75)
+#: how many points of the next step's first move a look tries, evenly spaced along it
+LOOK_AHEAD_POINTS = 12
 
 
 def expected_facts(action: Action, domain: str) -> set[tuple[str, ...]]:
@@ -62,6 +65,9 @@ class LoopResult:
     replans: int = 0
     refreshes: int = 0  #: plans made again because things lay off their planned poses
     looks: int = 0  #: moves out of the camera's line of sight to look at the table
+    #: s of planned motion the looks added: each look's move, and where the next step
+    #: then starts from the viewing pose, its first move less the one it replaced
+    look_extra: float = 0.0
 
 
 class ClosedLoop:
@@ -97,6 +103,7 @@ class ClosedLoop:
         def looked_at(looked: Plan | None) -> None:
             if looked is not None:
                 out.looks += 1
+                out.look_extra += looked.duration
                 out.planning_time += looked.planning_time
                 out.planning_cpu += looked.planning_cpu_time
 
@@ -128,7 +135,9 @@ class ClosedLoop:
                     # (a step that ends holding something, as for a "holding" goal,
                     # keeps it where it is: the look is for the empty hand)
                     holding = any(s.holding for s in step[-1].segments[-1:])
-                    world, looked = self.observe_clear(move=not holding)
+                    world, looked = self.observe_clear(
+                        move=not holding,
+                        ahead=_first_path(steps[k + 1]) if k + 1 < len(steps) else None)
                     looked_at(looked)
                     missing = set().union(*(expected_facts(a, domain) for a in step)) - \
                         symbolic_state(world, domain)
@@ -149,6 +158,7 @@ class ClosedLoop:
                             out.planning_time += back.planning_time
                             out.planning_cpu += back.planning_cpu_time
                             if back.success:
+                                out.look_extra += _moving(back.actions) - _moving(steps[k + 1])
                                 steps[k + 1] = back.actions
                             else:
                                 moved = f"no way on from the viewing pose ({back.reason})"
@@ -172,25 +182,27 @@ class ClosedLoop:
         out.first_plan = first_plan or []
         return out
 
-    def observe_clear(self, move: bool = True) -> tuple[WorldModel, Plan | None]:
+    def observe_clear(self, move: bool = True, ahead: np.ndarray | None = None
+                      ) -> tuple[WorldModel, Plan | None]:
         """The world observed, from out of the camera's line of sight if the arm hid part
-        of it (see :meth:`look`; not when ``move`` is False); the half-hidden view is
-        forgotten, so that it names nothing."""
+        of it (see :meth:`look`, ``ahead`` included; not when ``move`` is False); the
+        half-hidden view is forgotten, so that it names nothing."""
         memory = self.perceiver.remember()
         world = self.perceiver.observe()
-        looked = self.look(world) if move else None
+        looked = self.look(world, ahead) if move else None
         if looked is not None:
             self.perceiver.forget_since(memory)
             world = self.perceiver.observe()
         return world, looked
 
-    def look(self, world: WorldModel) -> Plan | None:
+    def look(self, world: WorldModel, ahead: np.ndarray | None = None) -> Plan | None:
         """With a camera: if the arm hides part of an object of ``world`` from it, move
         the arm out of the camera's view so that the next look sees everything (home;
-        with the "flow" timing only as far towards home as needed, see LOOK_SHARES);
-        the move made (its planning time counts), or None when none was needed or
-        possible. A view half blocked by the arm fits objects too small, off-centre, or
-        as something else."""
+        with the "flow" timing only as far as needed: first to a point of ``ahead``, the
+        path (configurations) the arm takes next, so that the look is the start of that
+        move, then on the way home, see LOOK_SHARES); the move made (its planning time
+        counts), or None when none was needed or possible. A view half blocked by the
+        arm fits objects too small, off-centre, or as something else."""
         from tamp.perception.self_filter import hidden_by, robot_filter, top_points
 
         camera = self.perceiver.camera_position
@@ -210,8 +222,9 @@ class ClosedLoop:
             # only as far towards home as the camera needs: the first of a few points on
             # the way from which the arm hides none of the objects
             gripper = self.robot.gripper.joint_for_width(self.actuator.gripper_width())
-            for share in LOOK_SHARES:
-                q_look = q + share * (home - q)
+            on_path = [] if ahead is None or len(ahead) < 2 else ahead[np.unique(
+                np.linspace(1, len(ahead) - 1, LOOK_AHEAD_POINTS).round().astype(int))]
+            for q_look in [*on_path, *(q + share * (home - q) for share in LOOK_SHARES)]:
                 if not hidden_by(robot_filter(self.planner.kin, q_look, gripper,
                                               margin=LOOK_MARGIN), camera, points).any():
                     target = q_look
@@ -224,6 +237,21 @@ class ClosedLoop:
         if self.actuator.run_actions(move.actions):
             return None
         return move
+
+
+def _moving(actions: list[Action]) -> float:
+    """s of planned motion in ``actions``."""
+    return Plan(True, list(actions)).duration
+
+
+def _first_path(step: list[Action]) -> np.ndarray | None:
+    """The configurations of ``step``'s first move of the empty hand (its transit); None
+    if it starts otherwise."""
+    for a in step:
+        for seg in a.segments:
+            if seg.kind == "move":
+                return None if seg.holding else seg.trajectory.positions
+    return None
 
 
 def _from_here(planner: Planner, world: WorldModel, q: np.ndarray,
