@@ -36,6 +36,13 @@ class GeometryOptions:
                                                   "(default 0)")
     update_docs: bool = option(False, help="replace the geometry section of "
                                            "docs/BENCHMARKS.md")
+    device: str = option("cpu", metavar="NAME", help=(
+        "torch device of the collision table's torch column: cpu, cuda, cuda:N or auto "
+        "(default cpu); the kernel and PyBullet run on the CPU. Needing neither pinocchio "
+        "nor PyBullet: python experiments/gpu_collision.py --device cuda"))
+
+    def check(self) -> None:
+        opt.torch_device(self.device)  # a device this machine lacks: one line, exit 2
 
 
 @dataclass(frozen=True)
@@ -347,10 +354,12 @@ def _cmd_geometry(args: GeometryOptions) -> int:
     from experiments.files import write_json_atomic
 
     opt.writable_dir("--out", args.out)
-    cfg = bg.GeometryBenchConfig(seed=args.seed)
+    device = str(opt.torch_device(args.device))
+    cfg = bg.GeometryBenchConfig(seed=args.seed, device=device)
     if args.quick:
         cfg = bg.GeometryBenchConfig(n_configs=500, batch_sizes=(1, 64, 1024), n_ik=50,
-                                     n_motion=3, n_grasp_trials=1, seed=args.seed)
+                                     n_motion=3, n_grasp_trials=1, seed=args.seed,
+                                     device=device)
 
     def progress(msg: str) -> None:
         print(f"[bench] {msg}", file=sys.stderr, flush=True)
@@ -361,7 +370,8 @@ def _cmd_geometry(args: GeometryOptions) -> int:
                "motion": bg.bench_motion(robot, cfg, progress),
                "grasps": bg.bench_grasps(robot, cfg, progress)}
     command = "tamp bench geometry" + (" --quick" if args.quick else "") + \
-        (f" --seed {args.seed}" if args.seed else "")
+        (f" --seed {args.seed}" if args.seed else "") + \
+        (f" --device {args.device}" if args.device != "cpu" else "")
     text = bg.report(results, command)
     out = Path(args.out)
     write_json_atomic(out / "geometry.json", results)

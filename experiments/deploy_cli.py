@@ -305,6 +305,15 @@ class TwinServeOptions:
         "benchmarks, as far as the physics keeps up)"))
     camera: str = camera_option("d435", "a real camera's imperfections, as on the robot")
     robot: str = robot_option()
+    device: str = option("cpu", metavar="NAME", help=(
+        "cpu, cuda, cuda:N or auto, checked as 'tamp deploy --device' checks it (a device "
+        "this machine lacks is refused); accepted so that one device can be named to both "
+        "commands, it changes nothing here: the twin runs no torch work (physics and "
+        "camera in PyBullet, sensor noise in numpy). Give it to 'tamp deploy', whose "
+        "planner and concept model run there"))
+
+    def check(self) -> None:
+        opt.torch_device(self.device)  # a device this machine lacks: one line, exit 2
 
 
 def add_twin_command(subparsers) -> None:

@@ -134,9 +134,18 @@ def _loop(args, cell, robot, sensor, safety, transport, gripper, report: dict) -
         q = transport.joint_state().positions_for(robot.arm_joints)
         return q, robot.gripper.joint_for_width(hand["width"]())
 
+    # plan with joint limits narrowed by the safety margin, so that every planned motion
+    # keeps the clearance the safety checks demand
+    margin = safety.position_margin + 1e-3
+    plan_robot = dataclasses.replace(robot, lower=robot.lower + margin,
+                                     upper=robot.upper - margin)
+    planner = Planner(plan_robot, args.planner_config(seed=0, domain=args.domain))
+    collision = planner.config.collision.resolved()
+    report.update(device=collision.device, collision_backend=collision.backend)
+    # the concept model runs where the planner's batched work does (--device)
     perceiver = LearnedPerceiver(camera, robot, "learned-geometric", robot_state,
                                  table_height=cell.table_height, zones=cell.zones(),
-                                 table_extent=cell.table_extent)
+                                 table_extent=cell.table_extent, device=planner.config.device)
     looks = report.setdefault("perception_s", [])
     observe = perceiver.observe
 
@@ -147,14 +156,6 @@ def _loop(args, cell, robot, sensor, safety, transport, gripper, report: dict) -
         finally:
             looks.append(round(time.perf_counter() - t, 4))
     perceiver.observe = timed_observe
-    # plan with joint limits narrowed by the safety margin, so that every planned motion
-    # keeps the clearance the safety checks demand
-    margin = safety.position_margin + 1e-3
-    plan_robot = dataclasses.replace(robot, lower=robot.lower + margin,
-                                     upper=robot.upper - margin)
-    planner = Planner(plan_robot, args.planner_config(seed=0, domain=args.domain))
-    collision = planner.config.collision.resolved()
-    report.update(device=collision.device, collision_backend=collision.backend)
     t0 = time.perf_counter()
     try:
         _say(f"looking at the table ({cam.namespace}, camera model {sensor.name})")

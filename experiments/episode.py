@@ -78,7 +78,9 @@ def settings_of(time_budget: float, options: dict, robot: str = DEFAULT_ROBOT
 def collision_of(options: dict) -> dict[str, str]:
     """Where the planner's collision checks run, as a result records it (outside the
     settings, so that results made before it was recorded still resume): ``device`` and
-    ``collision_backend`` of the planner's configuration in ``options``."""
+    ``collision_backend`` of the planner's configuration in ``options``. ``device`` is
+    also where the antipodal grasp search and learned perception's concept model ran
+    (:attr:`tamp.planner.PlannerConfig.device`, the one the method was given)."""
     from tamp.planner import PlannerConfig, with_overrides
 
     config = with_overrides(PlannerConfig(), options.get("planner", {})).collision.resolved()

@@ -163,17 +163,23 @@ def refuse_unusable(options, methods) -> None:
 
 @dataclass(frozen=True)
 class DeviceOptions:
-    """Where the planner's collision checks run (``run``, ``bench episodes``, ``deploy``):
-    the rule is in :meth:`planner_settings`. Both feed the planner's configuration."""
+    """Where batched torch work runs (``run``, ``bench episodes``, ``deploy``): the
+    planner's collision checks, its antipodal grasp search and the concept model of
+    learned perception, all on the planner's collision device
+    (:attr:`tamp.planner.PlannerConfig.device`); the rule is in :meth:`planner_settings`.
+    Both feed the planner's configuration."""
 
     SECTION: ClassVar[str] = (
         "Device (the planner's collision checks: the compiled CPU kernel, or the same "
-        "test in torch on a device; both give the same plans)")
+        "test in torch on a device, both giving the same plans; the antipodal grasp search "
+        "and learned perception's concept model run on the same device)")
 
     device: str = opt("cpu", metavar="NAME", feeds="config", what="a device",
                       help="torch device for batched work: cpu, cuda, cuda:N, or auto (CUDA "
                            "when there is one, else the CPU); default cpu. A device other "
-                           "than the CPU runs the collision checks in torch there")
+                           "than the CPU runs the collision checks in torch there, and the "
+                           "antipodal grasp search and the concept model (learned "
+                           "perception) run there too")
     collision_backend: str | None = opt(
         None, choices=("kernel", "torch"), feeds="config", what="a collision backend",
         help="'kernel' (the compiled CPU kernel) or 'torch' (the same test in torch, float64, "

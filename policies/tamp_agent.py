@@ -78,12 +78,12 @@ class TampPolicy(Policy):
         if perception != "oracle" and concepts is not None:
             from tamp.concepts.checkpoint import load_checkpoint
 
-            self.model = load_checkpoint(concepts)
+            self.model = load_checkpoint(concepts, self.config.device)
         self.perceiver: Perceiver | None = None  #: made per episode (see ``perceiver_for``)
 
     def perceiver_for(self, env: TabletopEnv) -> Perceiver:
         """The episode's perceiver: ground truth (oracle) or the learned one on the scene
-        camera."""
+        camera, its concept model on the planner's device (``config.device``)."""
         from scenes.agent_io import OraclePerceiver, SimCamera, nearest_body, robot_state
 
         if self.perception == "oracle":
@@ -94,7 +94,8 @@ class TampPolicy(Policy):
         return LearnedPerceiver(
             SimCamera(env), env.robot, self.perception, robot_state(env),
             table_height=TABLE_TOP, zones={z.name: z for z in env.instance.zones},
-            concepts=self.concepts, model=self.model, bind=nearest_body(env))
+            concepts=self.concepts, model=self.model, bind=nearest_body(env),
+            device=self.config.device)
 
     def observe(self, env: TabletopEnv) -> WorldModel:
         """One observation of ``env`` by this episode's perceiver (made on first use)."""
@@ -165,6 +166,7 @@ class TampPolicy(Policy):
              "robot_time": result.robot_time(env.robot, self.config.speed_scale),
              "timing": self.config.timing,
              "replans": out.replans, "refreshes": out.refreshes, "looks": out.looks,
+             "look_extra_s": round(out.look_extra, 3),
              "executed": out.executed, "goal_status": status})
 
 

@@ -34,3 +34,10 @@ def available() -> list[str]:
 def load(name: str = DEFAULT_ROBOT) -> RobotSpec:
     """The robot called ``name`` (a folder ``robots/NAME/`` with ``NAME.yaml``)."""
     return RobotSpec.from_yaml(ROBOTS.get(name))
+
+
+def sphere_model_path(name: str = DEFAULT_ROBOT) -> Path:
+    """The stored collision sphere model of robot ``name``, padded as the planner pads it
+    (``SphereModel.load`` reads it without pinocchio; ``python -m
+    robots.tools.build_sphere_model NAME`` writes it)."""
+    return ROBOTS.get(name).parent / f"{name}_sphere_model.npz"

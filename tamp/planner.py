@@ -84,6 +84,14 @@ class PlannerConfig:
         if self.timing not in TIMINGS:
             raise ValueError(f"unknown timing '{self.timing}'; known: {', '.join(TIMINGS)}")
 
+    @property
+    def device(self) -> str:
+        """The torch device of batched work (the collision checks in torch, the antipodal
+        grasp search, the concept model of learned perception): the collision section's
+        ``device``, "auto" decided; one setting for all of them. A ValueError as from
+        :meth:`CollisionConfig.resolved`."""
+        return self.collision.resolved().device
+
 
 #: fields a planner configuration file may not set: each episode sets them (its seed, the
 #: ``--time-budget``, the task's domain)
@@ -144,6 +152,11 @@ class Planner:
         self.robot = robot
         self.config = config or PlannerConfig()
         self.kin = Kinematics(robot)
+        if self.config.ik.batch == "always" or (self.config.ik.batch == "auto"
+                                            and self.config.device.startswith("cuda")):
+            from tamp.geometry.batch_ik import BatchedKinematics  # the IK starts at once
+
+            self.kin = BatchedKinematics(robot, self.config.device)
         # set-up, not planning: parse the domain and load the grasp solvers (open3d) now,
         # so that the first plan's time is the planner's own
         import tamp.geometry.antipodal  # noqa: F401

@@ -69,7 +69,7 @@ def at_given_pose(world, obj, args, rng, config, context) -> PlacementStream:
 def pick_grasps(obj: WorldObject, robot: RobotSpec, config, rng: np.random.Generator):
     """Grasp candidates for ``obj`` from the configured source: ``"top"`` reads them off
     the shape; ``"antipodal"`` searches the object's points (sampled from its shape here;
-    from the camera once perception provides them)."""
+    from the camera once perception provides them), on ``config.device``."""
     source = config.grasp_source
     if source not in ("top", "antipodal", "auto"):
         raise ValueError(f"unknown grasp source '{source}'")
@@ -79,7 +79,8 @@ def pick_grasps(obj: WorldObject, robot: RobotSpec, config, rng: np.random.Gener
 
     points, normals = surface_points(obj.shape, obj.pose, 3000, rng)
     return antipodal_grasps(obj.name, points, robot, rng, obj_pose=obj.pose,
-                            normals=None if config.estimate_normals else normals)
+                            normals=None if config.estimate_normals else normals,
+                            device=config.device)
 
 
 def _least_turn(obj: WorldObject, poses: list[np.ndarray]) -> list[np.ndarray]:

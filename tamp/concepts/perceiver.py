@@ -35,14 +35,17 @@ class LearnedPerceiver:
     clustering, as on a real camera). ``robot_state`` returns the arm's joint positions
     (rad) and the gripper joint, for the self-filter. ``bind`` names, for an object whose
     points carry no instance label, what it is to whoever executes the plan (a simulator's
-    body; None: nothing)."""
+    body; None: nothing). ``device``: the torch device the concept model is loaded on
+    when no ``model`` is given (the planner's, :attr:`tamp.planner.PlannerConfig.device`);
+    a given ``model`` runs where it is."""
 
     def __init__(self, source: FrameSource, robot, mode: Segmentation = "learned",
                  robot_state: Callable[[], tuple[np.ndarray, float]] | None = None,
                  table_height: float | None = None, zones: dict[str, Zone] | None = None,
                  concepts: str | Path | None = None, model=None,
                  bind: Callable[[np.ndarray], str] | None = None,
-                 table_extent: tuple[float, float, float, float] | None = None):
+                 table_extent: tuple[float, float, float, float] | None = None,
+                 device: str = "cpu"):
         if mode not in ("learned", "learned-geometric"):
             raise ValueError(f"unknown perception mode '{mode}'")
         if mode == "learned-geometric" and robot_state is None:
@@ -56,6 +59,7 @@ class LearnedPerceiver:
         #: the concept checkpoint; None: the shipped one for the camera's sensor model
         self.concepts = concepts
         self.model = model
+        self.device = device
         self.bind = bind
         #: the table top's x_min, x_max, y_min, y_max (m) when the workcell states it
         self.table_extent = table_extent
@@ -109,7 +113,7 @@ class LearnedPerceiver:
             from tamp.concepts.checkpoint import checkpoint_for_camera, load_checkpoint
 
             self.concepts = checkpoint_for_camera(source.name)
-            self.model = load_checkpoint(self.concepts)
+            self.model = load_checkpoint(self.concepts, self.device)
         # the workcell's table is level at a known height: the camera pose is refined
         # against it (a hand-eye calibration error shows as a tilted table)
         config = PerceptionConfig(segmentation=mode, noise=source.depth_noise(),

@@ -49,7 +49,8 @@ class BatchCollisionChecker:
     def __init__(self, kin: Kinematics, world: WorldModel,
                  config: CollisionConfig = CollisionConfig(),
                  device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
-                 spheres: dict[str, LinkSpheres] | None = None, backend: str = "auto"):
+                 spheres: dict[str, LinkSpheres] | None = None, backend: str = "auto",
+                 compile: bool = False):
         self.device, self.dtype, self.config = torch.device(device), dtype, config
         if backend not in ("auto", "torch", "kernel"):
             raise ValueError(f"backend must be 'auto', 'torch' or 'kernel', not '{backend}'")
@@ -67,7 +68,8 @@ class BatchCollisionChecker:
         self.robot = kin.robot
         m = SphereModel.build(kin, spheres or robot_spheres(kin), config.padding)
         self.model = m
-        self.engine = TorchSpheres(m, kin.robot.lower, kin.robot.upper, self.device, dtype)
+        self.engine = TorchSpheres(m, kin.robot.lower, kin.robot.upper, self.device, dtype,
+                                   compile=compile)
         self.fk = self.engine.fk
         self.set_world(world)
 

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from tamp.geometry.batch import TorchKinematics
+from tamp.geometry.kinematics import IKConfig, Kinematics
 from tamp.geometry.sphere_model import SphereModel
 
 
@@ -71,6 +72,47 @@ class BatchIK:
             cols.append(torch.cat([torch.cross(axis, tcp_pos - trans[:, j], dim=-1), axis], -1))
         return tcp_pos, tcp_rot, torch.stack(cols, dim=-1)  # jacobian (B, 6, n_arm)
 
+    def local_solve(self, target: np.ndarray, starts: np.ndarray, config: IKConfig):
+        """:meth:`Kinematics.ik`'s local solver from every start (K, n_arm) at once, for
+        one ``target`` (4x4): each start clamped into the limits (less
+        ``config.limit_margin``), then stepped until its tool pose is within tolerance
+        (where it stops) or ``config.max_iterations`` steps have been taken. Returns
+        numpy arrays: the configurations (K, n_arm), whether each converged, and the
+        position (m) and orientation (rad) errors where each was last evaluated."""
+        t = dict(dtype=self.dtype, device=self.device)
+        lower = self.lower + config.limit_margin
+        upper = self.upper - config.limit_margin
+        q = torch.minimum(torch.maximum(torch.as_tensor(starts, **t), lower), upper)
+        goal = torch.as_tensor(target, **t)
+        k = q.shape[0]
+        done = torch.zeros(k, dtype=torch.bool, device=self.device)
+        pos_err = torch.zeros(k, **t)
+        rot_err = torch.zeros(k, **t)
+        eye = torch.eye(6, **t) * config.damping
+        for _ in range(config.max_iterations):
+            pos, rot, jac = self._tcp_and_jacobian(q)
+            # the goal in the tool frame, its log as the error (pinocchio's log6)
+            rt = rot.transpose(1, 2)
+            err = _log6(rt @ goal[:3, :3], (rt @ (goal[:3, 3] - pos)[..., None])[..., 0])
+            p_e = (pos - goal[:3, 3]).norm(dim=-1)
+            r_e = err[:, 3:].norm(dim=-1)
+            active = ~done
+            pos_err = torch.where(active, p_e, pos_err)
+            rot_err = torch.where(active, r_e, rot_err)
+            done = done | (active & (p_e < config.position_tolerance)
+                           & (r_e < config.orientation_tolerance))
+            moving = ~done
+            if not bool(moving.any()):
+                break
+            # the Jacobian in the tool frame (pinocchio's LOCAL): both halves rotated
+            local = torch.cat([rt @ jac[:, :3], rt @ jac[:, 3:]], dim=1)
+            jjt = local @ local.transpose(1, 2) + eye
+            dq = (local.transpose(1, 2) @ torch.linalg.solve(jjt, err[..., None]))[..., 0]
+            stepped = torch.minimum(torch.maximum(q + config.step * dq, lower), upper)
+            q = torch.where(moving[:, None], stepped, q)
+        return (q.cpu().numpy(), done.cpu().numpy(), pos_err.cpu().numpy(),
+                rot_err.cpu().numpy())
+
     def solve(self, targets, seeds=None, rng: np.random.Generator | None = None,
               config: BatchIKConfig = BatchIKConfig(), checker=None) -> BatchIKResult:
         """``targets``: (T, 4, 4) TCP poses; ``seeds``: (T, k, n_arm) or (k, n_arm) starts
@@ -115,3 +157,43 @@ class BatchIK:
         score = p_err + 0.1 * r_err + 10.0 * (~ok).to(self.dtype) + 10.0 * (~free).to(self.dtype)
         best = score.reshape(n_t, k).argmin(dim=1) + torch.arange(n_t, device=self.device) * k
         return BatchIKResult(q[best], ok[best] & free[best], p_err[best], r_err[best], free[best])
+
+
+def _log6(rot: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
+    """The twist (B, 6: linear, angular) whose exponential is the rigid motion (rotation
+    (B, 3, 3), translation (B, 3)): pinocchio's ``log6``."""
+    w = _rotation_log(rot)
+    theta = w.norm(dim=-1)
+    small = theta < 1e-4
+    safe = torch.where(small, torch.ones_like(theta), theta)
+    # V^-1 = I - W/2 + c W^2, c = (1 - theta sin / (2 (1 - cos))) / theta^2 (1/12 at 0)
+    c = torch.where(small, 1.0 / 12.0 + theta ** 2 / 720.0,
+                    (1.0 - safe * torch.sin(safe) / (2.0 * (1.0 - torch.cos(safe)))) / safe ** 2)
+    wxp = torch.cross(w, trans, dim=-1)
+    v = trans - 0.5 * wxp + c[:, None] * torch.cross(w, wxp, dim=-1)
+    return torch.cat([v, w], dim=-1)
+
+
+class BatchedKinematics(Kinematics):
+    """:class:`Kinematics` whose :meth:`ik` solves all starts of a query at once in torch
+    on ``device`` (when there are at least two), giving the answers the one-at-a-time
+    solver gives: the same starts in the same order (the random restarts drawn from the
+    same generator), the same damped least squares step in the tool frame (pinocchio's
+    ``log6`` error and LOCAL Jacobian) and clamping, each start stopped where it first
+    comes within tolerance; then the starts are read in order, the first within
+    tolerance that ``accept`` takes winning, as if they had been solved one by one.
+    Only the floating point differs (float64 either way)."""
+
+    def __init__(self, robot, device: str | torch.device = "cpu"):
+        from tamp.geometry.collision import CollisionConfig, robot_spheres
+
+        super().__init__(robot)
+        model = SphereModel.build(self, robot_spheres(self), CollisionConfig().padding)
+        self.batch = BatchIK(model, robot.lower, robot.upper, device, torch.float64)
+
+    def solve_starts(self, target: np.ndarray, starts: list[np.ndarray], config: IKConfig):
+        """:meth:`Kinematics.solve_starts`, every start at once (one start: the
+        one-at-a-time solver itself)."""
+        if len(starts) < 2:
+            return super().solve_starts(target, starts, config)
+        return zip(*self.batch.local_solve(target, np.array(starts), config))

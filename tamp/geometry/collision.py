@@ -7,21 +7,28 @@ batches. By default it runs a compiled CPU kernel (:mod:`tamp.geometry._kernels`
 ``CollisionConfig.backend == "torch"`` the same test runs in torch
 (:mod:`tamp.geometry.torch_spheres`, float64) on ``CollisionConfig.device``, giving the
 same clearances. :mod:`tamp.geometry.batch` runs the torch test on big batches of tensors.
+
+The module imports no pinocchio (only :meth:`CollisionChecker.sphere_positions` and the
+:class:`~tamp.geometry.sphere_model.SphereModel` it builds use it): a saved sphere model,
+:class:`ObstacleArrays` and :func:`kernel_clearances` run the kernel without it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tamp.geometry import _kernels
-from tamp.geometry.kinematics import Kinematics
 from tamp.geometry.sdf import DistanceGrid
 from tamp.geometry.shapes import Primitive, primitives
 from tamp.geometry.sphere_model import SphereModel
 from tamp.geometry.spheres import LinkSpheres, box_spheres, spheres_from_urdf
 from tamp.world import Shape, WorldModel
+
+if TYPE_CHECKING:
+    from tamp.geometry.kinematics import Kinematics
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,40 @@ def world_primitives(world: WorldModel, table_thickness: float = 0.05,
     return prims
 
 
+_NO_LOAD = (np.zeros((0, 3)), np.zeros(0))
+_NO_PAIRS = tuple(np.zeros(0, int) for _ in range(6))
+
+
+def kernel_clearances(model: SphereModel, lower: np.ndarray, upper: np.ndarray,
+                      obstacles: ObstacleArrays, mask: np.ndarray, q_full: np.ndarray,
+                      cap: float, grid: DistanceGrid | None = None,
+                      load: tuple[np.ndarray, np.ndarray] | None = None,
+                      load_mask: np.ndarray | None = None, self_collision: bool = True,
+                      early_exit: bool = False, stop_batch: bool = False) -> np.ndarray:
+    """Clearances (B,), m, of full configurations ``q_full`` (B, nq) by the compiled CPU
+    kernel (the one place that calls it): ``model``'s spheres against the ``obstacles``
+    where ``mask`` (O,) is set, the point clouds of ``grid`` and (unless not
+    ``self_collision``) each other, and a carried ``load`` (centres (k, 3) in the TCP
+    frame, radii (k,), m) against the obstacles of ``load_mask`` (default ``mask``), the
+    grid and the arm. Exact below ``cap`` (m), ``cap`` above; -1 where an arm joint is
+    outside ``lower``/``upper`` (n_arm,). ``early_exit`` and ``stop_batch`` as in
+    :func:`tamp.geometry._kernels.check_batch`."""
+    m, o = model, obstacles
+    grid = grid if grid is not None else DistanceGrid.empty()
+    load = load if load is not None else _NO_LOAD
+    pairs = (m.pair_a, m.pair_b, m.pair_first, m.pair_count, m.pair_sa, m.pair_sb) \
+        if self_collision else _NO_PAIRS
+    return _kernels.check_batch(
+        np.asarray(q_full, float), lower, upper, m.parents, m.placements, m.axes,
+        m.prismatic, m.q_index, m.sphere_joint, m.sphere_local, m.radii, m.link_joint,
+        m.link_local, m.link_radius, m.link_first, m.link_count, m.world_link, o.rot,
+        o.trans, o.half, o.is_box, o.centre, o.radius, mask, m.cluster_joint,
+        m.cluster_local, m.cluster_radius, *pairs, load[0], load[1],
+        mask if load_mask is None else load_mask, m.tcp_joint, m.tcp_local,
+        m.arm_joint_limit, grid.values, grid.origin, grid.spacing, grid.slack,
+        grid.outside if np.isfinite(grid.outside) else 1e308, cap, early_exit, stop_batch)
+
+
 def robot_spheres(kin: Kinematics) -> dict[str, LinkSpheres]:
     """The robot's stored sphere model, or one fitted from its URDF if none is stored."""
     return kin.robot.collision_spheres or spheres_from_urdf(kin.robot.urdf)
@@ -146,8 +187,6 @@ class CollisionChecker:
         self._arm = slice(int(idx[0]), int(idx[0]) + len(idx)) if contiguous else idx
         self.gripper = 0.0  #: actuated gripper joint value used for the finger spheres, m
         self.attachment: Attachment | None = None
-        self._no_load = (np.zeros((0, 3)), np.zeros(0))
-        self._no_pairs = tuple(np.zeros(0, int) for _ in range(6))
         self.set_world(world)
 
     # -- set-up -------------------------------------------------------------------------
@@ -232,22 +271,14 @@ class CollisionChecker:
         ``early_exit``). Outside the joint limits: -1."""
         if self._torch is not None:
             return self._torch_clearances(qs, self_collision)
-        m, o = self.model, self.obstacles
         load = (self.attachment.centres, self.attachment.radii) if self.attachment \
-            else self._no_load
-        pairs = (m.pair_a, m.pair_b, m.pair_first, m.pair_count, m.pair_sa, m.pair_sb) \
-            if self_collision else self._no_pairs
+            else None
         robot = self.kin.robot
-        return _kernels.check_batch(
-            self._full(qs), robot.lower, robot.upper, m.parents, m.placements, m.axes,
-            m.prismatic, m.q_index, m.sphere_joint, m.sphere_local, m.radii, m.link_joint,
-            m.link_local, m.link_radius, m.link_first, m.link_count, m.world_link, o.rot,
-            o.trans, o.half, o.is_box, o.centre, o.radius, self._mask, m.cluster_joint,
-            m.cluster_local, m.cluster_radius, *pairs, load[0], load[1], self._load_mask,
-            m.tcp_joint, m.tcp_local, m.arm_joint_limit, self.grid.values, self.grid.origin,
-            self.grid.spacing, self.grid.slack,
-            self.grid.outside if np.isfinite(self.grid.outside) else 1e308,
-            self.config.distance_cap, early_exit, stop_batch)
+        return kernel_clearances(self.model, robot.lower, robot.upper, self.obstacles,
+                                 self._mask, self._full(qs), self.config.distance_cap,
+                                 grid=self.grid, load=load, load_mask=self._load_mask,
+                                 self_collision=self_collision, early_exit=early_exit,
+                                 stop_batch=stop_batch)
 
     def _torch_clearances(self, qs: np.ndarray, self_collision: bool) -> np.ndarray:
         """:meth:`clearances` by the torch backend: exact values (no early exit)."""

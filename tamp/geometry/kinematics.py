@@ -22,6 +22,19 @@ class IKConfig:
     #: rad kept inside every joint limit, so that solutions survive a hardware safety
     #: check with a margin (see robots/ros/safety.py)
     limit_margin: float = 0.02
+    #: how the starts (the given seeds and the random restarts) of one query are solved:
+    #: "never": one after another with pinocchio (cheapest on a CPU: most queries stop at
+    #: the first start), "always": all at once in torch on the planner's device
+    #: (:class:`tamp.geometry.batch_ik.BatchedKinematics`, the same answers up to
+    #: rounding), "auto": always when that device is a GPU, else never
+    batch: str = "auto"
+
+    def __post_init__(self):
+        if self.batch not in IK_BATCH:
+            raise ValueError(f"unknown ik batch '{self.batch}'; known: {', '.join(IK_BATCH)}")
+
+
+IK_BATCH = ("auto", "always", "never")  #: the values of ``IKConfig.batch``
 
 
 @dataclass(frozen=True)
@@ -76,17 +89,25 @@ class Kinematics:
         solution within tolerance that ``accept`` (e.g. a collision check) takes, else
         the best attempt with ``success=False`` and the reason.
         """
-        rejected = 0
         robot = self.robot
-        oMdes = pin.SE3(target[:3, :3], target[:3, 3])
         starts = [np.asarray(s, float) for s in seeds]
         starts += [rng.uniform(robot.lower, robot.upper) for _ in range(config.n_random_seeds)]
-        best: IKResult | None = None
+        return first_accepted(self.solve_starts(target, starts, config), accept)
+
+    def solve_starts(self, target: np.ndarray, starts: list[np.ndarray], config: IKConfig):
+        """The local solver from each start in turn (lazily): ``(q, converged, position
+        error, orientation error)``, the errors where ``q`` was last evaluated. Damped
+        least squares on the LOCAL Jacobian with pinocchio's ``log6`` error, clamped
+        ``config.limit_margin`` inside the limits, stopped where it first comes within
+        tolerance."""
+        robot = self.robot
+        oMdes = pin.SE3(target[:3, :3], target[:3, 3])
         idx = self.arm_q_index
         lower = robot.lower + config.limit_margin
         upper = robot.upper - config.limit_margin
         for start in starts:
             q = np.clip(start, lower, upper)
+            converged = False
             for _ in range(config.max_iterations):
                 pin.forwardKinematics(self.model, self.data, self.full_q(q))
                 oMf = pin.updateFramePlacement(self.model, self.data, self.tcp_id)
@@ -94,18 +115,31 @@ class Kinematics:
                 pos_err = float(np.linalg.norm(oMf.translation - oMdes.translation))
                 rot_err = float(np.linalg.norm(err[3:]))
                 if pos_err < config.position_tolerance and rot_err < config.orientation_tolerance:
-                    if accept is None or accept(q):
-                        return IKResult(q, True, pos_err, rot_err)
-                    rejected += 1
+                    converged = True
                     break
                 jac = pin.computeFrameJacobian(self.model, self.data, self.full_q(q),
                                                self.tcp_id, pin.LOCAL)[:, idx]
                 jjt = jac @ jac.T + config.damping * np.eye(6)
                 dq = jac.T @ np.linalg.solve(jjt, err)
                 q = np.clip(q + config.step * dq, lower, upper)
-            if best is None or pos_err + 0.1 * rot_err < best.position_error + 0.1 * best.orientation_error:
-                best = IKResult(q, False, pos_err, rot_err, "did not converge within tolerance")
-        if rejected and best is not None:
-            best = replace(best, reason=f"{rejected} solutions within tolerance, none accepted "
-                                        "(e.g. all in collision)")
-        return best
+            yield q, converged, pos_err, rot_err
+
+
+def first_accepted(solved, accept: Callable[[np.ndarray], bool] | None) -> IKResult | None:
+    """Of ``(q, converged, position error, orientation error)`` per start, in order: the
+    first converged one that ``accept`` takes (None: any), else the best attempt (least
+    position error + 0.1 x orientation error) with ``success=False`` and the reason."""
+    rejected, best = 0, None
+    for q, converged, pos_err, rot_err in solved:
+        if converged:
+            if accept is None or accept(q):
+                return IKResult(q, True, float(pos_err), float(rot_err))
+            rejected += 1
+        if best is None or pos_err + 0.1 * rot_err < \
+                best.position_error + 0.1 * best.orientation_error:
+            best = IKResult(q, False, float(pos_err), float(rot_err),
+                            "did not converge within tolerance")
+    if rejected and best is not None:
+        best = replace(best, reason=f"{rejected} solutions within tolerance, none accepted "
+                                    "(e.g. all in collision)")
+    return best

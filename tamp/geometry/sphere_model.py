@@ -4,17 +4,26 @@ Built once per robot from the pinocchio model and the link spheres (stored besid
 robot's YAML, see ``robots/tools/fit_spheres.py``). Three levels: a bounding sphere per
 link (culls link/obstacle pairs), clusters of at most six spheres (cull self-collision
 pairs), and the spheres themselves (the exact test).
+
+Only :meth:`SphereModel.build` needs pinocchio: a built model is saved to and loaded from
+an ``.npz`` file (``robots/NAME/NAME_sphere_model.npz``, written by
+``python -m robots.tools.build_sphere_model``), so that the collision tests run where
+pinocchio is not installed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import zipfile
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pinocchio as pin
 
-from tamp.geometry.kinematics import Kinematics
 from tamp.geometry.spheres import LinkSpheres
+
+if TYPE_CHECKING:
+    from tamp.geometry.kinematics import Kinematics
 
 CLUSTER_SIZE = 6
 
@@ -56,10 +65,17 @@ class SphereModel:
     #: spheres on joints below this id belong to the arm (a carried load is checked
     #: against them, not against the gripper that holds it)
     arm_joint_limit: int
+    #: (C, CLUSTER_SIZE) each cluster's spheres, -1 where it has fewer (the sphere pairs
+    #: of a cluster pair are all pairs of their members)
+    cluster_members: np.ndarray
 
     @classmethod
     def build(cls, kin: Kinematics, spheres: dict[str, LinkSpheres], padding: float
               ) -> "SphereModel":
+        """The model of ``kin``'s robot covered by ``spheres``, every radius grown by
+        ``padding`` (m)."""
+        import pinocchio as pin  # only here: a saved model loads without it
+
         model = kin.model
         robot = kin.robot
         parents, placements, axes, prismatic, q_index = [0], [np.eye(4)], [np.zeros(3)], \
@@ -141,7 +157,39 @@ class SphereModel:
             np.array(pa, int), np.array(pb, int), np.array(pfirst, int), np.array(pcount, int),
             np.concatenate(sa) if sa else np.zeros(0, int),
             np.concatenate(sb) if sb else np.zeros(0, int),
-            int(tcp.parentJoint), tcp.placement.homogeneous.copy(), int(arm_limit))
+            int(tcp.parentJoint), tcp.placement.homogeneous.copy(), int(arm_limit),
+            np.array([np.pad(c, (0, CLUSTER_SIZE - len(c)), constant_values=-1)
+                      for c in c_members], int).reshape(-1, CLUSTER_SIZE))
+
+
+    def save(self, path: str | Path) -> None:
+        """Write the model to ``path`` (an ``.npz``: one array per field, the link names
+        as a unicode array, so that :meth:`load` needs no pickle). The same model writes
+        the same bytes (``np.savez`` stamps the time), so that rebuilding an unchanged
+        file leaves git nothing to commit."""
+        with zipfile.ZipFile(path, "w") as out:
+            for f in fields(self):
+                value = getattr(self, f.name)
+                value = np.array(value, dtype=str) if f.name == "link_names" else \
+                    np.asarray(value)
+                info = zipfile.ZipInfo(f"{f.name}.npy")  # a fixed date: the same bytes
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with out.open(info, "w") as member:
+                    np.lib.format.write_array(member, value, allow_pickle=False)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SphereModel":
+        """The model :meth:`save` wrote to ``path``."""
+        with np.load(path, allow_pickle=False) as data:
+            values = {}
+            for f in fields(cls):
+                value = data[f.name]
+                if f.name == "link_names":
+                    value = tuple(str(n) for n in value)
+                elif f.type == "int":
+                    value = int(value)
+                values[f.name] = value
+        return cls(**values)
 
 
 def _allowed_link_pairs(model, names, link_joint, disabled) -> set[tuple[int, int]]:

@@ -47,6 +47,12 @@ def test_report_lists_timing_and_grasp_rows():
     assert "| 10 cm straight TCP moves, 1 cm waypoints | 3 | 11 | 1.30 | 0.40 | 0.31 (0.33) " \
            "| 3/3 |" in text
     assert "| bowl (sort-by-colour) | 19 | 20 | 95 % |" in text
+    assert "| torch CPU, torch.compile (cfg/s) |" in text
+    assert "The torch checker as timed (self collision included): **– false" in text
+    results["collision"].update(device="cuda:0", torch_false_free=0)
+    text = bg.report(results, "tamp bench geometry")
+    assert "| torch cuda:0, torch.compile (cfg/s) |" in text
+    assert "The torch checker as timed (self collision included): **0 false" in text
 
 
 @pytest.mark.slow

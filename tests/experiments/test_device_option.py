@@ -25,11 +25,12 @@ COMMANDS = sorted(set(_device_commands(build_parser())))
 #: what a command needs before its options are read
 REQUIRED = {("concepts", "learn"): ["pink", "--where", "color=pink"],
             ("policies", "train"): ["--method", "bc-1demo", "--task", "place-in-bowl"],
-            ("deploy",): ["--task", "lift", "--ros1"]}
+            ("deploy",): ["--task", "lift", "--ros1"], ("twin",): ["--ros1"]}
 
 
 def test_the_walk_finds_the_torch_commands():
     assert ("concepts", "eval") in COMMANDS and ("policies", "train") in COMMANDS
+    assert {("run",), ("bench", "episodes"), ("deploy",), ("twin",)} <= set(COMMANDS)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")

@@ -78,6 +78,14 @@ def test_the_agent_moves_its_arm_out_of_the_view_before_it_looks(env, kinematics
         assert min(np.abs(env.sim.arm_positions() - q).max() for q in stops) < 0.02
     seen = policy.observe(env)
     assert sorted(seen.objects) == sorted(world.objects)
+    if timing == "flow":  # first a point of the path the arm takes next: swung aside
+        env.sim.set_arm(ik.q)
+        aside = ik.q.copy()
+        aside[0] += 1.2
+        ahead = np.linspace(ik.q, aside, 30)
+        loop.look(world, ahead)
+        assert min(np.abs(env.sim.arm_positions() - q).max() for q in ahead[1:]) < 0.02
+        assert np.abs(env.sim.arm_positions() - aside).max() > 0.05  # not all the way
     for name, o in seen.objects.items():
         assert np.linalg.norm(o.position[:2] - world.objects[name].position[:2]) < 0.005
 
@@ -159,3 +167,4 @@ def test_a_full_bowl_is_cleared_from_clear_views(tmp_path):
     result = run_episode(EpisodeSpec("clear-then-place", 5003, "tamp-learned"), out=tmp_path)
     assert result["success"], result["failure_reason"]
     assert result["looks"] >= 1 and result["replans"] == 0
+    assert result["look_extra_s"] > 0  # what the looks added to the planned motion

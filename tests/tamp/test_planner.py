@@ -230,3 +230,31 @@ def test_a_placement_that_fails_is_refined_again_with_fresh_samples(robot, monke
     plan = Planner(robot, PlannerConfig(seed=0, max_resamples=0)).plan(_world(), GOAL,
                                                                        robot.home)
     assert not plan.success and "stand-in" in plan.reason
+
+
+def test_the_planner_s_device_is_the_collision_section_s_and_reaches_the_grasp_search(
+        robot, monkeypatch):
+    """One device for the planner's batched work: ``PlannerConfig.device`` is the collision
+    section's ("auto" decided), and the antipodal grasp search of a bowl's pick is given
+    it (here the CPU, which the search is given explicitly)."""
+    import torch
+
+    import tamp.geometry.antipodal as antipodal
+    from tamp.geometry.collision import CollisionConfig
+
+    assert PlannerConfig().device == "cpu"
+    assert PlannerConfig(collision=CollisionConfig(device="auto")).device == \
+        ("cuda" if torch.cuda.is_available() else "cpu")
+    given, search = [], antipodal.antipodal_grasps
+
+    def recorded(*args, device=None, **kw):
+        given.append(device)
+        return search(*args, device=device or "cpu", **kw)
+
+    monkeypatch.setattr(antipodal, "antipodal_grasps", recorded)
+    config = PlannerConfig(time_budget=60, collision=CollisionConfig(device="cpu",
+                                                                     backend="torch"))
+    plan = Planner(robot, config).plan(_world(), frozenset({("holding", "green_bowl")}),
+                                       robot.home)
+    assert plan.success, plan.reason
+    assert given and set(given) == {"cpu"}

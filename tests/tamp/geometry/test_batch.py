@@ -134,3 +134,22 @@ def test_batched_ik_rejects_colliding_solutions(robot, kinematics):
     res = ik.solve(target[None], seeds=robot.home[None], checker=checker)
     assert not bool(res.success[0]) and not bool(res.collision_free[0])
     assert float(res.position_error[0]) < 1e-4  # it did reach the pose
+
+
+@pytest.mark.slow
+def test_the_compiled_torch_checker_agrees_with_the_kernel(robot, kinematics):
+    """``compile=True`` (the stages fused by torch.compile, shapes dynamic): the kernel's
+    free flags and clearances on random configurations, at two batch sizes (the second
+    runs without compiling again)."""
+    world = _world()
+    kernel = CollisionChecker(kinematics, world)
+    compiled = BatchCollisionChecker(kinematics, world, device=DEVICE, backend="torch",
+                                     compile=True)
+    assert compiled.engine.compiled
+    qs = np.random.default_rng(5).uniform(robot.lower, robot.upper, (3000, 7))
+    d_kernel = kernel.clearances(qs)
+    for n in (3000, 700):
+        result = compiled.check(torch.as_tensor(qs[:n], dtype=torch.float32))
+        assert np.array_equal(result.free.numpy(), d_kernel[:n] > 0)
+        near = d_kernel[:n] < kernel.config.distance_cap
+        assert np.abs(result.distance.numpy()[near] - d_kernel[:n][near]).max() < 1e-5

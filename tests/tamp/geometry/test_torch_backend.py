@@ -117,3 +117,45 @@ def test_backend_and_device_are_checked():
         CollisionConfig(backend="torch", device="tpu").resolved()
     auto = CollisionConfig(backend="auto", device="auto").resolved()
     assert (auto.device, auto.backend) in (("cpu", "kernel"), ("cuda", "torch"))
+
+
+def _cluttered(rng) -> WorldModel:
+    """Ten boxes and two cylinders on the table in front of the robot."""
+    objects = {}
+    for k in range(12):
+        kind = "box" if k < 10 else "cylinder"
+        size = (rng.uniform(0.04, 0.15), rng.uniform(0.04, 0.15), rng.uniform(0.04, 0.35))
+        if kind == "cylinder":
+            size = (size[0], size[0], size[2])
+        pose = translation((rng.uniform(0.3, 0.8), rng.uniform(-0.45, 0.45), 0.0))
+        yaw = rng.uniform(-np.pi, np.pi)
+        pose[:2, :2] = [[np.cos(yaw), -np.sin(yaw)], [np.sin(yaw), np.cos(yaw)]]
+        objects[f"o{k}"] = WorldObject(f"o{k}", "block", "grey", Shape(kind, size), pose)
+    return WorldModel(objects)
+
+
+@pytest.mark.parametrize("held", [False, True], ids=["bare", "held"])
+def test_torch_backend_agrees_on_a_large_random_set(robot, kinematics, held):
+    """20 000 configurations (uniform in the joint limits, and near the home pose, most of
+    them near an obstacle or the arm itself): free flags identical and clearances within
+    1e-6 m of the kernel's (float64), although the torch test culls its self-collision
+    pairs by the clearance to the world and tests spheres in padded blocks."""
+    rng = np.random.default_rng(7)
+    world = _cluttered(rng)
+    qs = np.concatenate([rng.uniform(robot.lower, robot.upper, size=(15_000, 7)),
+                         np.clip(robot.home + rng.normal(scale=0.5, size=(5_000, 7)),
+                                 robot.lower, robot.upper)])
+    kernel, torch_checker = _pair(kinematics, world)
+    if held:
+        _set((kernel, torch_checker), attach=HELD)
+    a = kernel.clearances(qs)
+    assert (a < 0).sum() > 2000 and (a > 0).sum() > 2000
+    assert ((a > 0) & (a < kernel.config.distance_cap)).sum() > 1000
+    b = torch_checker.clearances(qs)
+    assert np.array_equal(a > 0, b > 0) and np.array_equal(a < 0, b < 0)
+    np.testing.assert_allclose(b, a, rtol=0, atol=1e-6)
+    # and with the self test alone deciding (no world culling to lean on)
+    torch_checker.ignore(robot=tuple(world.objects) + ("table",))
+    kernel.ignore(robot=tuple(world.objects) + ("table",))
+    np.testing.assert_allclose(torch_checker.clearances(qs[:3000]),
+                               kernel.clearances(qs[:3000]), rtol=0, atol=1e-6)
