@@ -6,6 +6,10 @@ Two cues separate solids that neither colour nor a bowl's rim tells apart:
   lie at different heights, or apart with a gap the camera sees through, are the tops of
   different objects (:func:`_flat_tops`), and every other point goes to the top whose
   side face it lies on (:func:`_assign_to_tops`);
+* an upright solid is no wider low down than higher up, as the camera sees it: where
+  the lower part of a group reaches out sideways past its upper part, a narrower solid
+  stands on a wider one, or across two, and the lower one's top is hidden under it (a
+  pyramid's second row on its first: :func:`_split_at_step`);
 * two touching solids are separated by a straight line (both are convex), and if their
   yaws differ their joint footprint has notches: a cut after which two rectangles cover
   the footprint much more tightly than one separates them (:func:`_best_cut`).
@@ -32,6 +36,8 @@ def _split_solids(idx: np.ndarray, xy: np.ndarray, heights: np.ndarray, pixels: 
     if any(_is_floor(t, idx, xy, heights) for t in tops):
         return [idx]
     groups = _assign_to_tops(idx, xy, heights, tops, cfg) if len(tops) > 1 else [idx]
+    groups = [part for g in groups
+              for part in _split_at_step(g, xy, heights, pixels, height_image.shape[1], cfg)]
     out = []
     for g in groups:
         if _notch_filled_above(pixels[g], heights[g], height_image, cfg):
@@ -39,6 +45,52 @@ def _split_solids(idx: np.ndarray, xy: np.ndarray, heights: np.ndarray, pixels: 
         else:
             out += _split_by_cuts(g, xy, cfg)
     return out
+
+
+def _split_at_step(idx: np.ndarray, xy: np.ndarray, heights: np.ndarray,
+                   pixels: np.ndarray, width: int, cfg: SegmentationConfig
+                   ) -> list[np.ndarray]:
+    """``idx`` split where its lower part reaches out sideways past its upper part, as
+    the camera sees it (along the image's rows), into what lies below the step and what
+    stands above it; ``[idx]`` when it does not.
+
+    Every solid here is upright (a box or cylinder), so its silhouette is as wide at
+    every height. Where the points below some height reach more than half the narrowest
+    part (``cfg.min_part_side``) past the sides of the points above it, and enough of
+    them for a top face (``cfg.flat_min_pixels``), a wider solid carries a narrower one:
+    a block across two of the same colour, whose tops it hides, so that no flat top
+    tells them apart. The lower solid is every point up to the height of those that
+    reach out; both parts must be at least ``min_part_side`` tall. Occlusion cannot make
+    a step: what hides part of an object stands in front of it and low, and hides its
+    lower part, not its upper one.
+    """
+    z = heights[idx]
+    if len(idx) < 2 * cfg.min_points or np.ptp(z) < 2 * cfg.min_part_side:
+        return [idx]
+    # the table's direction along the image rows: where the pixel columns grow
+    cols = (pixels[idx] % width).astype(float)
+    grad = np.linalg.lstsq(np.column_stack([xy[idx], np.ones(len(idx))]), cols,
+                           rcond=None)[0][:2]
+    if not np.linalg.norm(grad) > 0:
+        return [idx]
+    u = xy[idx] @ (grad / np.linalg.norm(grad))
+    reach = 0.5 * cfg.min_part_side
+    best, level = 0, None
+    top = float(np.quantile(z, 0.98))
+    for cut in np.arange(z.min() + cfg.min_part_side, top - cfg.min_part_side, 0.0025):
+        low, high = z < cut, z >= cut
+        if high.sum() < cfg.min_points:
+            continue
+        a, b = np.quantile(u[high], [0.02, 0.98])
+        out = low & ((u < a - reach) | (u > b + reach))
+        if out.sum() > best:
+            best, level = int(out.sum()), float(np.quantile(z[out], 0.95))
+    if best < cfg.flat_min_pixels:
+        return [idx]
+    below = z <= level + cfg.flat_tol
+    if below.sum() < cfg.min_points or (~below).sum() < cfg.min_points:
+        return [idx]
+    return [idx[below], idx[~below]]
 
 
 def _notch_filled_above(pix: np.ndarray, heights: np.ndarray, height_image: np.ndarray,

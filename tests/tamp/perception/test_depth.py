@@ -221,3 +221,37 @@ def test_a_noisy_hanoi_stack_is_four_disks_without_masks(seed):
         t = truth.objects[o.cloud.source]
         top = t.position[2] + t.shape.size[2]
         assert o.cloud.points[:, 2].max() < top + 0.006  # nothing of the disk above
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_noisy_pyramid_keeps_a_block_across_two_of_its_colour_apart(seed):
+    """A pyramid's second row hides the tops of the first: a white block across a grey
+    one (the same chromaticity: one colour cluster) with no flat top of the grey one to
+    split them by. Without masks they are still two objects, the white one resting on
+    the first row (its bottom at the first row's top), not a tall box on the table."""
+    from perception_scenes import at
+
+    import robots
+    from scenes.camera import Camera
+    from scenes.sim import Simulation
+    from tamp.world import Shape, WorldObject
+
+    side, pitch = 0.045, 0.057  # stack-pyramid's cubes, 12 mm apart in the first row
+    block = Shape("box", (side, side, side))
+    rows = [("red", -pitch, 0.0), ("grey", 0.0, 0.0), ("orange", pitch, 0.0),
+            ("green", -pitch / 2, side), ("white", pitch / 2, side)]
+    sim = Simulation(robots.load("panda_2f85"))
+    try:
+        for colour, y, z in rows:
+            sim.add_object(WorldObject(f"{colour}_block", "block", colour, block,
+                                       at(0.55, y, z + 0.0005)))
+        sim.step(60)
+        frames = Camera(sensor=D435, seed=seed).burst(sim.client, sim.bodies, 5)
+    finally:
+        sim.close()
+    percept = perceive(frames, PerceptionConfig(segmentation="geometric", noise=NOISE))
+    assert sorted(o.cloud.source for o in percept.objects) == \
+        sorted(f"{c}_block" for c, *_ in rows)
+    white = next(o for o in percept.objects if o.cloud.source == "white_block")
+    assert abs(white.fit.top - 2 * side) < TOP_TOL
+    assert abs(white.fit.pose[2, 3] - side) < TOP_TOL  # it rests on the first row
