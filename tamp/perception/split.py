@@ -11,6 +11,8 @@ Objects that touch *and* share one colour form one cluster; geometry splits it a
   wall, and what stands outside the rim, are other objects;
 * every upright solid has one flat top face: flat regions of the depth image that lie at
   different heights, or apart, are the tops of different objects;
+* every upright solid is as wide at every height: where the lower part of a group
+  reaches out sideways past its upper part, one solid stands on another;
 * touching solids of different yaws leave notches in their joint footprint: a straight
   cut that lets two rectangles cover the footprint much more tightly than one separates
   them.
@@ -20,7 +22,8 @@ The bowl is found here; the solids, in or outside a bowl or with none, are split
 
 What remains one cluster: touching objects of one colour with equal heights, aligned
 sides and no visible gap (their union looks like one larger box), and objects of one
-colour stacked so that the lower one's top is hidden.
+colour stacked so that the lower one's top is hidden and it reaches out no further than
+the other.
 """
 
 from __future__ import annotations
