@@ -16,13 +16,13 @@ import numpy as np
 from tamp.domains import CONTAINERS, GENERIC_STREAMS, PlacementStream, get_domain
 from tamp.execution.plan import Action, Segment
 from tamp.geometry.collision import CollisionChecker
-from tamp.geometry.grasps import Grasp, fingertip_depth, top_grasps
+from tamp.candidates import least_turn, pick_grasps
+from tamp.geometry.grasps import Grasp, fingertip_depth
 from tamp.geometry.kinematics import IKConfig
 from tamp.geometry.motion import MotionConfig, plan_motion, round_corner, round_corners
 from tamp.geometry.timing import time_chain, time_parameterize
 from tamp.geometry import placements as pl
-from tamp.geometry.transforms import rpy_pose, translation, wrap_angle, yaw_of
-from tamp.robot import RobotSpec
+from tamp.geometry.transforms import translation, wrap_angle, yaw_of
 from tamp.world import WorldModel, WorldObject
 
 
@@ -64,52 +64,6 @@ def at_given_pose(world, obj, args, rng, config, context) -> PlacementStream:
     touch = (f"{support}/bottom",) if support in world.objects and \
         world.objects[support].category in CONTAINERS else (support,)
     return PlacementStream(pl.Placements([np.asarray(pose, float)]), touch)
-
-
-def pick_grasps(obj: WorldObject, robot: RobotSpec, config, rng: np.random.Generator):
-    """Grasp candidates for ``obj`` from the configured source: ``"top"`` reads them off
-    the shape; ``"antipodal"`` searches the object's points (sampled from its shape here;
-    from the camera once perception provides them), on ``config.device``."""
-    source = config.grasp_source
-    if source not in ("top", "antipodal", "auto"):
-        raise ValueError(f"unknown grasp source '{source}'")
-    if source == "top" or (source == "auto" and obj.shape.kind in ("box", "cylinder")):
-        return top_grasps(obj, robot, config.grasp)
-    from tamp.geometry.antipodal import antipodal_grasps, surface_points
-
-    points, normals = surface_points(obj.shape, obj.pose, 3000, rng)
-    return antipodal_grasps(obj.name, points, robot, rng, obj_pose=obj.pose,
-                            normals=None if config.estimate_normals else normals,
-                            device=config.device)
-
-
-def _least_turn(obj: WorldObject, poses: list[np.ndarray]) -> list[np.ndarray]:
-    """The placement poses, each turned about its vertical axis by a symmetry of the
-    object (a box by half a turn, a square one by a quarter turn too; a cylinder by any
-    angle) to the yaw nearest the one the object has now, so the wrist turns least: a
-    wrist turned far pushes the last joint past its limit, and IK into another arm
-    posture, with a long and fast swing to get there. Order and positions are kept."""
-    if obj.pose[2, 2] < 0.99:  # not upright: its symmetries are not about the vertical
-        return list(poses)
-    here = yaw_of(obj.pose)
-    sx, sy, _ = obj.shape.size
-    if obj.shape.kind == "cylinder":
-        steps = None
-    elif obj.shape.kind == "box":
-        steps = np.pi / 2 if abs(sx - sy) < 1e-6 else np.pi
-    else:
-        return list(poses)
-    kept = []
-    for pose in poses:
-        if abs(pose[2, 2]) < 0.99:
-            kept.append(pose)
-            continue
-        delta = wrap_angle(here - yaw_of(pose))
-        turn = delta if steps is None else steps * round(delta / steps)
-        turned = pose.copy()
-        turned[:3, :3] = rpy_pose(rpy=(0.0, 0.0, turn))[:3, :3] @ pose[:3, :3]
-        kept.append(turned)
-    return kept
 
 
 class Refiner:
@@ -305,7 +259,7 @@ class Refiner:
                 reasons.append(str(err))
                 continue
             any_pick = True
-            poses = _least_turn(obj, stream.placements.poses)
+            poses = least_turn(obj, stream.placements.poses)
             if self.flows and len(poses) > self.cfg.max_placements:
                 from tamp.geometry.antipodal import finger_room_first
 
@@ -392,11 +346,18 @@ class Refiner:
         ch, g = self.checker, self.p.robot.gripper
         ch.gripper = g.joint_for_width(grasp.open_width)
         tcp_grasp = grasp.tcp_pose(obj.pose)
-        for distance in self.straight_distances(obj, grasp):
+        distances = self.straight_distances(obj, grasp)
+        for k, distance in enumerate(distances):
             tcp_pre = tcp_grasp @ translation((0, 0, -distance))
             found = self._approach(tcp_pre, tcp_grasp, [self.q, self.p.robot.home], rng,
                                    robot=(obj.name,))
-            if found is not None:
+            # from a short descent (flow) the arm may reach the grasp in a posture from
+            # which the full lift does not go straight up (a joint limit): then the
+            # descent is tried from higher, at last from the full height, whose line the
+            # lift retraces
+            if found is not None and (k == len(distances) - 1 or
+                                      self._lift(obj, grasp, found[1][-1], support)
+                                      is not None):
                 break
         if found is None:
             raise RefinementError(f"no collision-free IK above {obj.name} with a straight "
@@ -405,9 +366,7 @@ class Refiner:
         transit = self.transit(self.q, q_pre, f"to {obj.name}")
         transit, descend = self.join(transit, descend, second_share=STRAIGHT_SHARE)
         # carry: the object leaves the world and moves with the tool
-        ch.set_world(self.world.without(obj.name))
-        ch.gripper = g.joint_for_width(grasp.width)
-        ch.attach(obj.name, obj.shape, grasp.tcp_T_obj)
+        self._hold(obj, grasp)
         ch.ignore(load=support)  # the load leaves its support touching it
         lift = self._straight(descend[-1], tcp_grasp,
                               tcp_grasp @ translation((0, 0, -self.cfg.approach_distance)))
@@ -416,6 +375,29 @@ class Refiner:
             self._undo_pick(obj)
             raise RefinementError(f"cannot lift {obj.name} straight up")
         return transit, descend, lift
+
+    def _hold(self, obj: WorldObject, grasp: Grasp) -> None:
+        """The checker with ``obj`` held in ``grasp``: out of the world, in the hand."""
+        ch = self.checker
+        ch.set_world(self.world.without(obj.name))
+        ch.gripper = self.p.robot.gripper.joint_for_width(grasp.width)
+        ch.attach(obj.name, obj.shape, grasp.tcp_T_obj)
+
+    def _lift(self, obj: WorldObject, grasp: Grasp, q_grasp: np.ndarray,
+              support: tuple[str, ...]) -> np.ndarray | None:
+        """The straight lift of ``obj`` from ``q_grasp`` (``approach_distance``), checked
+        with it held (the load may leave its support touching it), or None; the checker
+        is left as it was (the hand empty and open, the object in the world)."""
+        ch, tcp = self.checker, grasp.tcp_pose(obj.pose)
+        self._hold(obj, grasp)
+        ch.ignore(load=support)
+        try:
+            return self._straight(q_grasp, tcp,
+                                  tcp @ translation((0, 0, -self.cfg.approach_distance)))
+        finally:
+            ch.ignore()
+            self._undo_pick(obj)
+            ch.gripper = self.p.robot.gripper.joint_for_width(grasp.open_width)
 
     def _undo_pick(self, obj: WorldObject) -> None:
         self.checker.detach()

@@ -131,7 +131,7 @@ def test_the_grasp_search_runs_on_the_device_of_the_flags(robot, monkeypatch, fa
     from experiments.episode import EpisodeSpec, policy_kwargs
     from experiments.shared_options import DeviceOptions
     from policies.base import policy_class
-    from tamp.refine import pick_grasps
+    from tamp.candidates import pick_grasps
     from tamp.world import Shape, WorldObject
 
     given = []

@@ -74,3 +74,14 @@ def test_the_lower_bound_of_a_motion_is_its_slowest_joint_alone():
     assert rest_to_rest_time([0, 0], [1.0, 0.5], v, a) == pytest.approx(1.25)
     assert rest_to_rest_time([0, 0], [0.1, 0.5], v, a) == pytest.approx(2 * np.sqrt(0.5 / 4))
     assert rest_to_rest_time([0, 0], [0, 0], v, a) == 0.0
+
+
+@pytest.mark.slow
+def test_a_pick_whose_short_descent_leaves_no_straight_lift_descends_from_higher():
+    """stack-pyramid 70039 (oracle): the short descent of the flow timing reaches the green
+    block's grasp in an arm posture from which the 10 cm lift cannot go straight up, and
+    every grasp failed so; the pick now descends from the full height instead (whose
+    line the lift retraces), as the "stop" timing always did."""
+    result = run_episode(EpisodeSpec("stack-pyramid", 70039))
+    assert result["timing"] == "flow"
+    assert result["success"], result["failure_reason"]

@@ -1,6 +1,6 @@
 """Closed loop: an object off the pose a plan assumed is noticed (``drift``), and an
 object that fell on its side is described upright again (``WorldObject.upright``);
-placements turn the carried object by its symmetries, not the wrist (``_least_turn``)."""
+placements turn the carried object by its symmetries, not the wrist (``tamp.candidates.least_turn``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from tamp.execution.plan import DRIFT_DISTANCE, drift
 from tamp.geometry.transforms import rpy_pose, translation, yaw_of as _yaw
-from tamp.refine import _least_turn
+from tamp.candidates import least_turn as _least_turn
 from tamp.world import Shape, WorldObject
 
 BOX = Shape("box", (0.04, 0.06, 0.1))
