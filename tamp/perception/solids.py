@@ -35,7 +35,11 @@ def _split_solids(idx: np.ndarray, xy: np.ndarray, heights: np.ndarray, pixels: 
     tops = _flat_tops(idx, xy, heights, pixels, height_image, cfg)
     if any(_is_floor(t, idx, xy, heights) for t in tops):
         return [idx]
-    groups = _assign_to_tops(idx, xy, heights, tops, cfg) if len(tops) > 1 else [idx]
+    groups = [idx]
+    if len(tops) > 1:
+        groups = _assign_to_tops(idx, xy, heights, tops, cfg)
+        groups = _hand_down(groups, [float(np.median(heights[t])) for t in tops], xy,
+                            heights, pixels, height_image.shape[1], cfg)
     groups = [part for g in groups
               for part in _split_at_step(g, xy, heights, pixels, height_image.shape[1], cfg)]
     out = []
@@ -67,13 +71,9 @@ def _split_at_step(idx: np.ndarray, xy: np.ndarray, heights: np.ndarray,
     z = heights[idx]
     if len(idx) < 2 * cfg.min_points or np.ptp(z) < 2 * cfg.min_part_side:
         return [idx]
-    # the table's direction along the image rows: where the pixel columns grow
-    cols = (pixels[idx] % width).astype(float)
-    grad = np.linalg.lstsq(np.column_stack([xy[idx], np.ones(len(idx))]), cols,
-                           rcond=None)[0][:2]
-    if not np.linalg.norm(grad) > 0:
+    u = _along_rows(idx, xy, pixels, width)
+    if u is None:
         return [idx]
-    u = xy[idx] @ (grad / np.linalg.norm(grad))
     reach = 0.5 * cfg.min_part_side
     best, level = 0, None
     top = float(np.quantile(z, 0.98))
@@ -91,6 +91,58 @@ def _split_at_step(idx: np.ndarray, xy: np.ndarray, heights: np.ndarray,
     if below.sum() < cfg.min_points or (~below).sum() < cfg.min_points:
         return [idx]
     return [idx[below], idx[~below]]
+
+
+def _along_rows(idx: np.ndarray, xy: np.ndarray, pixels: np.ndarray, width: int
+                ) -> np.ndarray | None:
+    """The positions of the points ``idx`` along the table's direction of the image rows
+    (where the pixel columns grow, fitted to the points), m; None if it cannot be told."""
+    cols = (pixels[idx] % width).astype(float)
+    grad = np.linalg.lstsq(np.column_stack([xy[idx], np.ones(len(idx))]), cols,
+                           rcond=None)[0][:2]
+    if not np.linalg.norm(grad) > 0:
+        return None
+    return xy[idx] @ (grad / np.linalg.norm(grad))
+
+
+def _hand_down(groups: list[np.ndarray], levels: list[float], xy: np.ndarray,
+               heights: np.ndarray, pixels: np.ndarray, width: int,
+               cfg: SegmentationConfig) -> list[np.ndarray]:
+    """``groups`` (one per top, at the heights ``levels``) with the points that a higher
+    top took from a lower one handed down to it.
+
+    A block resting across a lower one hides part of the lower one's top, and the lower
+    one's side under it lies within the higher top's outline, so it goes to the higher
+    top (:func:`_assign_to_tops`). The higher solid is as wide at every height, as the
+    camera sees it: where the points of its group below the lower top's level are
+    narrower than those above by more than half the narrowest part
+    (``cfg.min_part_side``), and lie beside or across the lower group, they are the
+    lower solid's side (the higher one rests on it).
+    """
+    groups = [g.copy() for g in groups]
+    reach = 0.5 * cfg.min_part_side
+    for hi in np.argsort(levels)[::-1]:
+        for lo in np.argsort(levels):
+            if levels[hi] - levels[lo] < cfg.min_part_side:
+                continue
+            both = np.concatenate([groups[hi], groups[lo]])
+            u = _along_rows(both, xy, pixels, width)
+            if u is None:
+                continue
+            mine, theirs = u[:len(groups[hi])], u[len(groups[hi]):]
+            z = heights[groups[hi]]
+            below = z < levels[lo] - cfg.flat_tol
+            above = z >= levels[lo] + cfg.flat_tol
+            if not below.any() or above.sum() < cfg.min_points:
+                continue
+            a, b = np.quantile(mine[above], [0.02, 0.98])
+            first, last = mine[below].min(), mine[below].max()
+            narrower = first > a + reach or last < b - reach
+            beside = first < theirs.max() + reach and last > theirs.min() - reach
+            if narrower and beside:
+                groups[lo] = np.sort(np.concatenate([groups[lo], groups[hi][below]]))
+                groups[hi] = groups[hi][~below]
+    return groups
 
 
 def _notch_filled_above(pix: np.ndarray, heights: np.ndarray, height_image: np.ndarray,
