@@ -1,15 +1,17 @@
 """Split a group of touching solids of one colour into objects, from the depth image.
 
-Two cues separate solids that neither colour nor a bowl's rim tells apart:
+Three cues separate solids that neither colour nor a bowl's rim tells apart:
 
 * every upright solid has one flat top face: flat, level regions of the depth image that
   lie at different heights, or apart with a gap the camera sees through, are the tops of
   different objects (:func:`_flat_tops`), and every other point goes to the top whose
   side face it lies on (:func:`_assign_to_tops`);
-* an upright solid is no wider low down than higher up, as the camera sees it: where
+* an upright solid is as wide at every height, as the camera sees it: where
   the lower part of a group reaches out sideways past its upper part, a narrower solid
   stands on a wider one, or across two, and the lower one's top is hidden under it (a
-  pyramid's second row on its first: :func:`_split_at_step`);
+  pyramid's second row on its first: :func:`_split_at_step`); and where a higher top's
+  group is narrower below a lower top's level than above it, those low points are the
+  lower solid's side, hidden under the higher one's outline (:func:`_hand_down`);
 * two touching solids are separated by a straight line (both are convex), and if their
   yaws differ their joint footprint has notches: a cut after which two rectangles cover
   the footprint much more tightly than one separates them (:func:`_best_cut`).
@@ -117,7 +119,9 @@ def _hand_down(groups: list[np.ndarray], levels: list[float], xy: np.ndarray,
     camera sees it: where the points of its group below the lower top's level are
     narrower than those above by more than half the narrowest part
     (``cfg.min_part_side``), and lie beside or across the lower group, they are the
-    lower solid's side (the higher one rests on it).
+    lower solid's side (the higher one rests on it). A tall solid whose lower part an
+    object of another colour in front of it hides would look the same; beside a lower
+    one of its own colour, that is the rarer case, and it is taken as this one.
     """
     groups = [g.copy() for g in groups]
     reach = 0.5 * cfg.min_part_side
