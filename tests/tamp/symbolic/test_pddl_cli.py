@@ -76,7 +76,7 @@ def test_goal_true_initially_is_an_empty_plan(tmp_path, capsys):
 @pytest.mark.parametrize("problem, extra, reason", [
     ("pick-place-unsolvable", [], "no plan: search space exhausted: no plan exists"),
     ("blocksworld-10", ["--search", "astar", "--heuristic", "blind", "--time-budget", "0.3"],
-     "no plan: time budget of"),
+     "no plan: time budget"),  # spent in the search, or already in grounding when slow
 ])
 def test_no_plan_is_exit_1_with_reason(capsys, problem, extra, reason):
     domain = "pick-place" if problem.startswith("pick") else "blocksworld"
