@@ -347,6 +347,7 @@ class Refiner:
         ch.gripper = g.joint_for_width(grasp.open_width)
         tcp_grasp = grasp.tcp_pose(obj.pose)
         distances = self.straight_distances(obj, grasp)
+        lift = None
         for k, distance in enumerate(distances):
             tcp_pre = tcp_grasp @ translation((0, 0, -distance))
             found = self._approach(tcp_pre, tcp_grasp, [self.q, self.p.robot.home], rng,
@@ -355,9 +356,12 @@ class Refiner:
             # which the full lift does not go straight up (a joint limit): then the
             # descent is tried from higher, at last from the full height, whose line the
             # lift retraces
-            if found is not None and (k == len(distances) - 1 or
-                                      self._lift(obj, grasp, found[1][-1], support)
-                                      is not None):
+            if found is None:
+                continue
+            if k == len(distances) - 1:
+                break
+            lift = self._lift(obj, grasp, found[1][-1], support)
+            if lift is not None:
                 break
         if found is None:
             raise RefinementError(f"no collision-free IK above {obj.name} with a straight "
@@ -367,10 +371,11 @@ class Refiner:
         transit, descend = self.join(transit, descend, second_share=STRAIGHT_SHARE)
         # carry: the object leaves the world and moves with the tool
         self._hold(obj, grasp)
-        ch.ignore(load=support)  # the load leaves its support touching it
-        lift = self._straight(descend[-1], tcp_grasp,
-                              tcp_grasp @ translation((0, 0, -self.cfg.approach_distance)))
-        ch.ignore()
+        if lift is None or not np.array_equal(lift[0], descend[-1]):  # not checked yet
+            ch.ignore(load=support)  # the load leaves its support touching it
+            lift = self._straight(descend[-1], tcp_grasp, tcp_grasp @ translation(
+                (0, 0, -self.cfg.approach_distance)))
+            ch.ignore()
         if lift is None:
             self._undo_pick(obj)
             raise RefinementError(f"cannot lift {obj.name} straight up")
