@@ -91,6 +91,11 @@ class Ros1Master:
             raise KeyError(f"{name}: {msg}")
         return value
 
+    def forget(self, name: str) -> None:
+        """Delete parameter ``name`` (if set): a module's master keeps what an earlier test's
+        process published, and a wait must not be met by a stale value."""
+        xmlrpc.client.ServerProxy(self.uri).deleteParam("/pytest", name)
+
     def start_controller(self, *args: str, controller: str) -> subprocess.Popen:
         """``robots.ros.sim_controller`` with ``args``; returns once its action server is up."""
         log = open(self.log_dir / f"sim{len(self.procs)}.log", "w")

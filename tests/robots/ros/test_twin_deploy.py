@@ -35,6 +35,8 @@ def no_pybullet(tmp_path_factory) -> Path:
 class TwinProcess:
     def __init__(self, master, out: Path, *args: str):
         self.master, self.out = master, out
+        # an earlier twin on this module's master left its ``ready`` set
+        master.forget("/position_joint_trajectory_controller/sim/ready")
         log = open(out.parent / f"{out.name}.log", "w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "experiments.cli", "twin", "--task", TASK, "--seed",
@@ -44,7 +46,9 @@ class TwinProcess:
         master.procs.append(self.proc)
         wait_until(lambda: master.param("/position_joint_trajectory_controller/sim/ready"),
                    120, "twin", self.proc)
-        wait_until(lambda: (out / "workcell.yaml").exists(), 30, "twin workcell", self.proc)
+        # the twin writes workcell.yaml, then judges the scene into result.json, then is ready
+        wait_until(lambda: (out / "workcell.yaml").exists() and (out / "result.json").exists(),
+                   30, "twin workcell and result", self.proc)
 
     @property
     def workcell(self) -> Path:
