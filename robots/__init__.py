@@ -32,8 +32,40 @@ def available() -> list[str]:
 
 
 def load(name: str = DEFAULT_ROBOT) -> RobotSpec:
-    """The robot called ``name`` (a folder ``robots/NAME/`` with ``NAME.yaml``)."""
-    return RobotSpec.from_yaml(ROBOTS.get(name))
+    """The robot called ``name`` (a folder ``robots/NAME/`` with ``NAME.yaml``). A YAML
+    with a ``description:`` block names a third party's arm, composed with the project's
+    gripper (``robots.description``)."""
+    path = ROBOTS.get(name)
+    made = _composed(name)
+    if made is None:
+        return RobotSpec.from_yaml(path)
+    return RobotSpec.from_yaml(path, urdf=made.urdf, more_disabled=made.disabled_collisions)
+
+
+def _composed(name: str):
+    """The composed description of robot ``name`` (``robots.description.Composed``), or
+    None when its folder holds its own URDF."""
+    import yaml
+
+    path = ROBOTS.get(name)
+    description = (yaml.safe_load(path.read_text()) or {}).get("description")
+    if description is None:
+        return None
+    from robots.description import compose
+
+    return compose(name, description, path)
+
+
+def urdf_path(name: str = DEFAULT_ROBOT) -> Path:
+    """The URDF of robot ``name``: its folder's, or the one composed from a third party's
+    description (without reading the robot's sphere file, which is fitted to it)."""
+    made = _composed(name)
+    if made is not None:
+        return made.urdf
+    import yaml
+
+    path = ROBOTS.get(name)
+    return (path.parent / yaml.safe_load(path.read_text())["urdf"]).resolve()
 
 
 def sphere_model_path(name: str = DEFAULT_ROBOT) -> Path:

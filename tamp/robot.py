@@ -69,10 +69,20 @@ class RobotSpec:
         return len(self.arm_joints)
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> "RobotSpec":
+    def from_yaml(cls, path: str | Path, urdf: Path | None = None,
+                  more_disabled: tuple[tuple[str, str], ...] = ()) -> "RobotSpec":
+        """The robot of YAML file ``path``; ``urdf``: its URDF when composed elsewhere (a
+        description of a third party's, ``robots.description``), else the YAML's ``urdf``;
+        ``more_disabled``: collision pairs to skip besides the YAML's (an SRDF's).
+        Position, velocity and effort limits the YAML leaves out are the URDF's."""
         path = Path(path)
         data = yaml.safe_load(path.read_text())
-        lim = data["limits"]
+        urdf = urdf or (path.parent / data["urdf"]).resolve()
+        lim = dict(data["limits"])
+        missing = [k for k in _URDF_LIMITS if k not in lim]
+        if missing:
+            lim.update({k: v for k, v in urdf_limits(urdf, data["arm_joints"]).items()
+                        if k in missing})
         # every robot must state its jerk limits: the deploy safety layer checks them
         if "jerk" not in lim:
             raise ValueError(f"{path}: 'limits.jerk' is missing: give one jerk limit per arm "
@@ -80,7 +90,7 @@ class RobotSpec:
         g = data["gripper"]
         spec = cls(
             name=data["name"],
-            urdf=(path.parent / data["urdf"]).resolve(),
+            urdf=urdf,
             base_link=data["base_link"],
             arm_joints=tuple(data["arm_joints"]),
             lower=np.asarray(lim["lower"], float),
@@ -98,7 +108,8 @@ class RobotSpec:
                 joint_range=tuple(g["joint_range"]), stroke=float(g["stroke"]),
                 force_range=tuple(g["force_range"]), speed_range=tuple(g["speed_range"]),
                 pad_size=tuple(g["pad_size"]), mass=float(g["mass"])),
-            disabled_collisions=tuple(tuple(p) for p in data.get("disabled_collisions", [])),
+            disabled_collisions=tuple(tuple(p) for p in data.get("disabled_collisions", []))
+            + tuple(more_disabled),
             collision_spheres=(load_spheres(path.parent / data["collision_spheres"])
                                if "collision_spheres" in data else {}),
             ros_controller=str((data.get("ros") or {}).get(
@@ -116,3 +127,24 @@ class RobotSpec:
         if np.any(spec.home < spec.lower) or np.any(spec.home > spec.upper):
             raise ValueError(f"{path}: home configuration outside the joint limits")
         return spec
+
+
+#: the limits a URDF's ``<limit>`` carries: YAML key -> attribute
+_URDF_LIMITS = {"lower": "lower", "upper": "upper", "velocity": "velocity", "effort": "effort"}
+
+
+def urdf_limits(urdf: Path, joints: list[str]) -> dict[str, list[float]]:
+    """Per YAML limit key (lower, upper, velocity, effort), the values of ``joints`` in the
+    URDF's ``<limit>`` elements; a ``ValueError`` naming what the URDF lacks."""
+    from xml.etree import ElementTree as ET
+
+    found = {j.get("name"): j.find("limit") for j in ET.parse(urdf).getroot().iter("joint")}
+    out: dict[str, list[float]] = {k: [] for k in _URDF_LIMITS}
+    for name in joints:
+        limit = found.get(name)
+        for key, attribute in _URDF_LIMITS.items():
+            if limit is None or limit.get(attribute) is None:
+                raise ValueError(f"{urdf}: joint '{name}' has no limit '{attribute}': state "
+                                 f"'limits.{key}' in the robot's YAML")
+            out[key].append(float(limit.get(attribute)))
+    return out

@@ -2,8 +2,10 @@
 
     python -m robots.tools.fit_spheres panda_2f85
 
-The spheres contain every primitive of the URDF's ``<collision>`` elements (see
-``tamp.geometry.spheres``), so the planner's sphere checks are conservative. A test checks
+The spheres contain every primitive and every mesh of the URDF's ``<collision>`` elements
+(see ``tamp.geometry.spheres`` and ``tamp.geometry.meshes``), so the planner's sphere checks
+are conservative. A robot composed from a third party's description is fitted on its
+meshes as installed (``robots.urdf_path``). A test checks
 that the stored file equals what this tool writes.
 """
 
@@ -11,12 +13,13 @@ from __future__ import annotations
 
 import sys
 
+import robots
 from robots import ROOT
 from tamp.geometry.spheres import dump_spheres, spheres_from_urdf
 
 
 def build(name: str) -> str:
-    return dump_spheres(spheres_from_urdf(ROOT / name / f"{name}.urdf"))
+    return dump_spheres(spheres_from_urdf(robots.urdf_path(name)))
 
 
 def main(argv: list[str] | None = None) -> None:

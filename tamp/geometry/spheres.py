@@ -1,7 +1,7 @@
 """A robot's collision geometry covered by spheres.
 
-Every primitive in the URDF's ``<collision>`` elements is replaced by spheres whose union
-*contains* it, so a sphere model that is free of obstacles guarantees the real geometry is
+Every primitive (and every STL mesh: :mod:`tamp.geometry.meshes`) in the URDF's
+``<collision>`` elements is replaced by spheres whose union *contains* it, so a sphere model that is free of obstacles guarantees the real geometry is
 free too (conservative).
 """
 
@@ -51,6 +51,24 @@ def box_spheres(half: tuple[float, float, float], cell: float | None = None):
     return grid, float(np.linalg.norm(step) / 2)
 
 
+def _mesh(urdf: Path, link: str, geom) -> tuple[np.ndarray, np.ndarray]:
+    """Spheres covering a ``<mesh>`` (STL; ``scale`` applied): ``tamp.geometry.meshes``."""
+    from tamp.geometry.meshes import mesh_spheres, read_stl
+
+    name = geom.get("filename", "")
+    path = Path(name[len("file://"):] if name.startswith("file://") else name)
+    path = path if path.is_absolute() else urdf.parent / path
+    if path.suffix.lower() != ".stl":
+        raise ValueError(f"{urdf}: link {link}: collision mesh {name}: only STL meshes are "
+                         "read (convert it, or give primitives)")
+    if not path.is_file():
+        raise ValueError(f"{urdf}: link {link}: collision mesh {path} not found")
+    vertices, faces = read_stl(path)
+    vertices = vertices * np.asarray(_floats(geom.get("scale"), 3) if geom.get("scale")
+                                     else (1.0, 1.0, 1.0))
+    return mesh_spheres(vertices, faces)
+
+
 def spheres_from_urdf(urdf: str | Path) -> dict[str, LinkSpheres]:
     """Cover each link's collision primitives (sphere, cylinder, box) with spheres."""
     root = ET.parse(urdf).getroot()
@@ -68,11 +86,13 @@ def spheres_from_urdf(urdf: str | Path) -> dict[str, LinkSpheres]:
                 c, r = cylinder_spheres(float(geom.get("radius")), float(geom.get("length")))
             elif geom.tag == "box":
                 c, r = box_spheres(tuple(v / 2 for v in _floats(geom.get("size"))))
+            elif geom.tag == "mesh":
+                c, r = _mesh(Path(urdf), link.get("name"), geom)
             else:
                 raise ValueError(f"{urdf}: link {link.get('name')}: unsupported collision "
-                                 f"geometry '{geom.tag}' (use sphere, cylinder or box)")
+                                 f"geometry '{geom.tag}' (use sphere, cylinder, box or mesh)")
             centres.append(c @ t[:3, :3].T + t[:3, 3])
-            radii.append(np.full(len(c), r))
+            radii.append(np.broadcast_to(r, (len(c),)).astype(float))
         if centres:
             name = link.get("name")
             out[name] = LinkSpheres(name, np.concatenate(centres), np.concatenate(radii))
