@@ -95,6 +95,9 @@ class Simulation:
         self.arm_joints = [names[n] for n in self.robot.arm_joints]
         g = self.robot.gripper
         self.finger_joints = [names[g.joint]] + [names[n] for n in g.mimic_joints]
+        # the pads' arc: each pad's drop joint follows its own finger's closing travel
+        # (pad_drop: non-linear, so no gear can couple them), set before every physics step
+        self.drop_joints = [names[n] for n in g.drop_joints]
         self.tcp_link = self.link_index[self.robot.tcp_frame]
         for j in self.finger_joints:
             # PyBullet's point contacts have no torsional friction of their own; a 22 x 40 mm
@@ -197,6 +200,9 @@ class Simulation:
         value = self.robot.gripper.joint_for_width(width)
         for j in self.finger_joints:
             p.resetJointState(self.robot_id, j, value, physicsClientId=self.client)
+        for j in self.drop_joints:
+            p.resetJointState(self.robot_id, j, self.robot.gripper.pad_drop(value),
+                              physicsClientId=self.client)
 
     def arm_positions(self) -> np.ndarray:
         states = p.getJointStates(self.robot_id, self.arm_joints, physicsClientId=self.client)
@@ -267,7 +273,20 @@ class Simulation:
 
     def step(self, n: int = 1) -> None:
         for _ in range(n):
+            self._follow_arc()
             p.stepSimulation(physicsClientId=self.client)
+
+    def _follow_arc(self) -> None:
+        """Drive each pad's drop joint to the linkage's drop at its finger's travel."""
+        if not self.drop_joints:
+            return
+        cid, g = self.client, self.robot.gripper
+        travel = [s[0] for s in p.getJointStates(self.robot_id, self.finger_joints,
+                                                  physicsClientId=cid)]
+        p.setJointMotorControlArray(
+            self.robot_id, self.drop_joints, p.POSITION_CONTROL,
+            targetPositions=[g.pad_drop(v) for v in travel],
+            forces=[1000.0] * len(self.drop_joints), physicsClientId=cid)
 
     def close(self) -> None:
         # once only: PyBullet reuses client ids, so a second close (an environment's

@@ -189,7 +189,9 @@ class Refiner:
         full = self.cfg.approach_distance
         if not self.flows:
             return (full,)
-        depth = fingertip_depth(obj, grasp, self.p.robot.tcp_to_fingertip)
+        robot = self.p.robot  # the open pads hang lower by the linkage's arc
+        depth = fingertip_depth(obj, grasp, robot.tcp_to_fingertip
+                                + robot.gripper.pad_drop_at_width(grasp.open_width))
         return tuple(dict.fromkeys((min(full, depth + self.cfg.approach_clearance), full)))
 
     def join(self, first: np.ndarray, second: np.ndarray, first_share: float = 0.45,

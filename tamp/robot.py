@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from tamp.geometry.linkage import pad_drop
 from tamp.geometry.spheres import load_spheres
 
 
@@ -27,6 +28,24 @@ class GripperSpec:
     #: contact area of one pad: width across, length along the approach axis, m
     pad_size: tuple[float, float]
     mass: float  #: kg
+    #: joints that move each pad along the approach axis as the linkage closes (see
+    #: :meth:`pad_drop`); empty: the pads move on a straight line
+    drop_joints: tuple[str, ...] = ()
+    #: the linkage that carries each pad (parallel) on an arc: the arc's radius (m) and the
+    #: angle (rad) of the radius from the approach axis, outward, with the pads open
+    linkage_radius: float = 0.0
+    linkage_open_angle: float = 0.0
+
+    def pad_drop(self, value: float) -> float:
+        """How much further from the flange (m) the pads are at actuated joint value
+        ``value`` (m of closing travel per finger) than when open: the arc of a pad that a
+        four-bar linkage keeps parallel, ``r (cos(a0 - t) - cos a0)`` where the closing
+        travel is ``r (sin a0 - sin(a0 - t))``. 0 without a linkage."""
+        return float(pad_drop(value, self.linkage_radius, self.linkage_open_angle))
+
+    def pad_drop_at_width(self, width: float) -> float:
+        """:meth:`pad_drop` with the pads ``width`` (m) apart."""
+        return self.pad_drop(self.joint_for_width(width))
 
     def joint_for_width(self, width: float) -> float:
         """Actuated joint value (m) that leaves ``width`` (m) between the pads."""
@@ -107,7 +126,8 @@ class RobotSpec:
                 model=g["model"], joint=g["joint"], mimic_joints=tuple(g["mimic_joints"]),
                 joint_range=tuple(g["joint_range"]), stroke=float(g["stroke"]),
                 force_range=tuple(g["force_range"]), speed_range=tuple(g["speed_range"]),
-                pad_size=tuple(g["pad_size"]), mass=float(g["mass"])),
+                pad_size=tuple(g["pad_size"]), mass=float(g["mass"]),
+                **_linkage(g, path)),
             disabled_collisions=tuple(tuple(p) for p in data.get("disabled_collisions", []))
             + tuple(more_disabled),
             collision_spheres=(load_spheres(path.parent / data["collision_spheres"])
@@ -148,3 +168,18 @@ def urdf_limits(urdf: Path, joints: list[str]) -> dict[str, list[float]]:
                                  f"'limits.{key}' in the robot's YAML")
             out[key].append(float(limit.get(attribute)))
     return out
+
+
+def _linkage(g: dict, path: Path) -> dict:
+    """GripperSpec's linkage fields from a YAML's ``gripper`` block: ``drop_joints`` and
+    ``linkage.pivot_to_pad`` (the vector, m, from a knuckle's pivot to where the pad's link
+    hangs on it with the pads open: across, outward, and along the approach)."""
+    if "linkage" not in g:
+        return {}
+    across, along = (float(v) for v in g["linkage"]["pivot_to_pad"])
+    if "drop_joints" not in g or along <= 0:
+        raise ValueError(f"{path}: 'gripper.linkage' needs 'gripper.drop_joints' and a "
+                         "pivot_to_pad pointing along the approach")
+    return {"drop_joints": tuple(g["drop_joints"]),
+            "linkage_radius": float(np.hypot(across, along)),
+            "linkage_open_angle": float(np.arctan2(across, along))}

@@ -20,7 +20,10 @@ COUPLING = (0.0375, 0.011)  # radius, length
 BODY = (0.06, 0.092, 0.084)  # x, y, z extent of the housing, above the coupling
 FINGER_Z0 = 0.095  # where the finger links start
 FINGER_SIZE = (0.022, 0.014, 0.065)  # x, y, z of one finger (linkage + pad), pad face inward
-TCP_Z = 0.14  # tool centre point: between the pads, 2 cm above the fingertips
+TCP_Z = 0.14  # tool centre point: between the pads, 2 cm above the fingertips (open)
+#: the pads' arc: as the linkage closes, each pad also moves away from the flange, at most
+#: this far (m; ``tamp.robot.GripperSpec.pad_drop`` gives it for every opening)
+PAD_DROP_MAX = 0.015
 PAD_FRICTION = 1.5
 MATERIALS = {"white": "0.92 0.92 0.92 1", "grey": "0.35 0.35 0.38 1", "dark": "0.12 0.12 0.12 1"}
 
@@ -121,7 +124,7 @@ def capsule_link(robot: ET.Element, name: str, frame: np.ndarray, capsules, mass
 
 def add_robotiq_2f85(robot: ET.Element, parent: str, xyz=(0.0, 0.0, 0.0),
                      rpy=(0.0, 0.0, 0.0)) -> None:
-    """The 2F-85 (coupling, housing, two pads on equivalent prismatic joints, the tool
+    """The 2F-85 (coupling, housing, two pads on the linkage's arc as two slides each, the tool
     centre point ``tcp``) mounted on ``parent`` at ``xyz``/``rpy``."""
     dark, grey = "dark", "grey"
     base = ET.SubElement(robot, "link", name="robotiq_base")
@@ -144,9 +147,19 @@ def add_robotiq_2f85(robot: ET.Element, parent: str, xyz=(0.0, 0.0, 0.0),
         _inertial(link, finger_mass, FINGER_SIZE, (0, side * fy / 2, fz / 2))
         contact = ET.SubElement(link, "contact")
         ET.SubElement(contact, "lateral_friction", value=f"{PAD_FRICTION:g}")
+        # the linkage's arc as two slides: along the approach (this joint: the pad's drop,
+        # a non-linear function of the closing travel that a URDF mimic cannot state; the
+        # YAML's gripper.linkage gives it, and the planner and the simulator set it), then
+        # across (the closing joint below)
+        slide = ET.SubElement(robot, "link", name=f"robotiq_{name}_pad_slide")
+        _inertial(slide, 0.001, (0.005, 0.005, 0.005))
+        _joint(robot, f"robotiq_{name}_pad_drop_joint", "prismatic", "robotiq_base",
+               slide.get("name"), (0, side * half, FINGER_Z0), axis=(0, 0, 1),
+               limit={"lower": 0.0, "upper": PAD_DROP_MAX, "velocity": 0.15,
+                      "effort": 235.0})
         joint = "robotiq_finger_joint" if name == "left" else "robotiq_right_finger_joint"
-        _joint(robot, joint, "prismatic", "robotiq_base", link.get("name"),
-               (0, side * half, FINGER_Z0), axis=(0, sign, 0),
+        _joint(robot, joint, "prismatic", slide.get("name"), link.get("name"),
+               (0, 0, 0), axis=(0, sign, 0),
                limit={"lower": 0.0, "upper": half, "velocity": 0.15, "effort": 235.0},
                mimic=None if name == "left" else "robotiq_finger_joint")
 

@@ -235,7 +235,7 @@ def antipodal_grasps(obj_name: str, points: np.ndarray, robot: RobotSpec,
     # at the top, unless that puts the fingertips too low
     ideal_z = max(support + config.fingertip_clearance + robot.tcp_to_fingertip,
                   top - g.pad_size[1] / 2)
-    ranked = sorted(grasps, key=lambda gr: _rank(gr, centroid, ideal_z))
+    ranked = sorted(grasps, key=lambda gr: _rank(gr, centroid, ideal_z, g))
     out = [Grasp(obj_name, inv @ t, w, min(w + config.open_margin, g.stroke))
            for t, w, _ in ranked[:config.max_candidates]]
     return GraspCandidates(out)
@@ -274,9 +274,12 @@ def _poses(axis, centre, width, config: AntipodalConfig, robot: RobotSpec,
             x = np.cross(y, zt)
             t = np.eye(4)
             t[:3, :3] = np.column_stack([x, y, zt])
-            # the pad centre sits between the contacts; the TCP is the pad centre
-            t[:3, 3] = c
-            # how far the lowest fingertip corner lies below the TCP, m
+            # the pad centre sits between the contacts; the TCP is the pad centre as the
+            # pads were open, so closed on the object (the linkage's arc lowers them) it
+            # lies that much back along the approach
+            arc = g.pad_drop_at_width(w)
+            t[:3, 3] = c - zt * arc
+            # how far the lowest fingertip corner lies below the pad centre, m
             drop = -zt[2] * robot.tcp_to_fingertip + abs(y[2]) * side \
                 + abs(x[2]) * g.pad_size[0] / 2
             short = support_z + config.fingertip_clearance - (c[2] - drop)
@@ -284,13 +287,16 @@ def _poses(axis, centre, width, config: AntipodalConfig, robot: RobotSpec,
                 along_approach = np.abs(normals @ zt).max() < 0.35  # within ~20 deg
                 if not along_approach or -zt[2] < 1e-6 or short / -zt[2] > pad_half:
                     continue
-                t[:3, 3] = c - zt * (short / -zt[2])
+                t[:3, 3] = c - zt * (short / -zt[2] + arc)
             out.append((t, float(w), abs(tilt)))
     return out
 
 
-def _rank(grasp, centroid: np.ndarray, ideal_z: float) -> float:
+def _rank(grasp, centroid: np.ndarray, ideal_z: float, gripper) -> float:
     t, w, tilt = grasp
+    # the pads' centre once closed (``ideal_z`` is where it would best be)
+    t = t.copy()
+    t[:3, 3] += t[:3, 2] * gripper.pad_drop_at_width(w)
     # prefer vertical approaches, contacts over the centre of mass, and pads that cover
     # the object well
     return tilt + 2.0 * float(np.linalg.norm(t[:2, 3] - centroid[:2])) \

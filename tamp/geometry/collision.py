@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tamp.geometry import _kernels
+from tamp.geometry.linkage import pad_drop
 from tamp.geometry.sdf import DistanceGrid
 from tamp.geometry.shapes import Primitive, primitives
 from tamp.geometry.sphere_model import SphereModel
@@ -252,6 +253,8 @@ class CollisionChecker:
     def gripper(self, value: float) -> None:
         self._gripper = float(value)
         self._template[0, self.model.gripper_q_index] = self._gripper
+        self._template[0, self.model.drop_q_index] = pad_drop(self._gripper,
+                                                              *self.model.linkage)
 
     def _full(self, qs: np.ndarray) -> np.ndarray:
         """Full pinocchio configurations (B, nq) for arm configurations (B, n_arm)."""

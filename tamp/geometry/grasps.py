@@ -58,7 +58,8 @@ def top_grasps(obj: WorldObject, robot: RobotSpec, config: GraspConfig = GraspCo
     """Top-down grasps across the faces of a box or the diameter of a cylinder.
 
     The pads close on the object as low as the fingertip clearance allows, so as much of
-    the pad as possible touches it. Candidates are ordered by how little the wrist must
+    the pad as possible touches it (where they are once closed: the 2F-85's pads move away
+    from the flange as they close, ``GripperSpec.pad_drop``). Candidates are ordered by how little the wrist must
     turn from its home yaw.
     """
     g = robot.gripper
@@ -79,8 +80,11 @@ def top_grasps(obj: WorldObject, robot: RobotSpec, config: GraspConfig = GraspCo
         open_width = width + config.pre_grasp_margin
         if open_width > g.stroke:
             continue
+        # closed on the object, the pads hang lower by the linkage's arc: the TCP (fixed
+        # on the gripper) goes that much higher, so that they close where they should
+        tcp_z = height + g.pad_drop_at_width(width)
         for flip in (0.0, math.pi):
-            grasps.append(Grasp(obj.name, _top_down(yaw + flip, height), width,
+            grasps.append(Grasp(obj.name, _top_down(yaw + flip, tcp_z), width,
                                 min(open_width, g.stroke)))
     if not grasps:
         return GraspCandidates([], f"{obj.name} is wider than the {g.stroke * 1000:.0f} mm "

@@ -60,6 +60,10 @@ class Kinematics:
         self.gripper_q_index = np.array(
             [self.model.joints[self.model.getJointId(n)].idx_q
              for n in (robot.gripper.joint, *robot.gripper.mimic_joints)])
+        #: the pads' drop joints, set to the linkage's drop at the gripper value
+        self.drop_q_index = np.array(
+            [self.model.joints[self.model.getJointId(n)].idx_q
+             for n in robot.gripper.drop_joints], int)
         self.tcp_id = self.model.getFrameId(robot.tcp_frame)
         self._q = pin.neutral(self.model)
 
@@ -68,6 +72,7 @@ class Kinematics:
         q = self._q.copy()
         q[self.arm_q_index] = q_arm
         q[self.gripper_q_index] = gripper
+        q[self.drop_q_index] = self.robot.gripper.pad_drop(gripper)
         return q
 
     def tcp_pose(self, q_arm: np.ndarray) -> np.ndarray:

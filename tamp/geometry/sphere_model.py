@@ -39,6 +39,9 @@ class SphereModel:
     nq: int
     arm_q_index: np.ndarray  #: (n_arm,)
     gripper_q_index: np.ndarray  #: (n_gripper_joints,) all moved by the one gripper value
+    #: (n_drop,) the pads' drop joints, at ``pad_drop(gripper value, *linkage)``
+    drop_q_index: np.ndarray
+    linkage: np.ndarray  #: (2,) the gripper's linkage radius (m) and open angle (rad)
     # spheres, grouped by link (contiguous), centres in their joint's frame, m
     sphere_joint: np.ndarray  #: (S,)
     sphere_local: np.ndarray  #: (S, 3)
@@ -150,7 +153,9 @@ class SphereModel:
         return cls(
             np.array(parents), np.array(placements), np.array(axes), np.array(prismatic),
             np.array(q_index), model.nq, np.asarray(kin.arm_q_index),
-            np.asarray(kin.gripper_q_index), sphere_joint, sphere_local, radii, tuple(names),
+            np.asarray(kin.gripper_q_index), np.asarray(kin.drop_q_index, int),
+            np.array([robot.gripper.linkage_radius, robot.gripper.linkage_open_angle]),
+            sphere_joint, sphere_local, radii, tuple(names),
             np.array(l_joint), np.array(l_local), np.array(l_radius), np.array(first),
             np.array(count), np.array([n != robot.base_link for n in names]),
             np.array([l_joint[k] for k in c_link]), np.array(c_local), np.array(c_radius),

@@ -25,6 +25,8 @@ loop, and with ``compile=True`` to 4.7 (`tamp bench geometry`, docs/BENCHMARKS.m
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -45,6 +47,7 @@ class TorchKinematics:
         self.axes = torch.tensor(model.axes, **t)
         self.arm_index = torch.tensor(model.arm_q_index, device=self.device)
         self.gripper_index = torch.tensor(model.gripper_q_index, device=self.device)
+        self.drop_index = torch.tensor(model.drop_q_index, dtype=torch.long, device=self.device)
         # a revolute joint's placement rotation times its rotation by angle a about its
         # axis u (Rodrigues) is cos(a) P (I - u u^T) + sin(a) P [u]x + P u u^T: three
         # matrices per joint, so that each joint costs two scalings and a sum
@@ -65,6 +68,11 @@ class TorchKinematics:
         q[:, self.arm_index] = q_arm.to(self.dtype)
         g = torch.as_tensor(gripper, dtype=self.dtype, device=self.device)
         q[:, self.gripper_index] = g.reshape(-1, 1) if g.ndim else g
+        if len(self.drop_index):
+            r, a = (float(v) for v in self.model.linkage)
+            s = torch.clamp(math.sin(a) - g / r, -1.0, 1.0)
+            drop = r * (torch.sqrt(1.0 - s * s) - math.cos(a))
+            q[:, self.drop_index] = drop.reshape(-1, 1) if drop.ndim else drop
         return q
 
     def joint_frames(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

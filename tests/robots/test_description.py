@@ -148,3 +148,62 @@ def test_gripper_mass_matches_datasheet(robot):
         assert mass == pytest.approx(0.925, abs=1e-6)  # Robotiq 2F-85 datasheet
     finally:
         p.disconnect(cid)
+
+
+# -- the 2F-85's pads on the linkage's arc -------------------------------------------------
+def test_pad_arc_follows_the_stated_linkage():
+    """The ROS-Industrial description's dimensions (the outer finger's joint on the knuckle
+    (31.5, -4.1) mm, the inner finger's on it (6.1, 47.1) mm): a 57.1 mm radius at 41.2 deg
+    when open; the knuckle's 0.8 rad close a pad 42.3 mm (the 85 mm stroke's half is 42.5)
+    and lower it 13.9 mm; at a 44 mm opening, 11.5 mm."""
+    import math
+
+    for name in robots.available():
+        g = robots.load(name).gripper
+        assert g.linkage_radius == pytest.approx(math.hypot(0.0376, 0.0430), abs=1e-9)
+        assert g.linkage_open_angle == pytest.approx(math.atan2(0.0376, 0.0430), abs=1e-9)
+        r, a = g.linkage_radius, g.linkage_open_angle
+        assert r * (math.sin(a) - math.sin(a - 0.8)) == pytest.approx(0.0425, abs=5e-4)
+        assert g.pad_drop_at_width(g.stroke) == 0.0
+        assert g.pad_drop_at_width(0.044) == pytest.approx(0.01150, abs=5e-5)
+        assert g.pad_drop_at_width(0.0) == pytest.approx(0.01391, abs=5e-5)
+        # lowest where the radius points along the approach: 37.6 mm of travel each
+        # (9.8 mm apart), 14.1 mm; past it the pads rise again a little
+        widths = np.linspace(g.stroke, 0.0, 200)
+        drops = np.array([g.pad_drop_at_width(w) for w in widths])
+        assert widths[np.argmax(drops)] == pytest.approx(0.085 - 2 * 0.0376, abs=5e-4)
+        assert drops.max() == pytest.approx(r * (1 - math.cos(a)), abs=1e-6)
+        assert drops.max() == pytest.approx(0.01413, abs=5e-5)
+
+
+@pytest.mark.parametrize("name", robots.available())
+def test_the_pads_are_further_from_the_flange_closed_than_open(name):
+    """Flange to pad centre (the TCP's height when open, as the URDF builds it): 140.0 mm
+    open, 153.9 mm closed, in pinocchio; PyBullet's pads follow the same arc."""
+    from scenes.sim import Simulation
+    from tamp.geometry.kinematics import Kinematics
+
+    robot = robots.load(name)
+    kin = Kinematics(robot)
+    q = robot.home
+    flange = kin.frame_pose(q, robot.flange_link)
+    for width, expected in ((robot.gripper.stroke, 0.140), (0.044, 0.1515), (0.0, 0.1539)):
+        value = robot.gripper.joint_for_width(width)
+        finger = kin.frame_pose(q, "robotiq_left_finger", value)
+        # the finger frame starts 95 mm from the flange; the pad's centre 45 mm below it
+        along = (np.linalg.inv(flange) @ finger)[2, 3] + 0.045
+        assert along == pytest.approx(expected, abs=2e-4)
+    sim = Simulation(robot)
+    try:
+        for width in (0.07, 0.044, 0.01):
+            sim.command(q, width)
+            sim.step(480)
+            value = robot.gripper.joint_for_width(sim.gripper_width())
+            for link in ("robotiq_left_finger", "robotiq_right_finger"):
+                bullet = p.getLinkState(sim.robot_id, sim.link_index[link],
+                                        computeForwardKinematics=True,
+                                        physicsClientId=sim.client)[4]
+                pino = kin.frame_pose(sim.arm_positions(), link, value)[:3, 3]
+                np.testing.assert_allclose(bullet, pino, atol=5e-4)
+    finally:
+        sim.close()

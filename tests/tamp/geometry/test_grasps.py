@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pybullet as p
 import pytest
 
 from tamp.geometry.antipodal import antipodal_grasps, gripper_collision_filter, surface_points
@@ -181,7 +182,9 @@ def test_the_fingertips_reach_past_the_top_by_what_the_grasp_says(robot, shape, 
 
     obj = _obj(shape)
     for g in top_grasps(obj, robot).grasps:
-        assert fingertip_depth(obj, g, robot.tcp_to_fingertip) == pytest.approx(depth)
+        # closed on the object: the pads hang lower by the linkage's arc
+        closed = robot.tcp_to_fingertip + robot.gripper.pad_drop_at_width(g.width)
+        assert fingertip_depth(obj, g, closed) == pytest.approx(depth)
 
 
 def test_placements_with_room_for_the_fingers_come_first(robot, kinematics):
@@ -201,3 +204,34 @@ def test_placements_with_room_for_the_fingers_come_first(robot, kinematics):
     open_joint = robot.gripper.joint_for_width(across.open_width)
     ordered = finger_room_first(across, [near, far1, far2], checker, open_joint)
     assert [p[0, 3] for p in ordered] == [0.3, 0.35, 0.5]
+
+
+def test_a_top_grasp_closes_its_pads_where_planned_on_the_linkage_arc(robot, kinematics):
+    """The 2F-85's pads drop 11.5 mm as they close from open onto a 44 mm block; the grasp
+    raises the TCP by that much, so that in PyBullet (pads on the arc) the fingertips end
+    the planned 12 mm above the table, not on it, and the block stays put."""
+    from scenes.sim import Simulation
+
+    obj = _obj(Shape("box", (0.044, 0.044, 0.044)))
+    grasp = top_grasps(obj, robot).grasps[0]
+    drop = robot.gripper.pad_drop_at_width(0.044)
+    assert drop == pytest.approx(0.0115, abs=1e-4)
+    assert grasp.obj_T_tcp[2, 3] == pytest.approx(0.012 + robot.tcp_to_fingertip + drop)
+    solved = kinematics.ik(obj.pose @ grasp.obj_T_tcp, [robot.home], np.random.default_rng(0))
+    assert solved.success
+    sim = Simulation(robot)
+    try:
+        sim.add_object(obj)
+        sim.set_arm(solved.q)
+        sim.set_gripper_width(grasp.open_width)
+        sim.command(solved.q, 0.0)
+        sim.step(480)
+        assert sim.gripper_width() == pytest.approx(0.044, abs=1e-3)  # on the block
+        for link in ("robotiq_left_finger", "robotiq_right_finger"):
+            state = p.getLinkState(sim.robot_id, sim.link_index[link],
+                                   computeForwardKinematics=True, physicsClientId=sim.client)
+            fingertip_z = state[4][2] - 0.065  # the finger is 65 mm long, pointing down
+            assert fingertip_z == pytest.approx(0.012, abs=1e-3)
+        assert sim.object_pose("obj")[2, 3] == pytest.approx(0.0, abs=1e-3)
+    finally:
+        sim.close()
