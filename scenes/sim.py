@@ -286,7 +286,8 @@ class Simulation:
         p.setJointMotorControlArray(
             self.robot_id, self.drop_joints, p.POSITION_CONTROL,
             targetPositions=[g.pad_drop(v) for v in travel],
-            forces=[1000.0] * len(self.drop_joints), physicsClientId=cid)
+            forces=[1000.0] * len(self.drop_joints),
+            positionGains=[1.0] * len(self.drop_joints), physicsClientId=cid)
 
     def close(self) -> None:
         # once only: PyBullet reuses client ids, so a second close (an environment's
