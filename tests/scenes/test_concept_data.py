@@ -153,6 +153,8 @@ def test_the_robot_in_view_is_chosen_and_recorded():
     assert (frame.rgb != panda.rgb).any(-1).sum() > 1000  # the arm is in view
     assert generate(1, 5, ur5e).meta["robot"] == "ur5e_2f85"
     assert generate(1, 5, ConceptSceneConfig(split="test")).meta["robot"] == "panda_2f85"
-    with pytest.raises(ValueError, match="unknown robot 'nope'; known robots: panda_2f85, "
-                                         "ur5e_2f85"):
+    import robots
+
+    known = ", ".join(robots.available())  # panda_2f85, panda_erd_2f85, ur5e_2f85
+    with pytest.raises(ValueError, match=f"unknown robot 'nope'; known robots: {known}$"):
         ConceptSceneGenerator(ConceptSceneConfig(robot="nope"))
