@@ -4,14 +4,17 @@ closing moves it across and, with it, along the approach axis."""
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
 
 def pad_drop(value, radius: float, open_angle: float):
-    """The pads' drop (m, along the approach) at closing travel ``value`` (m per finger;
-    a float or an array) of a linkage of ``radius`` (m) open at ``open_angle`` (rad); 0
-    where ``radius`` is 0 (pads on a straight line)."""
+    """The pads' drop (m, along the approach) at closing travel ``value`` (m per finger: a
+    float, a numpy array or a torch tensor, answered in kind) of a linkage of ``radius``
+    (m) open at ``open_angle`` (rad); 0 where ``radius`` is 0 (pads on a straight line)."""
     if radius <= 0:
-        return np.zeros_like(np.asarray(value, float))
-    s = np.clip(np.sin(open_angle) - np.asarray(value, float) / radius, -1.0, 1.0)
-    return radius * (np.sqrt(1.0 - s * s) - np.cos(open_angle))
+        return value * 0.0
+    s = math.sin(open_angle) - value / radius
+    s = s.clip(-1.0, 1.0) if hasattr(s, "clip") else min(1.0, max(-1.0, s))
+    # cos x - cos a written as (sin^2 a - sin^2 x) / (cos x + cos a): exactly 0 when open
+    sin_a = math.sin(open_angle)
+    return radius * (sin_a * sin_a - s * s) / ((1.0 - s * s) ** 0.5 + math.cos(open_angle))

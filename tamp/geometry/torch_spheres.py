@@ -25,10 +25,10 @@ loop, and with ``compile=True`` to 4.7 (`tamp bench geometry`, docs/BENCHMARKS.m
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
+
+from tamp.geometry.linkage import pad_drop
 
 from tamp.geometry.sdf import DistanceGrid
 from tamp.geometry.sphere_model import SphereModel
@@ -69,9 +69,7 @@ class TorchKinematics:
         g = torch.as_tensor(gripper, dtype=self.dtype, device=self.device)
         q[:, self.gripper_index] = g.reshape(-1, 1) if g.ndim else g
         if len(self.drop_index):
-            r, a = (float(v) for v in self.model.linkage)
-            s = torch.clamp(math.sin(a) - g / r, -1.0, 1.0)
-            drop = r * (torch.sqrt(1.0 - s * s) - math.cos(a))
+            drop = pad_drop(g, *(float(v) for v in self.model.linkage))
             q[:, self.drop_index] = drop.reshape(-1, 1) if drop.ndim else drop
         return q
 
