@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from scenes.env import TabletopEnv
-from tamp.execution.plan import HOLD_TIME, REACH_TOLERANCE, Plan, Segment
+from tamp.execution.plan import HOLD_TIME, REACH_TOLERANCE, Plan, Segment, follow_scale
 from tamp.geometry.shapes import max_extent
 
 GRIPPER_TIMEOUT = 1.5  #: s for the fingers to stop
@@ -120,8 +120,7 @@ class Executor:
         self.phase = "look" if seg.label == "look" else "move"
         self.timed[traj.method] = self.timed.get(traj.method, 0) + 1
         for t in ts:
-            self.q_cmd = np.array([np.interp(t, traj.times, traj.positions[:, j])
-                                   for j in range(traj.positions.shape[1])])
+            self.q_cmd = _sample(traj, t)
             self._step()
         self.q_cmd = traj.positions[-1]
         self.flowing = seg.end == "flow"
@@ -145,8 +144,16 @@ class Executor:
         history = [sim.gripper_width()]
         self.flowing = False
         self.phase = "gripper"
-        stall_steps = max(6, int(0.2 / self.env.control_dt))
-        for _ in range(int(GRIPPER_TIMEOUT / self.env.control_dt)):
+        dt = self.env.control_dt
+        stall_steps = max(6, int(0.2 / dt))
+        # the arm's move while the pads close (Segment.grip_width), as long as their closing
+        follow = seg.trajectory
+        scale = 1.0 if follow is None else follow_scale(
+            follow.duration, history[0], seg.grip_width, 2.0 * sim.config.finger_speed)
+        k = 0
+        for k in range(1, int(GRIPPER_TIMEOUT / dt) + 1):
+            if follow is not None:
+                self.q_cmd = _sample(follow, k * dt / scale)
             self._step()
             history.append(sim.gripper_width())
             if abs(history[-1] - self.width_cmd) < 0.002 or \
@@ -155,6 +162,10 @@ class Executor:
             recent = history[-stall_steps:]
             if len(history) > 2 * stall_steps and max(recent) - min(recent) < 2e-4:
                 break
+        while follow is not None and k * dt / scale < follow.duration:  # the arm's rest
+            k += 1
+            self.q_cmd = _sample(follow, k * dt / scale)
+            self._step()
 
     def _release(self, seg: Segment) -> None:
         """Open the pads; if they stall short of the opening while something still
@@ -234,3 +245,10 @@ class Executor:
                     np.linalg.norm(held_at - tcp[:3, 3]) > limit:
                 return f"{seg.holding} slipped out of the gripper during {seg.label}"
         return ""
+
+
+def _sample(traj, t: float) -> np.ndarray:
+    """``traj``'s joint positions at time ``t`` (s; held at its ends), linearly between
+    samples."""
+    return np.array([np.interp(t, traj.times, traj.positions[:, j])
+                     for j in range(traj.positions.shape[1])])

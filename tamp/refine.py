@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from tamp.domains import CONTAINERS, GENERIC_STREAMS, PlacementStream, get_domain
+from tamp.domains import get_domain
 from tamp.execution.plan import Action, Segment
 from tamp.geometry.collision import CollisionChecker
 from tamp.candidates import least_turn, pick_grasps
@@ -21,7 +21,6 @@ from tamp.geometry.grasps import Grasp, fingertip_depth
 from tamp.geometry.kinematics import IKConfig
 from tamp.geometry.motion import MotionConfig, plan_motion, round_corner, round_corners
 from tamp.geometry.timing import time_chain, time_parameterize
-from tamp.geometry import placements as pl
 from tamp.geometry.transforms import translation, wrap_angle, yaw_of
 from tamp.world import WorldModel, WorldObject
 
@@ -49,21 +48,6 @@ STRAIGHT_SHARE = 0.3
 #: m above its resting pose at which a placed object is let go: the first that has a
 #: collision-free straight move down (a short drop onto the support is harmless)
 RELEASE_DROPS = (0.0, 0.01, 0.02)
-
-
-@GENERIC_STREAMS.register("place-at")
-def at_given_pose(world, obj, args, rng, config, context) -> PlacementStream:
-    """A pose chosen by someone else (an imitation policy, a VLM): ``context["pose"]``
-    (4x4, the object's bottom centre), on ``args[1]`` (what it rests on there, which
-    the load may touch)."""
-    pose = context.get("pose")
-    if pose is None:
-        return PlacementStream(pl.Placements([], "place-at needs a pose in its context"),
-                               ())
-    support = args[1] if len(args) > 1 else "table"
-    touch = (f"{support}/bottom",) if support in world.objects and \
-        world.objects[support].category in CONTAINERS else (support,)
-    return PlacementStream(pl.Placements([np.asarray(pose, float)]), touch)
 
 
 class Refiner:
@@ -178,19 +162,21 @@ class Refiner:
                         end="reach" if k == len(moves) - 1 else "flow")
                 for k, ((_, label, holding), traj) in enumerate(zip(moves, parts))]
 
-    def straight_distances(self, obj: WorldObject, grasp: Grasp) -> tuple[float, ...]:
+    def straight_distances(self, obj: WorldObject, grasp: Grasp, deeper: float = 0.0
+                           ) -> tuple[float, ...]:
         """m of straight motion of the empty hand along the tool axis onto ``obj`` in
         ``grasp`` and off it once placed, in the order tried: ``approach_distance``; with
         the "flow" timing first only as far as the fingertips reach down beside the
         object plus ``approach_clearance`` (where the hand is free that low above it: a
         taller neighbour may be in the way there), then ``approach_distance``. (Carried
         objects go the whole ``approach_distance``: from lower, towers-of-hanoi seeds
-        62001 and 62002 lost disks on the way in simulation.)"""
+        62001 and 62002 lost disks on the way in simulation.) ``deeper``: m the move
+        goes past the grasp (where the pads start closing, :meth:`sweep`)."""
         full = self.cfg.approach_distance
         if not self.flows:
             return (full,)
         robot = self.p.robot  # the open pads hang lower by the linkage's arc
-        depth = fingertip_depth(obj, grasp, robot.tcp_to_fingertip
+        depth = fingertip_depth(obj, grasp, robot.tcp_to_fingertip + deeper
                                 + robot.gripper.pad_drop_at_width(grasp.open_width))
         return tuple(dict.fromkeys((min(full, depth + self.cfg.approach_clearance), full)))
 
@@ -319,41 +305,54 @@ class Refiner:
         reasons = []
         for grasp in cands[:self.cfg.max_grasps]:
             try:
-                transit, descend, lift = self._pick(obj, grasp, rng,
-                                                    self.domain.support(pick_action))
+                picked = self._pick(obj, grasp, rng, self.domain.support(pick_action))
             except RefinementError as err:
                 reasons.append(str(err))
                 continue
-            return self._pick_action(obj, grasp, transit, descend, lift, pick_action)
+            return self._pick_action(obj, grasp, *picked, pick_action)
         raise RefinementError(f"could not pick {obj_name}: " + "; ".join(dict.fromkeys(reasons)))
 
-    def _pick_action(self, obj: WorldObject, grasp: Grasp, transit, descend, lift,
+    def _pick_action(self, obj: WorldObject, grasp: Grasp, transit, descend, rise, lift,
                      pick_action: tuple[str, ...] | None = None,
                      carry: list[Segment] | None = None) -> Action:
-        """The pick as an action; ``carry``: its lift as the first segment of a chain
-        that the place goes on with (else the lift alone, ending at rest)."""
+        """The pick as an action; ``rise``: the arm's path while the pads close, or None;
+        ``carry``: its lift as the first segment of a chain that the place goes on with
+        (else the lift alone, ending at rest)."""
         name, args = (pick_action[0], tuple(pick_action[1:])) if pick_action else \
             ("pick", (obj.name,))
+        follow = None if rise is None else self.segment(rise, "close").trajectory
         return Action(name, args, (
             Segment("gripper", "open", width=grasp.open_width),
             *self.chain([(transit, "transit", None), (descend, "approach", None)]),
-            Segment("gripper", "close", width=0.0, holding=obj.name),
+            Segment("gripper", "close", width=0.0, holding=obj.name, trajectory=follow,
+                    grip_width=grasp.width if follow is not None else None),
             *(self.chain([(lift, "lift", obj.name)]) if carry is None else carry),
         ), expects={obj.name: obj.pose.copy()})
 
     def _pick(self, obj: WorldObject, grasp: Grasp, rng, support: tuple[str, ...]):
-        """Transit above the object, descend, close, lift (``approach_distance``). Leaves
-        the object attached."""
+        """Transit above the object, descend, close, lift (``approach_distance``):
+        ``(transit, descend, rise, lift)``, ``rise`` the arm's path while the pads close
+        (:meth:`sweep`; None if they do not sweep). Leaves the object attached."""
         self._check_budget()
         ch, g = self.checker, self.p.robot.gripper
         ch.gripper = g.joint_for_width(grasp.open_width)
         tcp_grasp = grasp.tcp_pose(obj.pose)
-        distances = self.straight_distances(obj, grasp)
+        sweep = self.sweep(grasp)
+        # the pads start closing this much further along the approach, so that they meet
+        # the object at the grasp's height after their sweep
+        tcp_close = tcp_grasp @ translation((0, 0, sweep))
         lift = None
+        distances = self.straight_distances(obj, grasp, sweep)
         for k, distance in enumerate(distances):
-            tcp_pre = tcp_grasp @ translation((0, 0, -distance))
-            found = self._approach(tcp_pre, tcp_grasp, [self.q, self.p.robot.home], rng,
+            tcp_pre = tcp_close @ translation((0, 0, -distance))
+            found = self._approach(tcp_pre, tcp_close, [self.q, self.p.robot.home], rng,
                                    robot=(obj.name,))
+            rise = None
+            if found is not None and sweep > 0:
+                ch.ignore(robot=(obj.name,))
+                rise = self._straight(found[1][-1], tcp_close, tcp_grasp)
+                ch.ignore()
+                found = None if rise is None else found
             # from a short descent (flow) the arm may reach the grasp in a posture from
             # which the full lift does not go straight up (a joint limit): then the
             # descent is tried from higher, at last from the full height, whose line the
@@ -362,26 +361,36 @@ class Refiner:
                 continue
             if k == len(distances) - 1:
                 break
-            lift = self._lift(obj, grasp, found[1][-1], support)
+            lift = self._lift(obj, grasp, found[1][-1] if rise is None else rise[-1],
+                              support)
             if lift is not None:
                 break
         if found is None:
             raise RefinementError(f"no collision-free IK above {obj.name} with a straight "
                                   "descent onto it")
         q_pre, descend, _ = found
+        q_grasp = descend[-1] if rise is None else rise[-1]
         transit = self.transit(self.q, q_pre, f"to {obj.name}")
         transit, descend = self.join(transit, descend, second_share=STRAIGHT_SHARE)
         # carry: the object leaves the world and moves with the tool
         self._hold(obj, grasp)
-        if lift is None or not np.array_equal(lift[0], descend[-1]):  # not checked yet
+        if lift is None or not np.array_equal(lift[0], q_grasp):  # not checked yet
             ch.ignore(load=support)  # the load leaves its support touching it
-            lift = self._straight(descend[-1], tcp_grasp, tcp_grasp @ translation(
+            lift = self._straight(q_grasp, tcp_grasp, tcp_grasp @ translation(
                 (0, 0, -self.cfg.approach_distance)))
             ch.ignore()
         if lift is None:
             self._undo_pick(obj)
             raise RefinementError(f"cannot lift {obj.name} straight up")
-        return transit, descend, lift
+        return transit, descend, rise, lift
+
+    def sweep(self, grasp: Grasp) -> float:
+        """m the pads move along the approach while they close from the grasp's opening
+        onto the object (the linkage's arc, ``GripperSpec.pad_drop``; 0 on a straight
+        line): the arm descends this much further and moves back by it as they close."""
+        g = self.p.robot.gripper
+        sweep = g.pad_drop_at_width(grasp.width) - g.pad_drop_at_width(grasp.open_width)
+        return sweep if sweep > 1e-4 else 0.0
 
     def _hold(self, obj: WorldObject, grasp: Grasp) -> None:
         """The checker with ``obj`` held in ``grasp``: out of the world, in the hand."""
@@ -415,7 +424,7 @@ class Refiner:
                pick_action: tuple[str, ...]) -> list[Action]:
         self._check_budget()
         ch, g = self.checker, self.p.robot.gripper
-        transit, descend, lift = picked
+        transit, descend, rise, lift = picked
         tcp_place = grasp.tcp_pose(pose)
         # the load may touch its support where it is released; where the last stretch
         # down is blocked (fingers between tight neighbours), it is let go a little higher
@@ -476,7 +485,7 @@ class Refiner:
         self.q = retreat[-1]
         carry = self.chain([(lift, "lift", obj.name), (transfer, "transfer", obj.name),
                             (lower, "lower", obj.name)])
-        pick = self._pick_action(obj, grasp, transit, descend, lift, pick_action,
+        pick = self._pick_action(obj, grasp, transit, descend, rise, lift, pick_action,
                                  carry=carry[:1])
         supports = {n: placed_world.objects[n].pose for n in place_action[2:]
                     if n in placed_world.objects}

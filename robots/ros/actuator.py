@@ -122,19 +122,30 @@ class RosActuator:
         return ""
 
     def _grip(self, seg, label: str) -> str:
+        """The gripper to ``seg.width``; a close the arm follows (``Segment.grip_width``)
+        moves the arm along its trajectory meanwhile (:meth:`Deployer.grip`)."""
         width = float(seg.width or 0.0)
-        if self.gripper is None:
-            self.log(f"[run] {label}: gripper to {width * 1000:.1f} mm skipped (no gripper)")
-            self._width = width
-            return ""
-        try:
-            note = self.gripper.set_width(width)
-        except Exception as err:  # the driver's typed faults, and a close on nothing
+        traj = None if seg.trajectory is None else ArmTrajectory.from_samples(
+            self.robot.arm_joints, seg.trajectory.times, seg.trajectory.positions)
+        step = Step(self.motions, label, "gripper", traj, width=width,
+                    grip_width=seg.grip_width)
+        report = self.deployer.grip(step, self.controller_joints() if traj is not None
+                                    else (), self.gripper_width(), self.gripper)
+        self.log("[run] " + self.deployer.describe(report))
+        if report.prepared is not None:
+            self.motions += 1
+            if not report.prepared.report.ok:
+                return f"{label}: refused by the safety checks: " \
+                    f"{report.prepared.report.summary()}"
+            if report.sent:
+                self.robot_time += report.prepared.trajectory.duration
+        if report.note.startswith("FAILED"):
             what = f"grasp of {seg.holding} failed" if seg.holding and seg.label == "close" \
                 else f"{label}: gripper"
-            return f"{what}: {type(err).__name__}: {err}"
+            return f"{what}: {report.note.removeprefix('FAILED: ')}"
+        if report.result is not None and not report.result.success:
+            return f"{label}: controller: {report.result.describe()}"
         self._width = width
-        self.log(f"[run] {label}: {note}")
         return ""
 
     def _holding(self) -> bool:

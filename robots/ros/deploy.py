@@ -17,9 +17,10 @@ clean.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 import numpy as np
@@ -28,7 +29,7 @@ from robots.ros.monitor import ExecutionMonitor, MonitorConfig
 from robots.ros.safety import (ArmTrajectory, JointStateSample, PreparedTrajectory,
                                SafetyChecker, SafetyConfig)
 from robots.ros.transport import ControllerResult, TopicGoalHandle, Transport, TransportError
-from tamp.execution.plan import Plan
+from tamp.execution.plan import Plan, follow_scale
 from tamp.robot import RobotSpec
 
 
@@ -57,8 +58,12 @@ class Step:
     index: int
     label: str  #: e.g. "pick red_block_0: transit"
     kind: Literal["move", "gripper"]
-    trajectory: ArmTrajectory | None = None  #: for moves, as planned
+    #: for moves, as planned; for a gripper close, the arm's move while the pads close
+    #: (``tamp.execution.plan.Segment.grip_width``), or None
+    trajectory: ArmTrajectory | None = None
     width: float = 0.0  #: for gripper steps, m between the pads
+    #: for a close the arm follows: the opening at which the pads meet the object, m
+    grip_width: float | None = None
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,9 @@ class StepReport:
     @property
     def ok(self) -> bool:
         if self.step.kind == "gripper":
-            return not self.note.startswith("FAILED")
+            arm_ok = self.prepared is None or (self.prepared.report.ok and (
+                self.result is None or self.result.success))
+            return arm_ok and not self.note.startswith("FAILED")
         if self.prepared is None or not self.prepared.report.ok:
             return False
         return self.result.success if self.sent and self.result is not None else not self.sent
@@ -92,13 +99,13 @@ def plan_steps(plan: Plan, joint_names: Sequence[str]) -> list[Step]:
     for action in plan.actions:
         for seg in action.segments:
             label = f"{action.name} {' '.join(action.args)}: {seg.label}"
-            if seg.trajectory is not None:
-                traj = ArmTrajectory.from_samples(joint_names, seg.trajectory.times,
-                                                  seg.trajectory.positions)
+            traj = None if seg.trajectory is None else ArmTrajectory.from_samples(
+                joint_names, seg.trajectory.times, seg.trajectory.positions)
+            if seg.kind == "move":
                 steps.append(Step(len(steps), label, "move", traj))
             else:
-                steps.append(Step(len(steps), label, "gripper",
-                                  width=float(seg.width or 0.0)))
+                steps.append(Step(len(steps), label, "gripper", traj,
+                                  width=float(seg.width or 0.0), grip_width=seg.grip_width))
     return steps
 
 
@@ -119,10 +126,10 @@ class Deployer:
     # -- one trajectory -----------------------------------------------------------------
     def send_trajectory(self, traj: ArmTrajectory, controller_joints: Sequence[str] | None = None,
                         state: JointStateSample | None = None, step: Step | None = None,
-                        ) -> StepReport:
+                        on_send: Callable[[], None] | None = None) -> StepReport:
         """Re-time and check ``traj``; if it passes and ``execute`` is on, send it and follow
-        it to its end. ``controller_joints``/``state`` default to fresh reads from the
-        transport."""
+        it to its end (``on_send`` is called just before it is sent).
+        ``controller_joints``/``state`` default to fresh reads from the transport."""
         step = step or Step(0, "trajectory", "move", traj)
         joints = tuple(controller_joints) if controller_joints is not None \
             else self.transport.controller_joints()
@@ -134,6 +141,8 @@ class Deployer:
         if self.monitor.stopped:
             return StepReport(step, prepared, note="not sent: stopped")
         sent = prepared.trajectory
+        if on_send is not None:
+            on_send()
         if self.config.via == "action":
             handle = self.transport.send_goal(sent)
         else:
@@ -154,15 +163,17 @@ class Deployer:
         self.log(f"[check] controller joints: {', '.join(joints)}; joint state "
                  f"{time.monotonic() - state.received:.2f} s old")
         checked = self._precheck(steps, joints, state)
-        refused = [r for r in checked if r.step.kind == "move" and not r.prepared.report.ok]
+        refused = [r for r in checked if r.prepared is not None and not r.prepared.report.ok]
         if refused or not self.config.execute:
             reason = (f"{len(refused)} of {sum(s.kind == 'move' for s in steps)} moves "
                       "refused by the safety checks; nothing was sent" if refused
                       else "dry run: nothing was sent")
             return DeployReport(tuple(checked), False, not refused, reason)
         done: list[StepReport] = []
+        width = self.robot.gripper.stroke  # assumed open at the start, as the plan does
         for step in steps:
-            report = self._execute(step, joints)
+            report = self._execute(step, joints, width)
+            width = step.width if step.kind == "gripper" else width
             done.append(report)
             if not report.ok or (step.kind == "move" and not report.sent):
                 why = (report.result.describe() if report.result is not None
@@ -177,13 +188,14 @@ class Deployer:
         reports = []
         expected = state
         for step in steps:
-            if step.kind == "gripper":
+            if step.kind == "gripper" and step.trajectory is None:
                 reports.append(StepReport(step, note=self._gripper_note(step)))
                 self.log("[check] " + self.describe(reports[-1]))
                 continue
             prepared = self.checker.prepare(step.trajectory, joints, expected, time.monotonic(),
                                             self.config.slow_down)
-            reports.append(StepReport(step, prepared))
+            reports.append(StepReport(step, prepared, note=self._gripper_note(step)
+                                      if step.kind == "gripper" else ""))
             self.log("[check] " + self.describe(reports[-1]))
             traj = step.trajectory
             expected = JointStateSample(traj.joint_names, traj.positions[-1], time.monotonic())
@@ -194,16 +206,10 @@ class Deployer:
             return f"gripper to {step.width * 1000:.1f} mm: skipped (no gripper configured)"
         return f"gripper to {step.width * 1000:.1f} mm"
 
-    def _execute(self, step: Step, joints) -> StepReport:
+    def _execute(self, step: Step, joints, width_now: float) -> StepReport:
         if step.kind == "gripper":
-            if self.gripper is None:
-                report = StepReport(step, note=self._gripper_note(step))
-            else:
-                try:
-                    report = StepReport(step, sent=True, note=self.gripper.set_width(step.width))
-                except Exception as err:  # a driver failure ends the plan, typed or not
-                    report = StepReport(step, note=f"FAILED: {type(err).__name__}: {err}")
-            self.log(f"[run] step {step.index} {step.label}: {report.note}")
+            report = self.grip(step, joints, width_now, self.gripper)
+            self.log("[run] " + self.describe(report))
             return report
         try:
             state = self.settled_state(step.trajectory.positions[0], step.trajectory.joint_names)
@@ -212,6 +218,48 @@ class Deployer:
             report = StepReport(step, note=f"FAILED: {err}")
         self.log("[run] " + self.describe(report))
         return report
+
+    def grip(self, step: Step, joints, width_now: float, gripper: GripperPort | None
+             ) -> StepReport:
+        """Drive ``gripper`` (None: none; the arm still moves) to ``step.width`` (from
+        ``width_now``, m). A close with an arm
+        trajectory (``Step.grip_width``) moves the arm along it meanwhile, played as long
+        as the pads take to close onto the object at the gripper's speed: checked like any
+        move first, and if the check refuses it the gripper does not move either."""
+        if step.trajectory is None:
+            if gripper is None:
+                return StepReport(step, note=self._gripper_note(step))
+            try:
+                return StepReport(step, sent=True, note=gripper.set_width(step.width))
+            except Exception as err:  # a driver failure ends the plan, typed or not
+                return StepReport(step, note=f"FAILED: {type(err).__name__}: {err}")
+        settings = getattr(gripper, "settings", None)
+        speed = getattr(settings, "speed", self.robot.gripper.speed_range[0])
+        traj = step.trajectory
+        k = follow_scale(traj.duration, width_now, step.grip_width, speed)
+        traj = replace(traj, times=traj.times * k,
+                       velocities=traj.velocities / k if len(traj.velocities) else
+                       traj.velocities)
+        outcome: dict = {}
+
+        def close() -> None:
+            try:
+                outcome["note"] = gripper.set_width(step.width)
+            except Exception as err:  # reported with the step, like a close on its own
+                outcome["note"] = f"FAILED: {type(err).__name__}: {err}"
+
+        thread = threading.Thread(target=close, name="gripper", daemon=True)
+        try:
+            state = self.settled_state(traj.positions[0], traj.joint_names)
+            report = self.send_trajectory(traj, joints, state, step, on_send=None
+                                          if gripper is None else thread.start)
+        except TransportError as err:
+            report = StepReport(step, note=f"FAILED: {err}")
+        if thread.ident is not None:
+            thread.join()
+        note = outcome.get("note", self._gripper_note(step) if gripper is None else
+                           report.note or "gripper not moved: the arm's move was not sent")
+        return replace(report, note=note)
 
     def settled_state(self, expected, names) -> JointStateSample:
         """The first joint state that arrives from now on and is within the start tolerance
@@ -233,7 +281,7 @@ class Deployer:
     def describe(self, report: StepReport) -> str:
         """One line per step: what is (or would be) sent and the verdict."""
         step = report.step
-        if step.kind == "gripper" or report.prepared is None:
+        if report.prepared is None:
             return f"step {step.index} {step.label}: {report.note}"
         p = report.prepared
         t = p.trajectory
@@ -242,6 +290,6 @@ class Deployer:
                 f"x{p.retime_factor:.2f}); safety {p.report.summary()}")
         if report.sent and report.result is not None:
             line += f"; controller: {report.result.describe()}"
-        elif report.note:
+        if report.note and not (report.sent and step.kind == "move"):
             line += f"; {report.note}"
         return line

@@ -151,6 +151,21 @@ DOMAINS: Registry[Domain] = Registry("domain")
 GENERIC_STREAMS: Registry[PlacementFn] = Registry("placement stream")
 
 
+@GENERIC_STREAMS.register("place-at")
+def at_given_pose(world, obj, args, rng, config, context) -> PlacementStream:
+    """A pose chosen by someone else (an imitation policy, a VLM): ``context["pose"]``
+    (4x4, the object's bottom centre), on ``args[1]`` (what it rests on there, which
+    the load may touch)."""
+    pose = context.get("pose")
+    if pose is None:
+        return PlacementStream(pl.Placements([], "place-at needs a pose in its context"),
+                               ())
+    support = args[1] if len(args) > 1 else "table"
+    touch = (f"{support}/bottom",) if support in world.objects and \
+        world.objects[support].category in CONTAINERS else (support,)
+    return PlacementStream(pl.Placements([np.asarray(pose, float)]), touch)
+
+
 def register_domain(domain: Domain) -> Domain:
     """Add ``domain`` to :data:`DOMAINS` (a module calls this once at import)."""
     return DOMAINS.add(domain.name, domain)

@@ -30,7 +30,9 @@ class Segment:
 
     kind: Literal["move", "gripper"]
     label: str  #: e.g. "transit", "approach", "close"
-    trajectory: Trajectory | None = None  #: for ``move``
+    #: for ``move``; for a gripper ``close``, the arm's motion while the pads close, or
+    #: None (the arm holds still): see ``grip_width``
+    trajectory: Trajectory | None = None
     #: for ``gripper``: target opening, m (0 closes until the pads stall on the object)
     width: float | None = None
     holding: str | None = None  #: the object carried during this segment, if any
@@ -43,6 +45,13 @@ class Segment:
     #: move may start while they open on to ``width`` (planned: that move is free at
     #: both openings); None: wait until they get to ``width``
     clear_width: float | None = None
+    #: for a gripper ``close`` with a ``trajectory``: the opening (m) at which the pads are
+    #: planned to meet the object. The 2F-85's pads sweep along the approach as they close
+    #: (its linkage's arc); the arm moves back by that sweep while they close, so that they
+    #: meet the object at the height they were lowered to instead of dragging it
+    #: ("fingertip compensation"). The trajectory is played stretched to last as long as
+    #: the pads take to get there (:func:`follow_scale`)
+    grip_width: float | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,16 @@ class Plan:
                 if seg.trajectory is not None:
                     return seg.trajectory.positions[-1]
         return None
+
+
+def follow_scale(duration: float, width_now: float, grip_width: float | None,
+                 closing_speed: float) -> float:
+    """How much slower (>= 1) to play a close's arm trajectory of ``duration`` s (see
+    ``Segment.grip_width``) so that it lasts as long as the pads take from ``width_now``
+    to ``grip_width`` at ``closing_speed`` (m/s of opening: the gripper's speed setting)."""
+    if grip_width is None or closing_speed <= 0 or duration <= 0:
+        return 1.0
+    return max(1.0, max(0.0, width_now - grip_width) / closing_speed / duration)
 
 
 def drift(expects: dict, poses: dict, distance: float = DRIFT_DISTANCE) -> str:

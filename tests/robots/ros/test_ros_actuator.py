@@ -210,3 +210,61 @@ def test_moves_that_flow_into_one_another_go_as_one_trajectory(actuator, robot):
     apart = [Action("move", ("a",), (_smooth(robot, "a", q0, q1, None, "reach", True, True),
                                      _smooth(robot, "b", q1, q2, None, "reach", True, True)))]
     assert act.run_actions(apart) == "" and len(transport.sent) == 2
+
+
+def _following_pick(robot, rise_to):
+    """Open, approach, a close the arm follows up to ``rise_to`` (0.1 s as planned), lift."""
+    from dataclasses import replace
+
+    q1 = robot.home + 0.05
+    rise = _smooth(robot, "close", q1, rise_to, None, "reach", True, True).trajectory
+    rise = replace(rise, times=rise.times * 0.1)
+    return Action("pick", ("obj_1", "table"), (
+        Segment("gripper", "open", width=0.064), _move(robot, "approach", None, robot.home, q1),
+        Segment("gripper", "close", width=0.0, holding="obj_1", trajectory=rise,
+                grip_width=0.044),
+        _move(robot, "lift", "obj_1", rise_to, rise_to + 0.05)))
+
+
+class SettledGripper(GripperDouble):
+    """TEST DOUBLE as above, with the driver port's speed setting, noting which thread
+    and when each command came."""
+
+    def __init__(self):
+        from robots.ros.gripper import GripperSettings
+
+        super().__init__()
+        self.settings = GripperSettings(speed=0.05)
+        self.threads: list[str] = []
+
+    def set_width(self, width: float) -> str:
+        import threading
+
+        self.threads.append(threading.current_thread().name)
+        return super().set_width(width)
+
+
+def test_a_close_the_arm_follows_moves_the_arm_while_the_pads_close(actuator, robot):
+    """The 2F-85's pads sweep along the approach while they close; the plan's close
+    carries the arm's move back by that sweep. It is checked and sent while the gripper
+    closes (on another thread), played as long as the pads take from their opening to the
+    object's width at the gripper's speed: (64 - 44) mm at 50 mm/s = 0.4 s, not the 0.1 s
+    planned; the lift then starts where it ends."""
+    gripper = SettledGripper()
+    act, transport = actuator(gripper)
+    q2 = robot.home + 0.054
+    assert act.run_actions([_following_pick(robot, q2)]) == ""
+    assert gripper.widths == [0.064, 0.0] and gripper.threads[1] == "gripper"
+    assert len(transport.sent) == 3 and act.motions == 3
+    follow = transport.sent[1]
+    np.testing.assert_allclose(follow.positions[-1], q2, atol=1e-9)
+    assert follow.duration == pytest.approx(0.4, rel=0.02)
+    np.testing.assert_allclose(transport.sent[2].positions[0], q2, atol=1e-9)
+
+
+def test_a_close_whose_arm_move_is_refused_does_not_close(actuator, robot):
+    gripper = SettledGripper()
+    act, transport = actuator(gripper)
+    reason = act.run_actions([_following_pick(robot, robot.upper + 0.2)])
+    assert "close: refused by the safety checks" in reason
+    assert gripper.widths == [0.064] and len(transport.sent) == 1  # the approach only
