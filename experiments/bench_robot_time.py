@@ -10,7 +10,7 @@ world to settle before it is judged is not the robot's and is left out); it is s
 moving, looking (moves made only for the camera), waiting for the arm to arrive and
 driving the gripper. Its lower bound adds, for every motion from rest to rest, the least
 time any path between its ends could take within the same limits, each joint on its own
-(:func:`scenes.executor.rest_to_rest_time`): no timing of any path does better.
+(:func:`tamp.geometry.timing.rest_to_rest_time`): no timing of any path does better.
 
 Times are compared on the seeds that succeed with both timings (a failed episode stops
 early); success is counted on all.

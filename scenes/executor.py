@@ -17,6 +17,7 @@ import numpy as np
 from scenes.env import TabletopEnv
 from tamp.execution.plan import HOLD_TIME, REACH_TOLERANCE, Plan, Segment, follow_scale
 from tamp.geometry.shapes import max_extent
+from tamp.geometry.timing import rest_to_rest_time  # noqa: F401 (the bound's, named here too)
 
 GRIPPER_TIMEOUT = 1.5  #: s for the fingers to stop
 SETTLE_TIME = HOLD_TIME  #: s holding the last target after a motion that ends in "hold"
@@ -64,18 +65,6 @@ class ExecutionResult:
         return {"total_s": round(total, 4), **parts, "motions": len(self.stretches),
                 "lower_bound_s": round(bound, 4),
                 "moves_timed": dict(sorted(self.timed.items()))}
-
-
-def rest_to_rest_time(q0: np.ndarray, q1: np.ndarray, max_velocity: np.ndarray,
-                      max_acceleration: np.ndarray) -> float:
-    """The least time (s) to move from ``q0`` to ``q1`` from rest to rest within the
-    velocity and acceleration limits, any path: the slowest joint's, each joint alone on
-    a trapezoid (or triangle) profile. No motion takes less."""
-    d = np.abs(np.asarray(q1, float) - np.asarray(q0, float))
-    v, a = np.asarray(max_velocity, float), np.asarray(max_acceleration, float)
-    full = d >= v * v / a  # reaches full speed
-    t = np.where(full, d / v + v / a, 2.0 * np.sqrt(d / a))
-    return float(t.max()) if len(t) else 0.0
 
 
 class Executor:

@@ -12,6 +12,8 @@ import numpy as np
 from tamp.domains import get_domain
 from tamp.execution.interfaces import Actuator, Perceiver
 from tamp.execution.plan import DRIFT_DISTANCE, Action, Plan, drift
+from tamp.geometry.kinematics import IKConfig
+from tamp.geometry.timing import rest_to_rest_time
 from tamp.planner import Planner, goal_holds, symbolic_state
 from tamp.robot import RobotSpec
 from tamp.world import WorldModel
@@ -26,10 +28,12 @@ PERCEIVED_DRIFT_DISTANCE = 0.012
 #: m added to the arm's collision spheres when judging whether it hides part of an
 #: object from the camera (the spheres fit the links, not their silhouettes)
 LOOK_MARGIN = 0.03
-#: with the "flow" timing, the shares of the way home at which a look is tried (the
-#: first from which the camera sees every object is taken), after the points of the
-#: next step's first move and before going all the way home
-LOOK_SHARES = (0.25, 0.5, 0.75)
+#: with the "flow" timing, where a look goes when no point of the next step's first move
+#: lets the camera see every object: the quickest to reach (at the joint limits) of these
+#: shares of the way home and of these heights (m) of the hand straight above where it is,
+#: from which the camera sees every object; home if none
+LOOK_SHARES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+LOOK_LIFTS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 #: how many points of the next step's first move a look tries, evenly spaced along it
 LOOK_AHEAD_POINTS = 12
 
@@ -219,16 +223,24 @@ class ClosedLoop:
             return None
         target = home
         if self.planner.config.timing == "flow":
-            # only as far towards home as the camera needs: the first of a few points on
-            # the way from which the arm hides none of the objects
+            # only as far as the camera needs: the first point of the next move from which
+            # the arm hides none of the objects (the look is then the start of that move),
+            # else the quickest to reach of a few points up or on the way home
             gripper = self.robot.gripper.joint_for_width(self.actuator.gripper_width())
+
+            def clear(q_look: np.ndarray) -> bool:
+                return not hidden_by(robot_filter(self.planner.kin, q_look, gripper,
+                                                  margin=LOOK_MARGIN), camera, points).any()
+
             on_path = [] if ahead is None or len(ahead) < 2 else ahead[np.unique(
                 np.linspace(1, len(ahead) - 1, LOOK_AHEAD_POINTS).round().astype(int))]
-            for q_look in [*on_path, *(q + share * (home - q) for share in LOOK_SHARES)]:
-                if not hidden_by(robot_filter(self.planner.kin, q_look, gripper,
-                                              margin=LOOK_MARGIN), camera, points).any():
-                    target = q_look
-                    break
+            target = next((q_look for q_look in on_path if clear(q_look)), None)
+            if target is None:
+                options = [o for o in [*self._lifted(q), *(q + share * (home - q)
+                                                           for share in LOOK_SHARES)]
+                           if clear(o)]
+                target = min(options, default=home, key=lambda o: rest_to_rest_time(
+                    q, o, self.robot.max_velocity, self.robot.max_acceleration))
         move = self.planner.plan_transit(world, q, target, "look")
         if not move.success and target is not home:
             move = self.planner.plan_transit(world, q, home, "look")
@@ -237,6 +249,21 @@ class ClosedLoop:
         if self.actuator.run_actions(move.actions):
             return None
         return move
+
+    def _lifted(self, q: np.ndarray) -> list[np.ndarray]:
+        """Configurations with the hand ``LOOK_LIFTS`` straight above where it is at ``q``
+        (same orientation; those inverse kinematics finds near ``q``)."""
+        kin = self.planner.kin
+        tcp = kin.tcp_pose(q)
+        out = []
+        for height in LOOK_LIFTS:
+            target = tcp.copy()
+            target[2, 3] += height
+            solved = kin.ik(target, [q], np.random.default_rng(0),
+                            IKConfig(n_random_seeds=0, batch="never"))
+            if solved.success:
+                out.append(solved.q)
+        return out
 
 
 def _moving(actions: list[Action]) -> float:

@@ -411,3 +411,15 @@ def time_chain(paths: list[np.ndarray], max_velocity: np.ndarray,
     bounds = list(np.maximum.accumulate([0] + [min(max(c, 1), n - 2) for c in cuts] + [n - 1]))
     return [replace(whole, times=times[a:b + 1] - times[a], positions=positions[a:b + 1].copy())
             for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def rest_to_rest_time(q0: np.ndarray, q1: np.ndarray, max_velocity: np.ndarray,
+                      max_acceleration: np.ndarray) -> float:
+    """The least time (s) to move from ``q0`` to ``q1`` from rest to rest within the
+    velocity and acceleration limits, any path: the slowest joint's, each joint alone on
+    a trapezoid (or triangle) profile. No motion takes less."""
+    d = np.abs(np.asarray(q1, float) - np.asarray(q0, float))
+    v, a = np.asarray(max_velocity, float), np.asarray(max_acceleration, float)
+    full = d >= v * v / a  # reaches full speed
+    t = np.where(full, d / v + v / a, 2.0 * np.sqrt(d / a))
+    return float(t.max()) if len(t) else 0.0
