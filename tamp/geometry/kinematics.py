@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -92,12 +93,32 @@ class Kinematics:
 
         Tries each seed, then ``config.n_random_seeds`` random ones; returns the first
         solution within tolerance that ``accept`` (e.g. a collision check) takes, else
-        the best attempt with ``success=False`` and the reason.
+        the best attempt with ``success=False`` and the reason. Joints that turn more
+        than a full turn (a UR arm's: ±2π) come back the whole turns nearest the first
+        seed, and the random starts' solutions are offered nearest it first: of the arm
+        postures that reach ``target``, the one the arm is in (or nearest it) is taken
+        where ``accept`` allows, not a wrist spun round or flipped over.
         """
         robot = self.robot
-        starts = [np.asarray(s, float) for s in seeds]
-        starts += [rng.uniform(robot.lower, robot.upper) for _ in range(config.n_random_seeds)]
-        return first_accepted(self.solve_starts(target, starts, config), accept)
+        given = [np.asarray(s, float) for s in seeds]
+        randoms = [rng.uniform(robot.lower, robot.upper) for _ in range(config.n_random_seeds)]
+        if not given:
+            return first_accepted(self.solve_starts(target, randoms, config), accept)
+        near = given[0]
+        lower, upper = robot.lower + config.limit_margin, robot.upper - config.limit_margin
+
+        def turned(solved):
+            for q, *rest in solved:
+                yield (nearest_turns(q, near, lower, upper), *rest)
+
+        def nearest_first(solved):
+            yield from sorted(turned(solved), key=lambda s: (
+                not s[1], float(np.abs(s[0] - near).max())))
+
+        return first_accepted(itertools.chain(
+            turned(self.solve_starts(target, given, config)),
+            nearest_first(self.solve_starts(target, randoms, config)) if randoms else ()),
+            accept)
 
     def solve_starts(self, target: np.ndarray, starts: list[np.ndarray], config: IKConfig):
         """The local solver from each start in turn (lazily): ``(q, converged, position
@@ -128,6 +149,16 @@ class Kinematics:
                 dq = jac.T @ np.linalg.solve(jjt, err)
                 q = np.clip(q + config.step * dq, lower, upper)
             yield q, converged, pos_err, rot_err
+
+
+def nearest_turns(q: np.ndarray, near: np.ndarray, lower: np.ndarray,
+                  upper: np.ndarray) -> np.ndarray:
+    """``q`` with each joint turned by the whole turns (2π) that bring it nearest
+    ``near`` within ``lower``..``upper`` (the same pose: only joints whose range spans
+    more than a turn can change)."""
+    turns = np.round((near - q) / (2.0 * np.pi))
+    moved = q + 2.0 * np.pi * turns
+    return np.where((turns != 0) & (moved >= lower) & (moved <= upper), moved, q)
 
 
 def first_accepted(solved, accept: Callable[[np.ndarray], bool] | None) -> IKResult | None:

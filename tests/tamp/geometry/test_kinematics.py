@@ -51,3 +51,47 @@ def test_ik_returns_only_solutions_the_filter_accepts(robot, kinematics):
     assert pose_error(kinematics.tcp_pose(other.q), target)[0] < 1e-4
     none = kinematics.ik(target, [q_true], np.random.default_rng(5), accept=lambda q: False)
     assert not none.success and "none accepted" in none.reason
+
+
+def test_whole_turns_come_back_nearest_the_seed():
+    from tamp.geometry.kinematics import nearest_turns
+
+    two_pi = 2 * np.pi
+    lower, upper = np.array([-two_pi, -np.pi]), np.array([two_pi, np.pi])
+    q = np.array([4.66, 0.5])
+    np.testing.assert_allclose(nearest_turns(q, np.zeros(2), lower, upper),
+                               [4.66 - two_pi, 0.5])
+    # not past a limit: 4.66 + 2π is beyond 2π
+    np.testing.assert_allclose(nearest_turns(q, np.array([6.0, 0.0]), lower, upper), q)
+    # a joint of less than a turn's range never changes
+    np.testing.assert_allclose(nearest_turns(np.array([0.0, 3.0]), np.array([0.0, -3.0]),
+                                             lower, upper), [0.0, 3.0])
+
+
+def test_a_ur_arm_keeps_its_posture_rather_than_spinning_or_flipping_its_wrist():
+    """The UR5e's joints turn ±2π: many postures reach one pose. When the solution from
+    where the arm is is not accepted (say, in collision), the random starts' solutions
+    are offered nearest it first, each joint the whole turns nearest it: the posture the
+    arm is in where that is allowed, not a wrist spun round or flipped over."""
+    import robots
+    from tamp.geometry.kinematics import Kinematics
+
+    robot = robots.load("ur5e_2f85")
+    kin = Kinematics(robot)
+    q = robot.home + np.array([0.3, -0.2, 0.3, -0.1, 0.2, 0.4])
+    target = kin.tcp_pose(q)
+    offered = []
+
+    def refuse_the_first(sol):
+        offered.append(sol.copy())
+        return False
+
+    res = kin.ik(target, [q], np.random.default_rng(0), accept=refuse_the_first)
+    assert not res.success and len(offered) > 3
+    np.testing.assert_allclose(offered[0], q, atol=1e-3)  # from the seed itself
+    distances = [float(np.abs(o - q).max()) for o in offered[1:]]
+    assert distances == sorted(distances)
+    assert distances[0] < 1e-2  # a random start found the seed's own posture again
+    for o in offered[1:]:  # no joint a whole turn from where it could be
+        assert np.all((np.abs(o - q) <= np.pi + 1e-9) | (o + 2 * np.pi > robot.upper)
+                      | (o - 2 * np.pi < robot.lower))
