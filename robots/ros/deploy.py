@@ -165,7 +165,7 @@ class Deployer:
         checked = self._precheck(steps, joints, state)
         refused = [r for r in checked if r.prepared is not None and not r.prepared.report.ok]
         if refused or not self.config.execute:
-            reason = (f"{len(refused)} of {sum(s.kind == 'move' for s in steps)} moves "
+            reason = (f"{len(refused)} of {sum(s.trajectory is not None for s in steps)} moves "
                       "refused by the safety checks; nothing was sent" if refused
                       else "dry run: nothing was sent")
             return DeployReport(tuple(checked), False, not refused, reason)
