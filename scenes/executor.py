@@ -17,7 +17,7 @@ import numpy as np
 from scenes.env import TabletopEnv
 from tamp.execution.plan import HOLD_TIME, REACH_TOLERANCE, Plan, Segment, follow_scale
 from tamp.geometry.shapes import max_extent
-from tamp.geometry.timing import rest_to_rest_time  # noqa: F401 (the bound's, named here too)
+from tamp.geometry.timing import rest_to_rest_time
 
 GRIPPER_TIMEOUT = 1.5  #: s for the fingers to stop
 SETTLE_TIME = HOLD_TIME  #: s holding the last target after a motion that ends in "hold"
