@@ -18,8 +18,8 @@ from tamp.execution.plan import Action, Segment
 from tamp.geometry.collision import CollisionChecker
 from tamp.candidates import least_turn, pick_grasps
 from tamp.geometry.grasps import Grasp, fingertip_depth
-from tamp.geometry.kinematics import IKConfig
-from tamp.geometry.motion import MotionConfig, plan_motion, round_corner, round_corners
+from tamp.geometry.kinematics import IKConfig, turn_variants
+from tamp.geometry.motion import MotionConfig, join_paths, plan_motion, round_corners
 from tamp.geometry.timing import time_chain, time_parameterize
 from tamp.geometry.transforms import translation, wrap_angle, yaw_of
 from tamp.world import WorldModel, WorldObject
@@ -97,12 +97,13 @@ class Refiner:
 
     def _approach(self, tcp_pre: np.ndarray, tcp_goal: np.ndarray, seeds, rng,
                   drops: tuple[float, ...] = (0.0,), robot: tuple[str, ...] = (),
-                  load: tuple[str, ...] = ()):
+                  load: tuple[str, ...] = (), prefer=None):
         """A collision-free configuration at ``tcp_pre`` from which the TCP moves straight
         to ``tcp_goal`` (raised by the first of ``drops`` that works), with ``robot`` /
         ``load`` allowed to touch what they name on the way: ``(q_pre, path, goal)``, or
         None. IK solutions are tried until one has such a move (another arm posture may
-        have one where the first has not)."""
+        have one where the first has not); first, if any, those that ``prefer`` turns
+        into a posture it likes (``prefer(q)``: that posture or None)."""
         found: dict = {}
 
         def accept(q: np.ndarray) -> bool:
@@ -115,14 +116,26 @@ class Refiner:
                     goal[2, 3] += drop
                     path = self._straight(q, tcp_pre, goal)
                     if path is not None:
-                        found.update(path=path, goal=goal)
+                        found.update(q=q, path=path, goal=goal)
                         return True
                 return False
             finally:
                 self.checker.ignore()
 
-        res = self.kin.ik(tcp_pre, seeds, rng, self.cfg.ik, accept=accept)
-        return (res.q, found["path"], found["goal"]) if res.success else None
+        if prefer is not None:
+            res = self.kin.ik(tcp_pre, seeds, rng, self.cfg.ik,
+                              accept=lambda q: (v := prefer(q)) is not None and accept(v))
+        if prefer is None or not res.success:
+            res = self.kin.ik(tcp_pre, seeds, rng, self.cfg.ik, accept=accept)
+        return (found["q"], found["path"], found["goal"]) if res.success else None
+
+    def _upright(self, q: np.ndarray, start: np.ndarray, up: np.ndarray | None = None):
+        """``q`` turned by whole turns (nearest ``start`` first) so that an object held
+        with ``up`` (default: the one held) goes upright on the straight line from
+        ``start``; None if no turns do (a wrist flipped over: it would be turned over)."""
+        robot = self.p.robot
+        return next((v for v in turn_variants(q, start, robot.lower, robot.upper)
+                     if self.checker.edge_upright(start, v, up)), None)
 
     def _escape(self, q: np.ndarray) -> np.ndarray | None:
         """From a configuration the model calls colliding (the arm stopped against
@@ -182,26 +195,12 @@ class Refiner:
 
     def join(self, first: np.ndarray, second: np.ndarray, first_share: float = 0.45,
              second_share: float = 0.45) -> tuple[np.ndarray, np.ndarray]:
-        """With the "flow" timing, the corner where path ``second`` starts from the end of
-        ``first`` cut by a collision-checked curve (in the checker's present state), at
-        most ``first_share`` / ``second_share`` of the paths' lengths on either side (a
-        straight approach keeps most of its straight line); the two paths, now meeting
-        in the curve's middle. Unchanged if no curve is free, or with "stop"."""
-        if not self.flows or len(first) < 2 or len(second) < 2:
+        """With the "flow" timing, the corner between ``first`` and ``second`` cut
+        (:func:`join_paths`, in the checker's present state); unchanged with "stop"."""
+        if not self.flows:
             return first, second
-        joined = np.vstack([first, second[1:]])
-        i = len(first) - 1
-
-        def length(p):
-            return float(np.linalg.norm(np.diff(p, axis=0), axis=1).sum())
-
-        cut = round_corner(joined, i, min(CORNER_RADIUS, first_share * length(first)),
-                           min(CORNER_RADIUS, second_share * length(second)),
-                           self.checker.edge_free)
-        if cut is None:
-            return first, second
-        path, mid = cut
-        return path[:mid + 1], path[mid:]
+        return join_paths(first, second, self.checker.edge_free, CORNER_RADIUS,
+                          first_share, second_share)
 
     def transit(self, q_from, q_to, what: str) -> np.ndarray:
         self._check_budget()
@@ -345,8 +344,10 @@ class Refiner:
         distances = self.straight_distances(obj, grasp, sweep)
         for k, distance in enumerate(distances):
             tcp_pre = tcp_close @ translation((0, 0, -distance))
+            # in a posture the object can be carried from upright (as from home)
             found = self._approach(tcp_pre, tcp_close, [self.q, self.p.robot.home], rng,
-                                   robot=(obj.name,))
+                                   robot=(obj.name,), prefer=lambda q: self._upright(
+                                       q, self.p.robot.home, grasp.tcp_T_obj[:3, 2]))
             rise = None
             if found is not None and sweep > 0:
                 ch.ignore(robot=(obj.name,))
@@ -430,8 +431,10 @@ class Refiner:
         # down is blocked (fingers between tight neighbours), it is let go a little higher
         # and drops onto its support
         tcp_pre = tcp_place @ translation((0, 0, -self.cfg.approach_distance))
+        # a posture the load can be carried to upright first (not a wrist flipped over)
         found = self._approach(tcp_pre, tcp_place, [lift[-1], self.p.robot.home], rng,
-                               RELEASE_DROPS, load=load_may_touch)
+                               RELEASE_DROPS, load=load_may_touch,
+                               prefer=lambda q: self._upright(q, lift[-1]))
         if found is None:
             raise RefinementError(f"no collision-free IK above the placement with a "
                                   f"straight move down for {' '.join(place_action)}")

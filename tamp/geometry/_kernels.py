@@ -244,3 +244,20 @@ def check_batch(qs, lower, upper, parents, placements, axes, prismatic, q_index,
         if stop_batch and best < 0.0:
             return out
     return out
+
+
+@njit(cache=True)
+def tcp_rotations(qs, parents, placements, axes, prismatic, q_index, tcp_joint, tcp_local):
+    """World rotation (B, 3, 3) of the TCP at each full configuration of ``qs`` (B, nq)."""
+    nj = parents.shape[0]
+    rots = np.empty((nj, 3, 3))
+    trans = np.empty((nj, 3))
+    out = np.empty((qs.shape[0], 3, 3))
+    for k in range(qs.shape[0]):
+        _joint_frames(qs[k], parents, placements, axes, prismatic, q_index, rots, trans)
+        for r in range(3):
+            for c in range(3):
+                out[k, r, c] = (rots[tcp_joint, r, 0] * tcp_local[0, c]
+                                + rots[tcp_joint, r, 1] * tcp_local[1, c]
+                                + rots[tcp_joint, r, 2] * tcp_local[2, c])
+    return out

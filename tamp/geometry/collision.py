@@ -44,6 +44,10 @@ class CollisionConfig:
     #: torch device of the torch backend: "cpu", "cuda", "cuda:N", or "auto" (CUDA when
     #: there is one, else the CPU); the kernel runs on the CPU only
     device: str = "cpu"
+    #: rad: a carried object's up axis stays within this angle of the world's up (None:
+    #: no limit). The pads hold what they carry by friction; a path that turns it over
+    #: (a wrist flipping between two postures on the way) shakes it loose or spills it
+    carry_tilt: float | None = 0.5236
 
     def resolved(self) -> "CollisionConfig":
         """This configuration with a concrete device and backend ("auto" decided); a
@@ -80,6 +84,7 @@ class Attachment:
     name: str
     centres: np.ndarray  #: shape (k, 3), m
     radii: np.ndarray  #: shape (k,), m
+    up: np.ndarray | None = None  #: the object's up axis in the TCP frame, shape (3,)
 
 
 @dataclass(frozen=True)
@@ -236,7 +241,8 @@ class CollisionChecker:
             t = tcp_T_obj @ prim.local
             centres.append(c @ t[:3, :3].T + t[:3, 3])
             radii.append(np.full(len(c), r))
-        self.attachment = Attachment(obj_name, np.concatenate(centres), np.concatenate(radii))
+        self.attachment = Attachment(obj_name, np.concatenate(centres), np.concatenate(radii),
+                                     np.asarray(tcp_T_obj, float)[:3, 2].copy())
         self.ignore()
 
     def detach(self) -> None:
@@ -271,7 +277,16 @@ class CollisionChecker:
                    self_collision: bool = True) -> np.ndarray:
         """Clearance (m) of each configuration (B, n_arm): exact below the distance cap,
         the cap above it, negative when in collision (only the sign is exact with
-        ``early_exit``). Outside the joint limits: -1."""
+        ``early_exit``). Outside the joint limits, or carrying the load tilted past
+        ``carry_tilt``: -1."""
+        qs = np.asarray(qs, float)
+        tilted = self.tilted(qs)
+        if tilted is not None and tilted.any():
+            out = np.full(len(tilted), -1.0)
+            if not tilted.all() and not (stop_batch and early_exit):
+                out[~tilted] = self.clearances(qs.reshape(-1, qs.shape[-1])[~tilted],
+                                               early_exit, stop_batch, self_collision)
+            return out
         if self._torch is not None:
             return self._torch_clearances(qs, self_collision)
         load = (self.attachment.centres, self.attachment.radii) if self.attachment \
@@ -282,6 +297,20 @@ class CollisionChecker:
                                  grid=self.grid, load=load, load_mask=self._load_mask,
                                  self_collision=self_collision, early_exit=early_exit,
                                  stop_batch=stop_batch)
+
+    def tilted(self, qs: np.ndarray, up: np.ndarray | None = None) -> np.ndarray | None:
+        """Per configuration (B, n_arm) (or one): is the carried object (or one whose up
+        axis is ``up`` in the TCP frame) tilted past ``carry_tilt`` from upright? None
+        when nothing is carried or there is no limit."""
+        limit = self.config.carry_tilt
+        if up is None and self.attachment is not None:
+            up = self.attachment.up
+        if limit is None or up is None:
+            return None
+        m = self.model
+        rots = _kernels.tcp_rotations(self._full(qs), m.parents, m.placements, m.axes,
+                                      m.prismatic, m.q_index, m.tcp_joint, m.tcp_local)
+        return rots[:, 2, :] @ up < np.cos(limit)
 
     def _torch_clearances(self, qs: np.ndarray, self_collision: bool) -> np.ndarray:
         """:meth:`clearances` by the torch backend: exact values (no early exit)."""
@@ -313,6 +342,18 @@ class CollisionChecker:
         states = q0 + np.linspace(0.0, 1.0, n + 1)[1:, None] * (q1 - q0)
         d = self.clearances(states, early_exit=True, stop_batch=True)
         return bool(np.all(d > 0.0))
+
+    def edge_upright(self, q0: np.ndarray, q1: np.ndarray, up: np.ndarray | None = None
+                     ) -> bool:
+        """The carried object (or one with ``up``, as in :meth:`tilted`) stays within
+        ``carry_tilt`` of upright along the straight joint-space segment (at the
+        configured resolution); True if nothing is carried.
+        Two postures this joins are ones a carry can go between (a wrist flipped over
+        between them turns the load over on any path)."""
+        q0, q1 = np.asarray(q0, float), np.asarray(q1, float)
+        n = max(1, int(np.ceil(np.abs(q1 - q0).max() / self.config.resolution)))
+        tilted = self.tilted(q0 + np.linspace(0.0, 1.0, n + 1)[:, None] * (q1 - q0), up)
+        return tilted is None or not tilted.any()
 
     def sphere_positions(self, q_arm: np.ndarray) -> np.ndarray:
         """World centres of the robot's spheres at ``q_arm``, shape (n_spheres, 3)."""

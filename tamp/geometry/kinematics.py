@@ -161,6 +161,18 @@ def nearest_turns(q: np.ndarray, near: np.ndarray, lower: np.ndarray,
     return np.where((turns != 0) & (moved >= lower) & (moved <= upper), moved, q)
 
 
+def turn_variants(q: np.ndarray, near: np.ndarray, lower: np.ndarray,
+                  upper: np.ndarray) -> list[np.ndarray]:
+    """The same pose as ``q`` with its joints turned by whole turns (2π) every way that
+    stays within ``lower``..``upper``, nearest ``near`` (largest joint difference) first
+    (only joints whose range spans more than a turn have more than one)."""
+    per_joint = [[v + 2.0 * np.pi * k for k in (-2, -1, 0, 1, 2)
+                  if lo <= v + 2.0 * np.pi * k <= hi] or [v]
+                 for v, lo, hi in zip(q, lower, upper)]
+    variants = [np.array(c) for c in itertools.product(*per_joint)]
+    return sorted(variants, key=lambda v: float(np.abs(v - near).max()))
+
+
 def first_accepted(solved, accept: Callable[[np.ndarray], bool] | None) -> IKResult | None:
     """Of ``(q, converged, position error, orientation error)`` per start, in order: the
     first converged one that ``accept`` takes (None: any), else the best attempt (least

@@ -152,3 +152,26 @@ def round_corners(path: np.ndarray, edge_free, radius: float = 0.2,
         if cut is not None:
             pts = cut[0]
     return pts
+
+
+def join_paths(first: np.ndarray, second: np.ndarray, edge_free, radius: float,
+               first_share: float = 0.45, second_share: float = 0.45
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The corner where path ``second`` starts from the end of ``first`` cut by a curve
+    whose edges pass ``edge_free``, at most ``radius`` (rad of path length) and
+    ``first_share`` / ``second_share`` of the paths' lengths on either side (a straight
+    approach keeps most of its straight line): the two paths, now meeting in the
+    curve's middle. Unchanged if no curve is free."""
+    if len(first) < 2 or len(second) < 2:
+        return first, second
+    joined = np.vstack([first, second[1:]])
+
+    def length(p):
+        return float(np.linalg.norm(np.diff(p, axis=0), axis=1).sum())
+
+    cut = round_corner(joined, len(first) - 1, min(radius, first_share * length(first)),
+                       min(radius, second_share * length(second)), edge_free)
+    if cut is None:
+        return first, second
+    path, mid = cut
+    return path[:mid + 1], path[mid:]

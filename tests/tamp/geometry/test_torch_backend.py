@@ -12,7 +12,10 @@ from tamp.geometry.sdf import PointCloud
 from tamp.geometry.transforms import translation
 from tamp.world import Shape, WorldModel, WorldObject
 
-TORCH = CollisionConfig(backend="torch", device="cpu")
+# the clearances alone: the carried load's tilt limit (the same code on either backend)
+# is tested in tests/tamp/test_upright_carry.py
+KERNEL = CollisionConfig(carry_tilt=None)
+TORCH = CollisionConfig(backend="torch", device="cpu", carry_tilt=None)
 
 
 def _scene(kinematics, home) -> WorldModel:
@@ -44,7 +47,7 @@ def _configurations(robot, n=600):
 
 
 def _pair(kinematics, world):
-    return CollisionChecker(kinematics, world), CollisionChecker(kinematics, world, TORCH)
+    return CollisionChecker(kinematics, world, KERNEL), CollisionChecker(kinematics, world, TORCH)
 
 
 def _set(checkers, *, attach=None, gripper=None, **ignore):
