@@ -310,9 +310,9 @@ def _episodes_by_method(root: Path) -> dict:
 
 def _tasks(text: str) -> tuple[str, ...]:
     """``--tasks``: comma-separated registered task names, or ``all``."""
-    from scenes.tasks import task_names
+    from scenes.tasks import suite_names, task_names
 
-    tasks = tuple(task_names()) if text == "all" else \
+    tasks = tuple(suite_names()) if text == "all" else \
         tuple(t.strip() for t in text.split(",") if t.strip())
     if not tasks:
         raise UsageError("--tasks must name at least one task")

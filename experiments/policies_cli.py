@@ -28,9 +28,9 @@ def _say(msg: str) -> None:
 
 def _tasks(spec: str) -> list[str]:
     from experiments.options import UsageError
-    from scenes.tasks import task_names
+    from scenes.tasks import suite_names, task_names
 
-    names = task_names() if spec == "all" else [t for t in spec.split(",") if t]
+    names = suite_names() if spec == "all" else [t for t in spec.split(",") if t]
     unknown = [t for t in names if t not in task_names()]
     if unknown or not names:
         raise UsageError(f"unknown task '{','.join(unknown) or spec}'; known tasks: "

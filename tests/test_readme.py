@@ -40,5 +40,5 @@ def test_readme_symbolic_example_prints_the_sussman_plan():
 def test_readme_task_table_matches_the_registry():
     from scenes.tasks import task_names
 
-    listed = set(re.findall(r"^\| `([a-z-]+)` \|", README, re.M))
+    listed = set(re.findall(r"^\| `([a-z0-9-]+)` \|", README, re.M))
     assert listed == set(task_names())

@@ -43,6 +43,9 @@ class Task:
 
     name: str = ""
     gym_id: str = ""
+    #: the task this one is a protocol variant of (e.g. towers-of-hanoi-3 of
+    #: towers-of-hanoi); variants are left out of ``all`` (:func:`suite_names`)
+    variant_of: str | None = None
 
     def sample(self, rng: np.random.Generator) -> TaskInstance:
         raise NotImplementedError

@@ -32,6 +32,11 @@ def task_names() -> list[str]:
     return TASKS.names()
 
 
+def suite_names() -> list[str]:
+    """The tasks that ``all`` names: every registered task but the protocol variants."""
+    return [n for n in TASKS.names() if TASKS.get(n).variant_of is None]
+
+
 def make_task(name: str) -> Task:
     """A new instance of the task registered as ``name``."""
     return TASKS.get(name)()

@@ -8,6 +8,10 @@ actions).
 
 Success (ground truth): each disk rests on the next larger one and the largest on
 ``place_3`` (within its marked square).
+
+``towers-of-hanoi-3`` is the Ravens protocol's variant (Zeng et al. 2020, whose
+towers-of-hanoi always has three disks): exactly 3 disks on every seed, so that a
+one-demonstration policy is evaluated on scenes with the disks it was shown.
 """
 
 from __future__ import annotations
@@ -53,3 +57,13 @@ class TowersOfHanoi(Task):
         return TaskInstance(objects, frozenset(goal),
                             f"move the {n} disks from place 1 to place 3",
                             domain="hanoi-tabletop", zones=zones)
+
+
+@register_task("towers-of-hanoi-3", gym_id="tamp/TowersOfHanoi3-v0", max_episode_steps=40000)
+class TowersOfHanoi3(TowersOfHanoi):
+    """Towers of Hanoi with exactly 3 disks on every seed (the Ravens protocol)."""
+
+    variant_of = "towers-of-hanoi"
+
+    def __init__(self):
+        super().__init__(n_disks=3)
