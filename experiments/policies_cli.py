@@ -157,6 +157,13 @@ def add_commands(sub) -> None:
     declare.command(cmd, "eval", EvalOptions, _cmd_eval, help="success rate over seeds",
                     description="Run each method on each task over the seeds and write "
                     "OUT/<method>/<task>/seed<S>.json per episode and OUT/summary.md.")
+    from experiments.curve_cli import CurveOptions, _cmd_curve
+
+    declare.command(cmd, "curve", CurveOptions, _cmd_curve,
+                    help="transporter-1demo's success against training iterations",
+                    description="Train transporter-1demo through the iteration milestones "
+                    "(resumable), evaluate the checkpoint of each on the seeds, and write "
+                    "OUT/curve.md, curve.json and curve.png (a learning curve).")
 
 
 def _cmd_demo(args: DemoOptions) -> int:
@@ -337,9 +344,44 @@ def demo_domain(task: str) -> str:
     return make_task(task).sample(np.random.default_rng(0)).domain
 
 
-def _cmd_eval(args: EvalOptions) -> int:
+def evaluate_seeds(policy, env, method: str, seeds: list[int], out, resume: bool
+                   ) -> list[dict]:
+    """``policy`` run in ``env`` on each seed: one record per episode, each written to
+    ``out``/seed<S>.json atomically; with ``resume``, records already there (of the same
+    robot) are kept and not run again."""
     import json
 
+    from experiments.files import write_json_atomic
+
+    results = []
+    task = env.task.name
+    for seed in seeds:
+        path = out / f"seed{seed}.json"
+        if resume and path.is_file():
+            record = json.loads(path.read_text())
+            # an episode recorded before robots were is the default robot's
+            if record.get("robot", DEFAULT_ROBOT) == env.robot.name:
+                results.append(record)
+                continue
+        env.reset(seed=seed)
+        t0 = time.perf_counter()
+        outcome = policy.run(env)
+        record = {"task": task, "seed": seed, "method": method, "robot": env.robot.name,
+                  "checkpoint_robot": outcome.extra.get("checkpoint_robot"),
+                  "success": bool(outcome.success),
+                  "failure_reason": outcome.failure_reason,
+                  "planning_time_s": round(outcome.planning_time_s, 3),
+                  "execution_time_s": round(outcome.execution_time_s, 3),
+                  "wall_time_s": round(time.perf_counter() - t0, 2),
+                  "steps": outcome.extra.get("steps", [])}
+        write_json_atomic(path, record)
+        results.append(record)
+        _say(f"{method} {task} seed {seed}: "
+             f"{'success' if outcome.success else 'FAILED: ' + outcome.failure_reason}")
+    return results
+
+
+def _cmd_eval(args: EvalOptions) -> int:
     from experiments.files import write_json_atomic
     from policies import make_policy
     from scenes.env import TabletopEnv
@@ -355,31 +397,8 @@ def _cmd_eval(args: EvalOptions) -> int:
         try:
             for method in methods:
                 policy = make_policy(method, checkpoints=args.checkpoints, device=str(device))
-                results = []
-                for seed in seeds:
-                    path = out / method / task / f"seed{seed}.json"
-                    if args.resume and path.is_file():
-                        record = json.loads(path.read_text())
-                        # an episode recorded before robots were is the default robot's
-                        if record.get("robot", DEFAULT_ROBOT) == args.robot:
-                            results.append(record)
-                            continue
-                    env.reset(seed=seed)
-                    t0 = time.perf_counter()
-                    outcome = policy.run(env)
-                    record = {"task": task, "seed": seed, "method": method,
-                              "robot": env.robot.name,
-                              "checkpoint_robot": outcome.extra.get("checkpoint_robot"),
-                              "success": bool(outcome.success),
-                              "failure_reason": outcome.failure_reason,
-                              "planning_time_s": round(outcome.planning_time_s, 3),
-                              "execution_time_s": round(outcome.execution_time_s, 3),
-                              "wall_time_s": round(time.perf_counter() - t0, 2),
-                              "steps": outcome.extra.get("steps", [])}
-                    write_json_atomic(path, record)
-                    results.append(record)
-                    _say(f"{method} {task} seed {seed}: "
-                         f"{'success' if outcome.success else 'FAILED: ' + outcome.failure_reason}")
+                results = evaluate_seeds(policy, env, method, seeds, out / method / task,
+                                         args.resume)
                 wins = sum(r["success"] for r in results)
                 rows.append({"method": method, "task": task, "episodes": len(results),
                              "successes": wins,

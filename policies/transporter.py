@@ -21,6 +21,7 @@ Execution goes through the same primitives as every other method.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -193,41 +194,131 @@ def augment(image: torch.Tensor, cells: list[tuple[int, int]], rng: np.random.Ge
     return new, [tuple(int(v) for v in p) for p in rounded]
 
 
+#: the ``format`` in the metadata of a saved training state
+TRAIN_STATE_FORMAT = "tamp-transporter-training-state"
+
+
+class TransporterTrainer:
+    """Training on a demonstration's samples that can stop after any iteration and go on
+    later exactly as if it had not stopped: the network, Adam's moments and the
+    augmentation's random generator are saved (:meth:`save`, one safetensors file) and
+    restored (:meth:`resume`), refused where the settings differ."""
+
+    def __init__(self, samples: list[TransportSample],
+                 config: TransporterConfig = TransporterConfig(),
+                 device: str | torch.device = "cpu", about: dict | None = None):
+        if not samples:
+            raise ValueError("no training samples")
+        torch.manual_seed(config.seed)
+        self.rng = np.random.default_rng(config.seed)
+        self.device = torch.device(device)
+        self.config, self.samples = config, samples
+        self.net = Transporter(config).to(self.device)
+        self.opt = torch.optim.Adam(self.net.parameters(), config.lr)
+        self.images = [torch.from_numpy(np.asarray(s.image, np.float32)).to(self.device)
+                       for s in samples]
+        self.iteration, self.seconds, self.recent = 0, 0.0, []
+        #: what a saved state must match to be resumed (JSON's view of it)
+        self.settings = json.loads(json.dumps({"model": asdict(config),
+                                               "samples": len(samples), **(about or {})}))
+
+    def train(self, until: int, progress=None) -> None:
+        """Iterations up to ``until`` (in all); ``progress(iteration, mean loss)`` every
+        100 and at the end."""
+        net, dev, rng = self.net.train(), self.device, self.rng
+        t0 = time.perf_counter()
+        while self.iteration < until:
+            self.iteration += 1
+            k = int(rng.integers(len(self.samples)))
+            s = self.samples[k]
+            image, (pick, place) = augment(self.images[k], [s.pick, s.place], rng,
+                                           self.config.max_shift)
+            x = prepare(image)
+            h, w = x.shape[-2:]
+            pl = net.pick_logits(x).reshape(1, -1)
+            tl = net.place_logits(x, pick).reshape(1, -1)
+            loss = F.cross_entropy(pl, torch.tensor([pick[0] * w + pick[1]], device=dev)) + \
+                F.cross_entropy(tl, torch.tensor([(s.rotation * h + place[0]) * w + place[1]],
+                                                 device=dev))
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
+            self.recent = (self.recent + [float(loss.detach())])[-50:]
+            if progress is not None and (self.iteration % 100 == 0 or self.iteration == until):
+                progress(self.iteration, float(np.mean(self.recent)))
+        self.seconds += time.perf_counter() - t0
+        net.eval()
+
+    def report(self) -> dict:
+        return {"samples": len(self.samples), "iterations": self.iteration,
+                "final_loss": round(float(np.mean(self.recent)), 4) if self.recent else None,
+                "seconds": round(self.seconds, 1)}
+
+    def save(self, path: str | Path) -> None:
+        """One file, written atomically: the network and Adam's moments as tensors, the
+        iteration, the generator's state and the settings in its metadata (JSON)."""
+        from safetensors.torch import save_file
+
+        from tamp.files import atomic_path
+
+        tensors = {f"net.{k}": v.detach().cpu().contiguous()
+                   for k, v in self.net.state_dict().items()}
+        opt = self.opt.state_dict()
+        for index, state in opt["state"].items():
+            for name, value in state.items():
+                tensors[f"opt.{index}.{name}"] = torch.as_tensor(value).detach().cpu() \
+                    .contiguous()
+        meta = {"settings": self.settings, "iteration": self.iteration,
+                "seconds": self.seconds, "recent": self.recent,
+                "rng": self.rng.bit_generator.state, "param_groups": opt["param_groups"]}
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata={"format": TRAIN_STATE_FORMAT,
+                                                   "state": json.dumps(meta)})
+
+    def resume(self, path: str | Path) -> bool:
+        """Continue from the state saved at ``path`` (False if there is none); a
+        ValueError if it was saved with other settings or is not such a state."""
+        from safetensors import safe_open
+
+        path = Path(path)
+        if not path.is_file():
+            return False
+        try:
+            with safe_open(str(path), framework="pt", device=str(self.device)) as f:
+                meta = f.metadata() or {}
+                tensors = {k: f.get_tensor(k) for k in f.keys()}
+            if meta.get("format") != TRAIN_STATE_FORMAT:
+                raise ValueError("not a training state")
+            meta = json.loads(meta["state"])
+        except Exception as err:  # safetensors' own errors: not a safetensors file
+            raise ValueError(f"{path}: not a readable Transporter training state "
+                             f"({str(err).splitlines()[0]})") from None
+        if meta.get("settings") != self.settings:
+            raise ValueError(f"{path} was saved by a training with other settings (its "
+                             f"model, demonstration or seed); remove it or use another "
+                             f"output folder")
+        self.net.load_state_dict({k[4:]: v for k, v in tensors.items()
+                                  if k.startswith("net.")})
+        state: dict = {}
+        for key, value in tensors.items():
+            if key.startswith("opt."):
+                _, index, name = key.split(".", 2)
+                state.setdefault(int(index), {})[name] = value
+        self.opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+        self.rng.bit_generator.state = meta["rng"]
+        self.iteration, self.seconds = int(meta["iteration"]), float(meta["seconds"])
+        self.recent = list(meta["recent"])
+        return True
+
+
 def train_transporter(samples: list[TransportSample],
                       config: TransporterConfig = TransporterConfig(),
                       device: str | torch.device = "cpu", progress=None
                       ) -> tuple[Transporter, dict]:
-    if not samples:
-        raise ValueError("no training samples")
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    dev = torch.device(device)
-    net = Transporter(config).to(dev)
-    opt = torch.optim.Adam(net.parameters(), config.lr)
-    images = [torch.from_numpy(np.asarray(s.image, np.float32)).to(dev) for s in samples]
-    t0 = time.perf_counter()
-    recent: list[float] = []
-    for it in range(1, config.iterations + 1):
-        k = int(rng.integers(len(samples)))
-        s = samples[k]
-        image, (pick, place) = augment(images[k], [s.pick, s.place], rng, config.max_shift)
-        x = prepare(image)
-        h, w = x.shape[-2:]
-        pl = net.pick_logits(x).reshape(1, -1)
-        tl = net.place_logits(x, pick).reshape(1, -1)
-        loss = F.cross_entropy(pl, torch.tensor([pick[0] * w + pick[1]], device=dev)) + \
-            F.cross_entropy(tl, torch.tensor([(s.rotation * h + place[0]) * w + place[1]],
-                                             device=dev))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        recent = (recent + [float(loss.detach())])[-50:]
-        if progress is not None and (it % 100 == 0 or it == config.iterations):
-            progress(it, float(np.mean(recent)))
-    net.eval()
-    return net, {"samples": len(samples), "iterations": config.iterations,
-                 "final_loss": round(float(np.mean(recent)), 4),
-                 "seconds": round(time.perf_counter() - t0, 1)}
+    """``config.iterations`` of training from scratch: the network and a report."""
+    trainer = TransporterTrainer(samples, config, device)
+    trainer.train(config.iterations, progress)
+    return trainer.net, trainer.report()
 
 
 def image_config() -> dict:

@@ -1,0 +1,121 @@
+"""Transporter's training resumes exactly where it stopped, and ``tamp policies curve``
+trains through its milestones, evaluates each checkpoint and resumes all of it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from policies.demos import Demo, DemoStep, save_demo, topdown
+from policies.transporter import TransporterConfig, TransporterTrainer, TransportSample
+from policies.weights import load_checkpoint
+from scenes.env import TabletopEnv
+
+SMALL = TransporterConfig(width=4, crop=9, max_shift=4, rotations=12)
+
+
+def _samples() -> list[TransportSample]:
+    rng = np.random.default_rng(0)
+    return [TransportSample(rng.random((40, 48, 4)).astype(np.float32), (10, 12), (25, 30), 3),
+            TransportSample(rng.random((40, 48, 4)).astype(np.float32), (20, 20), (5, 40), 10)]
+
+
+def _weights(trainer):
+    return [v.clone() for v in trainer.net.state_dict().values()]
+
+
+def test_training_resumes_exactly_where_it_stopped(tmp_path):
+    straight = TransporterTrainer(_samples(), SMALL)
+    straight.train(12)
+    first = TransporterTrainer(_samples(), SMALL)
+    first.train(5)
+    first.save(tmp_path / "state.safetensors")
+    again = TransporterTrainer(_samples(), SMALL)
+    assert again.resume(tmp_path / "state.safetensors") and again.iteration == 5
+    again.train(12)
+    for a, b in zip(_weights(straight), _weights(again)):
+        assert torch.equal(a, b)
+    assert again.recent == straight.recent and again.report()["iterations"] == 12
+    # without the generator's and Adam's state the same iterations end elsewhere
+    fresh = TransporterTrainer(_samples(), SMALL)
+    fresh.net.load_state_dict(first.net.state_dict())
+    fresh.iteration = 5
+    fresh.train(12)
+    assert any(not torch.equal(a, b) for a, b in zip(_weights(straight), _weights(fresh)))
+
+
+def test_a_state_of_other_settings_or_no_state_is_refused(tmp_path):
+    path = tmp_path / "state.safetensors"
+    assert not TransporterTrainer(_samples(), SMALL).resume(path)  # none yet
+    trainer = TransporterTrainer(_samples(), SMALL, about={"task": "place-in-bowl"})
+    trainer.train(2)
+    trainer.save(path)
+    other_seed = TransporterTrainer(_samples(), TransporterConfig(**{**SMALL.__dict__,
+                                                                     "seed": 1}),
+                                    about={"task": "place-in-bowl"})
+    with pytest.raises(ValueError, match="other settings"):
+        other_seed.resume(path)
+    with pytest.raises(ValueError, match="other settings"):
+        TransporterTrainer(_samples(), SMALL, about={"task": "towers-of-hanoi-3"}).resume(path)
+    path.write_bytes(b"not a state")
+    with pytest.raises(ValueError, match="not a readable"):
+        TransporterTrainer(_samples(), SMALL, about={"task": "place-in-bowl"}).resume(path)
+
+
+@pytest.fixture(scope="module")
+def demos(tmp_path_factory):
+    """A one-step place-in-bowl demonstration (seed 0): the red block into the bowl."""
+    env = TabletopEnv("place-in-bowl")
+    try:
+        env.reset(seed=0)
+        world = env.oracle_world()
+        image = topdown(env).image
+    finally:
+        env.close()
+    red = sorted(n for n in world.objects if n.startswith("red_block"))[0]
+    bowl = world.objects["green_bowl"].position
+    step = DemoStep(world, red, "green_bowl", (float(bowl[0]) + 0.01, float(bowl[1])), 0.4,
+                    ("place-in", red, "green_bowl"))
+    root = tmp_path_factory.mktemp("demos")
+    save_demo(Demo("place-in-bowl", 0, [step], image[None]), root)
+    return root
+
+
+def test_curve_trains_evaluates_and_resumes(tmp_path, demos):
+    from experiments.cli import main
+
+    out = tmp_path / "curve"
+    args = ["policies", "curve", "--task", "place-in-bowl", "--seeds", "1000", "--out",
+            str(out), "--demos", str(demos)]
+    assert main(args + ["--iterations", "3,2"]) == 0
+    doc = json.loads((out / "curve.json").read_text())
+    assert [r["iterations"] for r in doc["rows"]] == [2, 3]
+    assert all(r["episodes"] == 1 and r["task"] == "place-in-bowl" for r in doc["rows"])
+    assert (out / "curve.png").stat().st_size > 1000 and "| place-in-bowl | 3 |" in \
+        (out / "curve.md").read_text()
+    ck2, _ = load_checkpoint("transporter-1demo", "place-in-bowl", out / "place-in-bowl" / "it2")
+    ck3, _ = load_checkpoint("transporter-1demo", "place-in-bowl", out / "place-in-bowl" / "it3")
+    assert ck2["info"]["train"]["iterations"] == 2 and ck3["info"]["train"]["iterations"] == 3
+    assert ck3["config"]["model"]["iterations"] == 3
+    record = out / "place-in-bowl" / "it3" / "eval" / "seed1000.json"
+    stamp = record.stat().st_mtime_ns
+    # one more milestone: training goes on from 3, nothing before it runs again
+    assert main(args + ["--iterations", "2,3,4"]) == 0
+    assert record.stat().st_mtime_ns == stamp
+    ck4, _ = load_checkpoint("transporter-1demo", "place-in-bowl", out / "place-in-bowl" / "it4")
+    assert ck4["info"]["train"]["iterations"] == 4
+    assert len(json.loads((out / "curve.json").read_text())["rows"]) == 3
+
+
+@pytest.mark.parametrize("extra", [["--iterations", "0"], ["--iterations", "5,x"],
+                                   ["--seeds", "0-2"], ["--task", "nope"]])
+def test_curve_bad_input_is_one_line_and_exit_2(extra, tmp_path, demos, capsys):
+    from experiments.cli import main
+
+    assert main(["policies", "curve", "--task", "place-in-bowl", "--out", str(tmp_path),
+                 "--demos", str(demos), *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ")
