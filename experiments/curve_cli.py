@@ -10,6 +10,14 @@ safetensors``) goes on from the last milestone exactly as if it had not stopped,
 milestone with a checkpoint is not trained again, an episode with a record is not run
 again; a state saved with other settings is refused. Writes ``OUT/curve.json``,
 ``OUT/curve.md`` and ``OUT/curve.png``.
+
+Beside the episodes' success, each checkpoint is probed on the expert's own states: the
+TAMP planner's solution of every evaluation seed is recorded once
+(``OUT/<task>/expert/``, as demonstrations are), and at each of its steps the policy
+chooses as in an episode. *Pick*: the object nearest the chosen pick cell is the one the
+expert picked. *Place*: given the expert's pick cell, the chosen place is within
+``PLACE_TOLERANCE`` of where the expert's object came to rest. Per step of the solution,
+this says where a policy that fails its episodes goes wrong.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from robots import DEFAULT_ROBOT
 
 METHOD = "transporter-1demo"
 CURVE_DIR = "runs/policies/curve"
+PLACE_TOLERANCE = 0.02  #: m between the policy's place and the expert's: the same choice
 
 
 @dataclass(frozen=True)
@@ -92,11 +101,13 @@ def _cmd_curve(args: CurveOptions) -> int:
         r["interval"] = [round(v, 3) for v in wilson(r["successes"], r["episodes"])]
     command = _command(args)
     write_json_atomic(Path(out) / "curve.json", {"command": command, "rows": rows})
-    table = ["| task | iterations | success | 95 % interval | training loss | training s |",
-             "|---|---|---|---|---|---|"]
+    table = ["| task | iterations | success | 95 % interval | expert states: pick / place "
+             "| training loss | training s |", "|---|---|---|---|---|---|---|"]
     table += [f"| {r['task']} | {r['iterations']} | {100 * r['successes'] / r['episodes']:.0f} % "
               f"({r['successes']}/{r['episodes']}) | {100 * r['interval'][0]:.0f}-"
-              f"{100 * r['interval'][1]:.0f} % | {r['loss']} | {r['seconds']} |" for r in rows]
+              f"{100 * r['interval'][1]:.0f} % | {_share(r['expert']['pick'])} / "
+              f"{_share(r['expert']['place'])} ({r['expert']['states']} states) | "
+              f"{r['loss']} | {r['seconds']} |" for r in rows]
     text = "\n".join(table) + "\n"
     tmp = Path(out) / ".curve.md.tmp"
     tmp.write_text(f"`{command}`\n\n" + text)
@@ -104,6 +115,65 @@ def _cmd_curve(args: CurveOptions) -> int:
     _plot(rows, Path(out) / "curve.png")
     print(text, end="")
     return 0
+
+
+def _share(values: list[int]) -> str:
+    return f"{100 * sum(values) / max(1, len(values)):.0f} %"
+
+
+def _expert_solutions(task: str, seeds: list[int], robot: str, root: Path) -> list:
+    """The TAMP planner's recorded solution of each seed (recorded once, then loaded);
+    seeds it does not solve are left out."""
+    from policies.demos import DemoError, load_demo, record_demo, save_demo
+
+    demos = []
+    for seed in seeds:
+        try:
+            demos.append(load_demo(task, seed, root))
+            continue
+        except DemoError:
+            pass
+        try:
+            demo = record_demo(task, seed, robot=robot)
+        except DemoError as err:
+            _say(f"{task} seed {seed}: no expert solution to probe ({err})")
+            continue
+        save_demo(demo, root)
+        demos.append(demo)
+    return demos
+
+
+def expert_probe(net, demos, device) -> dict:
+    """The policy's choices on the expert's states (see the module's note): per state,
+    whether its pick and its place agree with the expert's, and the state's step."""
+    import numpy as np
+    import torch
+
+    from policies.demos import cell_of, xy_of
+    from policies.transporter import prepare
+
+    picks, places, steps = [], [], []
+    for demo in demos:
+        for k, (step, image) in enumerate(zip(demo.steps, demo.images)):
+            x = prepare(torch.from_numpy(np.asarray(image, np.float32)).to(device))
+            with torch.no_grad():
+                pl = net.pick_logits(x)
+                w = pl.shape[1]
+                i = int(pl.argmax())
+                here = np.array(xy_of((i // w, i % w)))
+                movable = [o for o in step.world.objects.values() if o.movable]
+                name = min(movable, key=lambda o: np.linalg.norm(o.position[:2] - here)).name
+                pick = tuple(int(round(v)) for v in cell_of(
+                    step.world.objects[step.pick].position[:2]))
+                tl = net.place_logits(x, pick)
+            j = int(tl.argmax())
+            h = tl.shape[1]
+            place = np.array(xy_of(((j // w) % h, j % w)))
+            picks.append(int(name == step.pick))
+            places.append(int(np.linalg.norm(place - np.array(step.place_xy))
+                              <= PLACE_TOLERANCE))
+            steps.append(k + 1)
+    return {"pick": picks, "place": places, "step": steps, "states": len(picks)}
 
 
 def _curve(task: str, args, seeds: list[int], milestones: list[int], out: Path,
@@ -131,6 +201,7 @@ def _curve(task: str, args, seeds: list[int], milestones: list[int], out: Path,
     if trainer.resume(state):
         _say(f"{task}: training resumed at iteration {trainer.iteration}")
     rows = []
+    experts = _expert_solutions(task, seeds, args.robot or demo.robot, out / task / "expert")
     env = TabletopEnv(task, robot=args.robot or demo.robot)
     try:
         for m in milestones:
@@ -155,10 +226,13 @@ def _curve(task: str, args, seeds: list[int], milestones: list[int], out: Path,
             policy = make_policy(METHOD, checkpoints=str(root), device=str(device))
             results = evaluate_seeds(policy, env, METHOD, seeds, root / "eval", resume=True)
             wins = sum(r["success"] for r in results)
-            _say(f"{task} at {m} iterations: {wins}/{len(results)}")
+            probe = expert_probe(policy.load(task)[0], experts, policy.device)
+            _say(f"{task} at {m} iterations: {wins}/{len(results)}; on the expert's states "
+                 f"pick {_share(probe['pick'])}, place {_share(probe['place'])}")
             rows.append({"task": task, "iterations": m, "successes": wins,
                          "episodes": len(results), "loss": report["final_loss"],
                          "seconds": report["seconds"], "demo_seed": demo.seed,
+                         "expert": probe,
                          "failures": sorted({(r["failure_reason"] or "")[:80]
                                              for r in results if not r["success"]})})
     finally:

@@ -94,6 +94,11 @@ def test_curve_trains_evaluates_and_resumes(tmp_path, demos):
     doc = json.loads((out / "curve.json").read_text())
     assert [r["iterations"] for r in doc["rows"]] == [2, 3]
     assert all(r["episodes"] == 1 and r["task"] == "place-in-bowl" for r in doc["rows"])
+    # probed on the planner's own solution of seed 1000, recorded once
+    assert (out / "place-in-bowl" / "expert" / "place-in-bowl" / "seed1000.json").is_file()
+    for r in doc["rows"]:
+        assert r["expert"]["states"] >= 1
+        assert len(r["expert"]["pick"]) == len(r["expert"]["place"]) == r["expert"]["states"]
     assert (out / "curve.png").stat().st_size > 1000 and "| place-in-bowl | 3 |" in \
         (out / "curve.md").read_text()
     ck2, _ = load_checkpoint("transporter-1demo", "place-in-bowl", out / "place-in-bowl" / "it2")
@@ -119,3 +124,48 @@ def test_curve_bad_input_is_one_line_and_exit_2(extra, tmp_path, demos, capsys):
                  "--demos", str(demos), *extra]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: ")
+
+
+class _StubNet:
+    """A test double of the Transporter network: its logits peak at given cells (the
+    probe's arithmetic is under test, not a network)."""
+
+    def __init__(self, pick_xy, place_xy):
+        from policies.demos import cell_of
+
+        self.pick = tuple(int(round(v)) for v in cell_of(pick_xy))
+        self.place = tuple(int(round(v)) for v in cell_of(place_xy))
+
+    def pick_logits(self, x):
+        out = torch.zeros(x.shape[-2:])
+        out[self.pick] = 1.0
+        return out
+
+    def place_logits(self, x, pick):
+        out = torch.zeros((12, *x.shape[-2:]))
+        out[(3, *self.place)] = 1.0
+        return out
+
+
+def test_the_expert_probe_scores_picks_and_places():
+    from experiments.curve_cli import PLACE_TOLERANCE, expert_probe
+
+    env = TabletopEnv("place-in-bowl")
+    try:
+        env.reset(seed=0)
+        world = env.oracle_world()
+        image = topdown(env).image
+    finally:
+        env.close()
+    red = sorted(n for n in world.objects if n.startswith("red_block"))[0]
+    bowl = world.objects["green_bowl"].position
+    target = (float(bowl[0]), float(bowl[1]))
+    demo = Demo("place-in-bowl", 0, [DemoStep(world, red, "green_bowl", target, 0.0,
+                                              ("place-in", red, "green_bowl"))], image[None])
+    at = world.objects[red].position[:2]
+    right = expert_probe(_StubNet(at, target), [demo], "cpu")
+    assert right == {"pick": [1], "place": [1], "step": [1], "states": 1}
+    off = (target[0] + 2 * PLACE_TOLERANCE, target[1])
+    other = next(o for o in world.objects.values() if o.movable and o.name != red)
+    wrong = expert_probe(_StubNet(other.position[:2], off), [demo], "cpu")
+    assert wrong["pick"] == [0] and wrong["place"] == [0]
