@@ -143,6 +143,23 @@ def _expert_solutions(task: str, seeds: list[int], robot: str, root: Path) -> li
     return demos
 
 
+def _object_at(world, xy) -> str:
+    """The movable object a pick at ``xy`` takes: the highest one whose footprint holds
+    it (the top of a stack, as the top-down image's instance label says in an episode),
+    else the nearest."""
+    import numpy as np
+
+    movable = [o for o in world.objects.values() if o.movable]
+    def reach(o) -> float:  # the footprint's inner radius
+        return o.shape.size[0] if o.shape.kind in ("cylinder", "bowl") else \
+            min(o.shape.size[:2]) / 2
+
+    under = [o for o in movable if np.linalg.norm(o.position[:2] - xy) <= reach(o)]
+    if under:
+        return max(under, key=lambda o: o.position[2] + o.shape.size[2]).name
+    return min(movable, key=lambda o: np.linalg.norm(o.position[:2] - xy)).name
+
+
 def expert_probe(net, demos, device) -> dict:
     """The policy's choices on the expert's states (see the module's note): per state,
     whether its pick and its place agree with the expert's, and the state's step."""
@@ -161,8 +178,7 @@ def expert_probe(net, demos, device) -> dict:
                 w = pl.shape[1]
                 i = int(pl.argmax())
                 here = np.array(xy_of((i // w, i % w)))
-                movable = [o for o in step.world.objects.values() if o.movable]
-                name = min(movable, key=lambda o: np.linalg.norm(o.position[:2] - here)).name
+                name = _object_at(step.world, here)
                 pick = tuple(int(round(v)) for v in cell_of(
                     step.world.objects[step.pick].position[:2]))
                 tl = net.place_logits(x, pick)
