@@ -53,6 +53,11 @@ class CurveOptions:
                             help=f"seed of the demonstration (default {DEMO_SEED})")
     demos: str = option(DEMO_DIR, help=f"demo directory (default {DEMO_DIR})")
     seed: int = option(0, range=opt.SEED.bounds, help="training seed (default 0)")
+    width: int = option(12, range=(1, 256), help=(
+        "channels of the first layer of each network (default 12)"))
+    levels: int = option(2, range=(2, 5), help=(
+        "halvings of each network's encoder: 2 (default) sees 22 cm either side of a "
+        "cell, 3 sees 44 cm"))
     robot: str | None = robot_option(
         "the robot of the demonstration (recorded with it where missing) and of the "
         "evaluation episodes", default=f"the demonstration's; {DEFAULT_ROBOT} for one "
@@ -77,6 +82,10 @@ def _command(args: CurveOptions) -> str:
           f"--seeds {args.seeds}"
     if args.seed:
         cmd += f" --seed {args.seed}"
+    if args.width != 12:
+        cmd += f" --width {args.width}"
+    if args.levels != 2:
+        cmd += f" --levels {args.levels}"
     if args.demo_seed != DEMO_SEED:
         cmd += f" --demo-seed {args.demo_seed}"
     return cmd + (f" --robot {args.robot}" if args.robot else "")
@@ -208,7 +217,7 @@ def _curve(task: str, args, seeds: list[int], milestones: list[int], out: Path,
     if demo.seed in seeds:
         raise ValueError(f"the demonstration's seed {demo.seed} is among the evaluation "
                          f"seeds")
-    config = TransporterConfig(seed=args.seed)
+    config = TransporterConfig(seed=args.seed, width=args.width, levels=args.levels)
     trainer = TransporterTrainer(
         demo_samples(demo, config.rotations), config, device,
         about={"task": task, "demo_seed": demo.seed, "demo_steps": len(demo.steps),

@@ -169,3 +169,21 @@ def test_the_expert_probe_scores_picks_and_places():
     other = next(o for o in world.objects.values() if o.movable and o.name != red)
     wrong = expert_probe(_StubNet(other.position[:2], off), [demo], "cpu")
     assert wrong["pick"] == [0] and wrong["place"] == [0]
+
+
+def test_a_third_level_doubles_what_a_cell_sees_and_keeps_the_image_size():
+    from policies.transporter import FCN, Transporter, receptive_field
+
+    # the towers-of-hanoi row is 48 cells (30 cm) end to end: 2 levels see 35 cells either
+    # side of a cell, 3 levels 71
+    assert receptive_field(2) == 71 and receptive_field(3) == 143
+    for h, w in ((96, 160), (97, 161)):
+        x = torch.rand(1, 4, h, w)
+        assert FCN(4, 3, 4, 3)(x).shape == (1, 3, h, w)
+    net = Transporter(TransporterConfig(width=4, levels=3, crop=9, rotations=12))
+    x = torch.rand(4, 40, 48)
+    assert net.pick_logits(x).shape == (40, 48)
+    assert net.place_logits(x, (10, 12)).shape == (12, 40, 48)
+    # the two-level network keeps the parameter names of the shipped checkpoints
+    names = set(Transporter(TransporterConfig(width=4)).state_dict())
+    assert "key.enc3.2.0.weight" in names and not any(".deeper." in n for n in names)
