@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from policies.demos import Demo, DemoStep, save_demo, topdown
+from policies.demos import save_demo
 from policies.transporter import TransporterConfig, TransporterTrainer, TransportSample
 from policies.weights import load_checkpoint
-from scenes.env import TabletopEnv
+from tests.policies.test_imitation import one_step_bowl_demo
 
 SMALL = TransporterConfig(width=4, crop=9, max_shift=4, rotations=12)
 
@@ -67,20 +67,9 @@ def test_a_state_of_other_settings_or_no_state_is_refused(tmp_path):
 
 @pytest.fixture(scope="module")
 def demos(tmp_path_factory):
-    """A one-step place-in-bowl demonstration (seed 0): the red block into the bowl."""
-    env = TabletopEnv("place-in-bowl")
-    try:
-        env.reset(seed=0)
-        world = env.oracle_world()
-        image = topdown(env).image
-    finally:
-        env.close()
-    red = sorted(n for n in world.objects if n.startswith("red_block"))[0]
-    bowl = world.objects["green_bowl"].position
-    step = DemoStep(world, red, "green_bowl", (float(bowl[0]) + 0.01, float(bowl[1])), 0.4,
-                    ("place-in", red, "green_bowl"))
+    """A demo folder with one one-step place-in-bowl demonstration (seed 0)."""
     root = tmp_path_factory.mktemp("demos")
-    save_demo(Demo("place-in-bowl", 0, [step], image[None]), root)
+    save_demo(one_step_bowl_demo(), root)
     return root
 
 
@@ -150,18 +139,9 @@ class _StubNet:
 def test_the_expert_probe_scores_picks_and_places():
     from experiments.curve_cli import PLACE_TOLERANCE, expert_probe
 
-    env = TabletopEnv("place-in-bowl")
-    try:
-        env.reset(seed=0)
-        world = env.oracle_world()
-        image = topdown(env).image
-    finally:
-        env.close()
-    red = sorted(n for n in world.objects if n.startswith("red_block"))[0]
-    bowl = world.objects["green_bowl"].position
-    target = (float(bowl[0]), float(bowl[1]))
-    demo = Demo("place-in-bowl", 0, [DemoStep(world, red, "green_bowl", target, 0.0,
-                                              ("place-in", red, "green_bowl"))], image[None])
+    demo = one_step_bowl_demo(dx=0.0)
+    step = demo.steps[0]
+    world, red, target = step.world, step.pick, step.place_xy
     at = world.objects[red].position[:2]
     right = expert_probe(_StubNet(at, target), [demo], "cpu")
     assert right == {"pick": [1], "place": [1], "step": [1], "states": 1}

@@ -38,7 +38,12 @@ def _world_with_stack() -> WorldModel:
 
 @pytest.fixture(scope="module")
 def bowl_demo():
-    """A one-step demo on a real scene: the red block into the green bowl."""
+    return one_step_bowl_demo()
+
+
+def one_step_bowl_demo(dx: float = 0.01) -> Demo:
+    """A one-step demo on a real scene (place-in-bowl seed 0): the red block into the
+    green bowl, ``dx`` m past its centre."""
     env = TabletopEnv("place-in-bowl")
     try:
         env.reset(seed=0)
@@ -48,7 +53,7 @@ def bowl_demo():
         env.close()
     red = sorted(n for n in world.objects if n.startswith("red_block"))[0]
     bowl = world.objects["green_bowl"].position
-    step = DemoStep(world, red, "green_bowl", (float(bowl[0]) + 0.01, float(bowl[1])), 0.4,
+    step = DemoStep(world, red, "green_bowl", (float(bowl[0]) + dx, float(bowl[1])), 0.4,
                     ("place-in", red, "green_bowl"))
     return Demo("place-in-bowl", 0, [step], image[None])
 
