@@ -14,10 +14,12 @@ again; a state saved with other settings is refused. Writes ``OUT/curve.json``,
 Beside the episodes' success, each checkpoint is probed on the expert's own states: the
 TAMP planner's solution of every evaluation seed is recorded once
 (``OUT/<task>/expert/``, as demonstrations are), and at each of its steps the policy
-chooses as in an episode. *Pick*: the object nearest the chosen pick cell is the one the
-expert picked. *Place*: given the expert's pick cell, the chosen place is within
-``PLACE_TOLERANCE`` of where the expert's object came to rest. Per step of the solution,
-this says where a policy that fails its episodes goes wrong.
+chooses as in an episode. *Pick*: the object under the chosen pick cell (the top of a
+stack) is the one the expert picked. *Place*: given the expert's pick cell, the chosen
+place is on what the expert put its object on or in (within the footprint of that
+object, or of that marked place of the table; on the table itself: within
+``PLACE_TOLERANCE`` of where the expert's object came to rest). Per step of the
+solution, this says where a policy that fails its episodes goes wrong.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from robots import DEFAULT_ROBOT
 
 METHOD = "transporter-1demo"
 CURVE_DIR = "runs/policies/curve"
-PLACE_TOLERANCE = 0.02  #: m between the policy's place and the expert's: the same choice
+#: m between the policy's place on the table and the expert's: the same choice
+PLACE_TOLERANCE = 0.02
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,15 @@ def _expert_solutions(task: str, seeds: list[int], robot: str, root: Path) -> li
     return demos
 
 
+def _reach(o) -> float:
+    """m from an object's centre that is surely over it (its footprint's inner radius)."""
+    if o.shape.kind == "bowl":
+        return o.shape.size[1]  # its flat bottom
+    if o.shape.kind == "cylinder":
+        return o.shape.size[0]
+    return min(o.shape.size[:2]) / 2
+
+
 def _object_at(world, xy) -> str:
     """The movable object a pick at ``xy`` takes: the highest one whose footprint holds
     it (the top of a stack, as the top-down image's instance label says in an episode),
@@ -159,14 +171,24 @@ def _object_at(world, xy) -> str:
     import numpy as np
 
     movable = [o for o in world.objects.values() if o.movable]
-    def reach(o) -> float:  # the footprint's inner radius
-        return o.shape.size[0] if o.shape.kind in ("cylinder", "bowl") else \
-            min(o.shape.size[:2]) / 2
-
-    under = [o for o in movable if np.linalg.norm(o.position[:2] - xy) <= reach(o)]
+    under = [o for o in movable if np.linalg.norm(o.position[:2] - xy) <= _reach(o)]
     if under:
         return max(under, key=lambda o: o.position[2] + o.shape.size[2]).name
     return min(movable, key=lambda o: np.linalg.norm(o.position[:2] - xy)).name
+
+
+def _on_target(step, xy) -> bool:
+    """Whether a place at ``xy`` puts the object where the expert's step put it (see the
+    module's note)."""
+    import numpy as np
+
+    world, ref = step.world, step.reference
+    if ref in world.objects:
+        o = world.objects[ref]
+        return bool(np.linalg.norm(o.position[:2] - xy) <= _reach(o))
+    if ref in world.zones:
+        return world.zones[ref].contains(np.asarray(xy))
+    return bool(np.linalg.norm(np.asarray(xy) - np.array(step.place_xy)) <= PLACE_TOLERANCE)
 
 
 def expert_probe(net, demos, device) -> dict:
@@ -195,8 +217,7 @@ def expert_probe(net, demos, device) -> dict:
             h = tl.shape[1]
             place = np.array(xy_of(((j // w) % h, j % w)))
             picks.append(int(name == step.pick))
-            places.append(int(np.linalg.norm(place - np.array(step.place_xy))
-                              <= PLACE_TOLERANCE))
+            places.append(int(_on_target(step, place)))
             steps.append(k + 1)
     return {"pick": picks, "place": places, "step": steps, "states": len(picks)}
 

@@ -145,7 +145,11 @@ def test_the_expert_probe_scores_picks_and_places():
     at = world.objects[red].position[:2]
     right = expert_probe(_StubNet(at, target), [demo], "cpu")
     assert right == {"pick": [1], "place": [1], "step": [1], "states": 1}
-    off = (target[0] + 2 * PLACE_TOLERANCE, target[1])
+    # inside the bowl (its flat bottom) is the same choice, beside it is not
+    bowl = world.objects["green_bowl"]
+    inside = (target[0] + 0.8 * bowl.shape.size[1], target[1])
+    assert expert_probe(_StubNet(at, inside), [demo], "cpu")["place"] == [1]
+    off = (target[0] + bowl.shape.size[0] + PLACE_TOLERANCE, target[1])
     other = next(o for o in world.objects.values() if o.movable and o.name != red)
     wrong = expert_probe(_StubNet(other.position[:2], off), [demo], "cpu")
     assert wrong["pick"] == [0] and wrong["place"] == [0]
