@@ -317,7 +317,11 @@ class TransporterTrainer:
         except Exception as err:  # safetensors' own errors: not a safetensors file
             raise ValueError(f"{path}: not a readable Transporter training state "
                              f"({str(err).splitlines()[0]})") from None
-        if meta.get("settings") != self.settings:
+        saved = meta.get("settings") or {}
+        if isinstance(saved.get("model"), dict):  # a field added since: its default then
+            saved["model"] = {**json.loads(json.dumps(asdict(TransporterConfig()))),
+                              **saved["model"]}
+        if saved != self.settings:
             raise ValueError(f"{path} was saved by a training with other settings (its "
                              f"model, demonstration or seed); remove it or use another "
                              f"output folder")

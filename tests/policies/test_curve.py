@@ -171,3 +171,25 @@ def test_a_third_level_doubles_what_a_cell_sees_and_keeps_the_image_size():
     # the two-level network keeps the parameter names of the shipped checkpoints
     names = set(Transporter(TransporterConfig(width=4)).state_dict())
     assert "key.enc3.2.0.weight" in names and not any(".deeper." in n for n in names)
+
+
+def test_a_state_saved_before_a_config_field_existed_resumes_with_its_default(tmp_path):
+    import json as _json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    path = tmp_path / "state.safetensors"
+    trainer = TransporterTrainer(_samples(), SMALL)
+    trainer.train(2)
+    trainer.save(path)
+    with safe_open(str(path), framework="pt") as f:
+        meta = _json.loads(f.metadata()["state"])
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    del meta["settings"]["model"]["levels"]  # as written before levels existed
+    save_file(tensors, str(path), metadata={"format": "tamp-transporter-training-state",
+                                            "state": _json.dumps(meta)})
+    assert TransporterTrainer(_samples(), SMALL).resume(path)
+    deeper = TransporterConfig(**{**SMALL.__dict__, "levels": 3})
+    with pytest.raises(ValueError, match="other settings"):
+        TransporterTrainer(_samples(), deeper).resume(path)
