@@ -30,8 +30,8 @@ from pathlib import Path
 
 from experiments import options as opt
 from experiments.declare import opt as option
-from experiments.policies_cli import (DEVICE_HELP, _demo_for, _say, _seeds, _setup, _tasks,
-                                      evaluate_seeds)
+from experiments.policies_common import (DEVICE_HELP, _demo_for, _say, _seeds, _setup,
+                                         _tasks, evaluate_seeds)
 from experiments.shared_options import robot_option
 from policies.demos import DEMO_DIR, DEMO_SEED
 from robots import DEFAULT_ROBOT
