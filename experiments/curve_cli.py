@@ -157,8 +157,10 @@ def _expert_solutions(task: str, seeds: list[int], robot: str, root: Path) -> li
 
 def _reach(o) -> float:
     """m from an object's centre that is surely over it (its footprint's inner radius)."""
+    from tamp.geometry.shapes import bowl_inner_radius
+
     if o.shape.kind == "bowl":
-        return o.shape.size[1]  # its flat bottom
+        return bowl_inner_radius(o.shape)  # its flat bottom
     if o.shape.kind == "cylinder":
         return o.shape.size[0]
     return min(o.shape.size[:2]) / 2
@@ -198,24 +200,16 @@ def expert_probe(net, demos, device) -> dict:
     import torch
 
     from policies.demos import cell_of, xy_of
-    from policies.transporter import prepare
+    from policies.transporter import best_pick, best_place, prepare
 
     picks, places, steps = [], [], []
     for demo in demos:
         for k, (step, image) in enumerate(zip(demo.steps, demo.images)):
             x = prepare(torch.from_numpy(np.asarray(image, np.float32)).to(device))
-            with torch.no_grad():
-                pl = net.pick_logits(x)
-                w = pl.shape[1]
-                i = int(pl.argmax())
-                here = np.array(xy_of((i // w, i % w)))
-                name = _object_at(step.world, here)
-                pick = tuple(int(round(v)) for v in cell_of(
-                    step.world.objects[step.pick].position[:2]))
-                tl = net.place_logits(x, pick)
-            j = int(tl.argmax())
-            h = tl.shape[1]
-            place = np.array(xy_of(((j // w) % h, j % w)))
+            name = _object_at(step.world, np.array(xy_of(best_pick(net, x))))
+            expert_pick = tuple(int(round(v)) for v in cell_of(
+                step.world.objects[step.pick].position[:2]))
+            place = np.array(xy_of(best_place(net, x, expert_pick)[1]))
             picks.append(int(name == step.pick))
             places.append(int(_on_target(step, place)))
             steps.append(k + 1)

@@ -154,6 +154,24 @@ class Transporter(nn.Module):
         return correlate(key, query, x.shape[-2:])
 
 
+@torch.no_grad()
+def best_pick(net: Transporter, x: torch.Tensor) -> tuple[int, int]:
+    """The cell where ``net``'s attention peaks on the prepared image ``x``."""
+    pl = net.pick_logits(x)
+    i = int(pl.argmax())
+    return i // pl.shape[1], i % pl.shape[1]
+
+
+@torch.no_grad()
+def best_place(net: Transporter, x: torch.Tensor, pick: tuple[int, int]
+               ) -> tuple[int, tuple[int, int]]:
+    """Where ``net`` transports what is picked at ``pick``: (rotation bin, cell)."""
+    tl = net.place_logits(x, pick)
+    h, w = tl.shape[1:]
+    j = int(tl.argmax())
+    return j // (h * w), ((j // w) % h, j % w)
+
+
 def correlate(key: torch.Tensor, query: torch.Tensor, size) -> torch.Tensor:
     """Cross-correlation of ``key`` (C, H + S - 1, W + S - 1) with each of ``query``
     (R, C, S, S): (R, H, W), the value at (i, j) with the query's centre over cell (i, j)
@@ -399,15 +417,8 @@ class TransporterPolicy(Policy):
             if not movable:
                 return "nothing to pick"
             x = prepare(torch.from_numpy(view.image).to(dev))
-            with torch.no_grad():
-                pl = net.pick_logits(x)
-                w = pl.shape[1]
-                i = int(pl.argmax())
-                pick = (i // w, i % w)
-                tl = net.place_logits(x, pick)
-            j = int(tl.argmax())
-            h = tl.shape[1]
-            rot, cell = j // (h * w), ((j // w) % h, j % w)
+            pick = best_pick(net, x)
+            rot, cell = best_place(net, x, pick)
             name = view.object_at(pick)
             if name not in {o.name for o in movable}:
                 here = np.array(xy_of(pick))

@@ -281,12 +281,17 @@ class CollisionChecker:
         ``carry_tilt``: -1."""
         qs = np.asarray(qs, float)
         tilted = self.tilted(qs)
-        if tilted is not None and tilted.any():
-            out = np.full(len(tilted), -1.0)
-            if not tilted.all() and not (stop_batch and early_exit):
-                out[~tilted] = self.clearances(qs.reshape(-1, qs.shape[-1])[~tilted],
-                                               early_exit, stop_batch, self_collision)
-            return out
+        if tilted is None or not tilted.any():
+            return self._clearances(qs, early_exit, stop_batch, self_collision)
+        out = np.full(len(tilted), -1.0)
+        if not tilted.all() and not (stop_batch and early_exit):
+            out[~tilted] = self._clearances(qs.reshape(-1, qs.shape[-1])[~tilted],
+                                            early_exit, stop_batch, self_collision)
+        return out
+
+    def _clearances(self, qs: np.ndarray, early_exit: bool, stop_batch: bool,
+                    self_collision: bool) -> np.ndarray:
+        """:meth:`clearances` of the sphere test alone (no tilt limit)."""
         if self._torch is not None:
             return self._torch_clearances(qs, self_collision)
         load = (self.attachment.centres, self.attachment.radii) if self.attachment \
@@ -337,11 +342,15 @@ class CollisionChecker:
     def edge_free(self, q0: np.ndarray, q1: np.ndarray) -> bool:
         """The straight joint-space segment from ``q0`` to ``q1`` (end included) is free,
         checked at the configured resolution in one call that stops at the first hit."""
+        d = self.clearances(self._segment(q0, q1)[1:], early_exit=True, stop_batch=True)
+        return bool(np.all(d > 0.0))
+
+    def _segment(self, q0: np.ndarray, q1: np.ndarray) -> np.ndarray:
+        """The straight joint-space segment from ``q0`` to ``q1`` as states at the
+        configured resolution, both ends included."""
         q0, q1 = np.asarray(q0, float), np.asarray(q1, float)
         n = max(1, int(np.ceil(np.abs(q1 - q0).max() / self.config.resolution)))
-        states = q0 + np.linspace(0.0, 1.0, n + 1)[1:, None] * (q1 - q0)
-        d = self.clearances(states, early_exit=True, stop_batch=True)
-        return bool(np.all(d > 0.0))
+        return q0 + np.linspace(0.0, 1.0, n + 1)[:, None] * (q1 - q0)
 
     def edge_upright(self, q0: np.ndarray, q1: np.ndarray, up: np.ndarray | None = None
                      ) -> bool:
@@ -350,9 +359,7 @@ class CollisionChecker:
         configured resolution); True if nothing is carried.
         Two postures this joins are ones a carry can go between (a wrist flipped over
         between them turns the load over on any path)."""
-        q0, q1 = np.asarray(q0, float), np.asarray(q1, float)
-        n = max(1, int(np.ceil(np.abs(q1 - q0).max() / self.config.resolution)))
-        tilted = self.tilted(q0 + np.linspace(0.0, 1.0, n + 1)[:, None] * (q1 - q0), up)
+        tilted = self.tilted(self._segment(q0, q1), up)
         return tilted is None or not tilted.any()
 
     def sphere_positions(self, q_arm: np.ndarray) -> np.ndarray:
