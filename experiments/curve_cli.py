@@ -19,7 +19,9 @@ stack) is the one the expert picked. *Place*: given the expert's pick cell, the 
 place is on what the expert put its object on or in (within the footprint of that
 object, or of that marked place of the table; on the table itself: within
 ``PLACE_TOLERANCE`` of where the expert's object came to rest). Per step of the
-solution, this says where a policy that fails its episodes goes wrong.
+solution, this says where a policy that fails its episodes goes wrong. Like an episode's success,
+the probe is judged on the simulator's ground truth (the recorded worlds); the policy
+itself sees only the top-down images.
 """
 
 from __future__ import annotations

@@ -46,7 +46,9 @@ class CollisionConfig:
     device: str = "cpu"
     #: rad: a carried object's up axis stays within this angle of the world's up (None:
     #: no limit). The pads hold what they carry by friction; a path that turns it over
-    #: (a wrist flipping between two postures on the way) shakes it loose or spills it
+    #: (a wrist flipping between two postures on the way) shakes it loose or spills it.
+    #: 30 deg: well above what the arms' carries tilt by themselves (the Panda's at most
+    #: 6 deg), well below a turned-over load (150 deg and more)
     carry_tilt: float | None = 0.5236
 
     def resolved(self) -> "CollisionConfig":
