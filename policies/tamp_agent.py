@@ -165,7 +165,8 @@ class TampPolicy(Policy):
              "sim_time_s": result.sim_time, "control_steps": result.steps,
              "robot_time": result.robot_time(env.robot, self.config.speed_scale),
              "timing": self.config.timing,
-             "replans": out.replans, "refreshes": out.refreshes, "looks": out.looks,
+             "replans": out.replans, "relooks": out.relooks, "refreshes": out.refreshes,
+             "looks": out.looks,
              "look_extra_s": round(out.look_extra, 3),
              "executed": out.executed, "goal_status": status})
 

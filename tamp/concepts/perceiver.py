@@ -18,6 +18,7 @@ import numpy as np
 
 from tamp.execution.interfaces import FrameSource
 from tamp.execution.plan import Action
+from tamp.perception.fusion import SizeFusion
 from tamp.world import WorldModel, Zone
 
 #: m of displacement that a colour mismatch costs when re-identifying objects (a match
@@ -70,6 +71,9 @@ class LearnedPerceiver:
         #: stable name -> shape concept -> summed probability over the views so far
         self._shape_votes: dict[str, dict[str, float]] = {}
         self._last: dict = {}  #: stable name -> WorldObject as last seen
+        #: each object's extents, the mean over the looks that agree (a look's fit errs
+        #: by its frames' noise; see :mod:`tamp.perception.fusion`)
+        self.sizes = SizeFusion()
         #: stable name -> what the executor calls it (instance label, or ``bind``'s answer)
         self.bindings: dict[str, str] = {}
         self.facts = None
@@ -77,10 +81,12 @@ class LearnedPerceiver:
 
     # -- the Perceiver protocol ----------------------------------------------------------
     def remember(self):
-        return dict(self._seen), dict(self._last), dict(self.bindings)
+        return dict(self._seen), dict(self._last), dict(self.bindings), self.sizes.snapshot()
 
     def forget_since(self, snapshot) -> None:
-        self._seen, self._last, self.bindings = (dict(s) for s in snapshot)
+        *seen, sizes = snapshot
+        self._seen, self._last, self.bindings = (dict(s) for s in seen)
+        self.sizes.restore(sizes)
 
     def expect(self, step: list[Action]) -> None:
         """The objects that ``step`` put somewhere are expected there, so the next view
@@ -134,7 +140,8 @@ class LearnedPerceiver:
             label = o.cloud.source or (self.bind(xy[o.name]) if self.bind else None)
             if label is not None:
                 self.bindings[rename[o.name]] = label
-        objects = {rename[n]: replace(o, name=rename[n]) for n, o in scene.world.objects.items()}
+        objects = self.sizes.fuse({rename[n]: replace(o, name=rename[n])
+                                   for n, o in scene.world.objects.items()})
         # an object out of sight now (hidden, or in the hand) is where it was last seen
         # (unless something seen now of its colour and kind stands where it was: then
         # that is it, and the earlier view saw it in two pieces)

@@ -69,6 +69,9 @@ class LoopResult:
     replans: int = 0
     refreshes: int = 0  #: plans made again because things lay off their planned poses
     looks: int = 0  #: moves out of the camera's line of sight to look at the table
+    #: plans that failed on what the camera saw, so that it looked again (they count
+    #: among ``replans``)
+    relooks: int = 0
     #: s of planned motion the looks added: each look's move, and where the next step
     #: then starts from the viewing pose, its first move less the one it replaced
     look_extra: float = 0.0
@@ -125,7 +128,17 @@ class ClosedLoop:
                 first_plan = [a.as_dict() for a in plan.actions]
             if not plan.success:
                 reason = f"planning failed: {plan.reason}"
-                break
+                if not self.camera or out.replans >= self.max_replans:
+                    break
+                # what a camera saw errs by its noise (a block a few mm too wide leaves
+                # the fingers no room between its neighbours): look again, the sizes
+                # fused over the looks (the perceiver's), and plan on that
+                out.replans += 1
+                out.relooks += 1
+                monitor.stage(f"{reason}; looking again")
+                world, looked = self.observe_clear()
+                looked_at(looked)
+                continue
             monitor.stage(f"planned {len(plan.actions)} actions in {plan.planning_time:.2f} s;"
                           " executing")
             monitor.expect_steps(int(plan.duration / self.control_dt))

@@ -50,6 +50,13 @@ class CollisionConfig:
     #: 30 deg: well above what the arms' carries tilt by themselves (the Panda's at most
     #: 6 deg), well below a turned-over load (150 deg and more)
     carry_tilt: float | None = 0.5236
+    #: m, the largest grid step of the spheres that cover a carried object (see
+    #: :func:`~tamp.geometry.spheres.box_spheres`). Spheres on a grid of step s
+    #: reach (sqrt(3) - 1) / 2 s = 0.37 s beyond a box's faces: the default box covering
+    #: (3 cm cells, 2 per side of a 48 mm block) reaches 9 mm out, nearly all of the
+    #: 10-14 mm between a pyramid's blocks, so that a perceived size 1.5 mm over left
+    #: no way down; 12 mm reaches 4.4 mm out
+    load_cell: float = 0.012
 
     def resolved(self) -> "CollisionConfig":
         """This configuration with a concrete device and backend ("auto" decided); a
@@ -239,7 +246,8 @@ class CollisionChecker:
         """Carry the object: its spheres move with the TCP from now on."""
         centres, radii = [], []
         for prim in primitives(shape):
-            c, r = box_spheres(prim.half)  # a cylinder lies inside the box of its extents
+            # (a cylinder lies inside the box of its extents)
+            c, r = box_spheres(prim.half, max_cell=self.config.load_cell)
             t = tcp_T_obj @ prim.local
             centres.append(c @ t[:3, :3].T + t[:3, 3])
             radii.append(np.full(len(c), r))

@@ -40,10 +40,13 @@ def cylinder_spheres(radius: float, length: float, max_spacing: float | None = N
     return centres, math.hypot(radius, step / 2)
 
 
-def box_spheres(half: tuple[float, float, float], cell: float | None = None):
-    """Sphere centres on a grid and one radius that together cover the box."""
+def box_spheres(half: tuple[float, float, float], cell: float | None = None,
+                max_cell: float = 0.03):
+    """Sphere centres on a grid and one radius that together cover the box: cells of
+    ``cell`` (m), or of its smallest extent between 1 cm and ``max_cell``. They reach
+    0.37 of a cell beyond its faces."""
     extent = 2 * np.asarray(half, float)
-    cell = cell or min(0.03, max(float(extent.min()), 0.01))
+    cell = cell or min(max_cell, max(float(extent.min()), 0.01))
     counts = np.maximum(1, np.ceil(extent / cell - 1e-9)).astype(int)
     step = extent / counts
     axes = [-extent[i] / 2 + step[i] / 2 + step[i] * np.arange(counts[i]) for i in range(3)]

@@ -159,3 +159,30 @@ def _add(world: WorldModel, obj: WorldObject) -> WorldModel:
     objs = dict(world.objects)
     objs[obj.name] = obj
     return WorldModel(objs, world.table_extent, world.table_height, world.clouds, world.zones)
+
+
+@pytest.mark.parametrize("load_cell, planned", [(None, True), (0.03, False)])
+def test_a_block_goes_down_between_neighbours_seen_wider_than_they_are(robot, load_cell,
+                                                                       planned):
+    """A camera's fit errs by a few mm: neighbours perceived 5 mm wider than the block
+    (7 mm left beside it instead of 12) still let it down into its slot, as the carried
+    block's spheres reach 4 mm beyond its faces (with 3 cm cells, 8 mm: no way down)."""
+    from dataclasses import replace
+
+    from tamp.geometry.collision import CollisionConfig
+    from tamp.planner import Planner, PlannerConfig
+
+    slots = pyramid_slots(built())
+    wide = Shape("box", (SIZE + 0.01, SIZE + 0.01, SIZE))
+    world = world_with({"b0": (*slots["slot_1_1"].xy, 0.0), "b2": (*slots["slot_1_3"].xy, 0.0),
+                        "b1": (0.45, -0.25, 0.0)})
+    world = replace(world, objects={n: replace(o, shape=wide) if n != "b1" else o
+                                    for n, o in world.objects.items()})
+    collision = CollisionConfig() if load_cell is None else replace(CollisionConfig(),
+                                                                    load_cell=load_cell)
+    config = PlannerConfig(domain="pyramid", time_budget=20.0, collision=collision)
+    plan = Planner(robot, config).plan(world, frozenset({("on", "b1", "slot_1_2")}),
+                                       robot.home)
+    assert plan.success is planned, plan.reason
+    if planned:
+        assert [a.name for a in plan.actions] == ["pick", "build"]

@@ -100,6 +100,39 @@ def test_held_object_collides_with_the_world(robot, kinematics):
     assert checker.is_free(robot.home)
 
 
+def test_a_carried_block_is_covered_closely(robot, kinematics):
+    """A held 48 mm block clears an obstacle 6 mm beside its face (a pyramid's blocks
+    stand 10-14 mm apart, and perception errs by a few mm): its spheres reach at most
+    0.37 ``load_cell`` beyond its faces, while 3 cm cells (two a side) reach 9 mm."""
+    from dataclasses import replace
+
+    from tamp.geometry.collision import CollisionConfig
+
+    tcp = kinematics.tcp_pose(robot.home)
+    size, gap = 0.048, 0.006
+    load = Shape("box", (size, size, size))
+    # held by its middle (its centre at the TCP), the obstacle beside its face along the
+    # TCP's x axis, as tall as the load, its top below the fingers
+    grip = translation((0, 0, size / 2)) @ np.diag([1, -1, -1, 1.0])
+    beside = tcp[:3, 3] + tcp[:3, 0] * (size + gap) + (0, 0, -0.005)
+    for cell, free in ((None, True), (0.03, False)):
+        config = CollisionConfig() if cell is None else replace(CollisionConfig(),
+                                                                load_cell=cell)
+        checker = CollisionChecker(kinematics, _box_world(beside, (size, size, 0.03)),
+                                   config)
+        assert checker.is_free(robot.home)
+        checker.attach("load", load, grip)
+        assert checker.is_free(robot.home) is free, cell
+        att = checker.attachment
+        reach = np.abs(att.centres).max(axis=0) + att.radii.max()  # its centre at the TCP
+        if cell is None:
+            assert reach.max() <= size / 2 + 0.37 * config.load_cell + 1e-9
+    # and the finer covering still contains the block
+    centres, r = box_spheres((size / 2,) * 3, max_cell=0.012)
+    pts = np.random.default_rng(2).uniform(-size / 2, size / 2, (4000, 3))
+    assert np.all(np.linalg.norm(pts[:, None] - centres[None], axis=-1).min(axis=1) <= r)
+
+
 def test_joint_limits_are_collisions(robot, kinematics):
     checker = CollisionChecker(kinematics, WorldModel({}))
     q = robot.home.copy()
