@@ -63,6 +63,8 @@ class CurveOptions:
     levels: int = option(2, range=(2, 5), help=(
         "halvings of each network's encoder: 2 (default) sees 22 cm either side of a "
         "cell, 3 sees 44 cm"))
+    lr: float = option(1e-3, range=(1e-6, 1.0), help=(
+        "Adam's learning rate (default 1e-3; the paper's is 1e-4)"))
     robot: str | None = robot_option(
         "the robot of the demonstration (recorded with it where missing) and of the "
         "evaluation episodes", default=f"the demonstration's; {DEFAULT_ROBOT} for one "
@@ -91,6 +93,8 @@ def _command(args: CurveOptions) -> str:
         cmd += f" --width {args.width}"
     if args.levels != 2:
         cmd += f" --levels {args.levels}"
+    if args.lr != 1e-3:
+        cmd += f" --lr {args.lr:g}"
     if args.demo_seed != DEMO_SEED:
         cmd += f" --demo-seed {args.demo_seed}"
     return cmd + (f" --robot {args.robot}" if args.robot else "")
@@ -234,7 +238,8 @@ def _curve(task: str, args, seeds: list[int], milestones: list[int], out: Path,
     if demo.seed in seeds:
         raise ValueError(f"the demonstration's seed {demo.seed} is among the evaluation "
                          f"seeds")
-    config = TransporterConfig(seed=args.seed, width=args.width, levels=args.levels)
+    config = TransporterConfig(seed=args.seed, width=args.width, levels=args.levels,
+                               lr=args.lr)
     trainer = TransporterTrainer(
         demo_samples(demo, config.rotations), config, device,
         about={"task": task, "demo_seed": demo.seed, "demo_steps": len(demo.steps),

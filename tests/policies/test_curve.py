@@ -104,8 +104,20 @@ def test_curve_trains_evaluates_and_resumes(tmp_path, demos):
     assert len(json.loads((out / "curve.json").read_text())["rows"]) == 3
 
 
+def test_curve_trains_at_the_learning_rate_given(tmp_path, demos):
+    from experiments.cli import main
+
+    out = tmp_path / "curve"
+    assert main(["policies", "curve", "--task", "place-in-bowl", "--seeds", "1000", "--out",
+                 str(out), "--demos", str(demos), "--iterations", "1", "--lr", "1e-4"]) == 0
+    ck, _ = load_checkpoint("transporter-1demo", "place-in-bowl", out / "place-in-bowl" / "it1")
+    assert ck["config"]["model"]["lr"] == pytest.approx(1e-4)
+    assert "--lr 0.0001" in (out / "curve.md").read_text()
+
+
 @pytest.mark.parametrize("extra", [["--iterations", "0"], ["--iterations", "5,x"],
-                                   ["--seeds", "0-2"], ["--task", "nope"]])
+                                   ["--seeds", "0-2"], ["--task", "nope"],
+                                   ["--lr", "0"]])
 def test_curve_bad_input_is_one_line_and_exit_2(extra, tmp_path, demos, capsys):
     from experiments.cli import main
 
