@@ -116,3 +116,29 @@ class SceneFacts:
         return SceneFacts(tuple(names), concepts, dict(GROUPS), unary, RELATIONS,
                           relation_truth(world, names).astype(float), tuple(world.zones),
                           tuple(characteristic_size(world.objects[n].shape) for n in names))
+
+
+def mean_facts(looks: list[SceneFacts]) -> SceneFacts:
+    """The facts of several looks at one still scene, averaged per object and per pair
+    over the looks that saw them (objects named alike across the looks; every object any
+    look saw, in the order first seen). Each look's concept probabilities err by its
+    frames' noise (a block a look calls a box, 0.999, and the next three call blocks):
+    the mean of a few is what a single look is not, steady."""
+    if not looks:
+        raise ValueError("no looks to average")
+    first = looks[0]
+    names = list(dict.fromkeys(n for f in looks for n in f.names))
+    k, u, r = len(names), len(first.concepts), len(first.relations)
+    unary, n_unary = np.zeros((k, u)), np.zeros(k)
+    pairs, n_pairs = np.zeros((k, k, r)), np.zeros((k, k))
+    for f in looks:
+        if f.concepts != first.concepts or f.relations != first.relations:
+            raise ValueError("looks with different concepts cannot be averaged")
+        idx = np.array([names.index(n) for n in f.names], int)
+        unary[idx] += f.unary
+        n_unary[idx] += 1
+        pairs[np.ix_(idx, idx)] += f.pairs
+        n_pairs[np.ix_(idx, idx)] += 1
+    return SceneFacts(tuple(names), first.concepts, dict(first.groups),
+                      unary / n_unary[:, None], first.relations,
+                      pairs / np.maximum(n_pairs, 1)[..., None], first.places, ())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from scenes.agent_io import SimCamera
@@ -33,3 +34,54 @@ def test_on_the_cpu_given_explicitly_it_sees_what_it_saw_before(env):
     np.testing.assert_array_equal(cpu.facts.pairs, before.facts.pairs)
     assert symbolic_state(seen) == symbolic_state(seen_before)
     assert cpu.record["perceived_facts"] == before.record["perceived_facts"]
+
+
+def test_looks_average_per_object_and_pair_over_the_looks_that_saw_them():
+    from tamp.concepts.facts import SceneFacts, mean_facts
+
+    groups = {"shape": ("block", "box")}
+
+    def look(names, unary, pairs):
+        return SceneFacts(tuple(names), ("block", "box"), groups, np.array(unary, float),
+                          ("near",), np.array(pairs, float)[..., None])
+
+    a = look(["o0", "o1"], [[0.001, 0.999], [1, 0]], [[0, 1], [1, 0]])
+    b = look(["o1", "o0"], [[1, 0], [1, 0]], [[0, 0], [0, 0]])
+    c = look(["o0", "o2"], [[1, 0], [0, 1]], [[0, 1], [1, 0]])
+    mean = mean_facts([a, b, c])
+    assert mean.names == ("o0", "o1", "o2")
+    # o0: a box to one look, a block to two: a block
+    assert mean.attribute("o0", "shape")[0] == "block"
+    assert mean.prob("box", "o0") == pytest.approx(0.999 / 3)
+    assert mean.prob("block", "o2") == 0.0 and mean.prob("box", "o2") == 1.0  # one look
+    assert mean.relation("near", "o0", "o1") == pytest.approx(0.5)  # seen together twice
+    assert mean.relation("near", "o0", "o2") == 1.0
+    assert mean.relation("near", "o1", "o2") == 0.0  # never seen together
+    with pytest.raises(ValueError):
+        mean_facts([])
+
+
+def test_the_first_observation_of_a_noisy_camera_is_three_looks(env):
+    from scenes.env import TabletopEnv
+
+    env.reset(seed=3)
+    ideal = _perceiver(env)
+    ideal.observe()
+    assert ideal.record["first_looks"] == 1  # its frames would all be the same
+    noisy = TabletopEnv("sort-by-colour", camera="d435")
+    try:
+        noisy.reset(seed=3)
+        camera = SimCamera(noisy)
+        calls = []
+        frames = camera.frames
+        camera.frames = lambda n: calls.append(n) or frames(n)
+        perceiver = LearnedPerceiver(camera, noisy.robot, "learned", table_height=TABLE_TOP,
+                                     zones={z.name: z for z in noisy.instance.zones})
+        world = perceiver.observe()
+        assert len(calls) == 3 and perceiver.record["first_looks"] == 3
+        assert set(perceiver.facts.names) == set(world.objects)
+        assert all(perceiver.sizes.looks(n) == 3 for n in world.objects)
+        perceiver.observe()
+        assert len(calls) == 4  # later looks are one each
+    finally:
+        noisy.close()

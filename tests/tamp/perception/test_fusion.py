@@ -74,6 +74,7 @@ def test_looks_of_a_noisy_camera_fuse_to_a_closer_size():
         try:
             scene.reset(seed=seed)
             perceiver = LearnedTampPolicy().perceiver_for(scene)
+            perceiver.first_looks = 1  # one look at a time
             looks = [perceiver.observe() for _ in range(4)]
             truth, names = scene.oracle_world(), dict(perceiver.bindings)
             for name in looks[0].objects:
