@@ -225,7 +225,8 @@ def _loop(args, cell, robot, sensor, safety, transport, gripper, report: dict) -
         report.update(motions=actuator.motions, robot_time_s=round(actuator.robot_time, 3),
                       motion_latency_s=[round(v, 4) for v in actuator.latencies])
     wall = time.perf_counter() - t_run
-    report.update(looks=out.looks, replans=out.replans, refreshes=out.refreshes,
+    report.update(looks=out.looks, replans=out.replans, relooks=out.relooks,
+                  refreshes=out.refreshes,
                   planning_s=round(out.planning_time, 4), loop_wall_s=round(wall, 3),
                   success=not out.reason, reason=out.reason)
     summary = (f"{actuator.motions} motions ({actuator.robot_time:.1f} s of robot time), "

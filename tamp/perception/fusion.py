@@ -5,7 +5,7 @@ A look's fitted extents are off by a few millimetres at the tail (on the D435 mo
 95th percentile of a block side's error is 2.8 mm, its worst over 60 blocks 5.6 mm), and
 such a tail can decide whether fingers fit between neighbours. The errors of separate
 looks are independent (each burst draws new temporal noise), so the running mean of the
-looks at an object shrinks them (measured in docs/BENCHMARKS.md "perception-session16").
+looks at an object shrinks them (measured in docs/BENCHMARKS.md "robots-session16").
 
 A look that disagrees with the running mean by more than ``agreement`` in any extent, or
 calls the object another kind of solid, does not describe the same view of it (it was
