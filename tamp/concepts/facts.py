@@ -8,6 +8,7 @@ from its fitted primitive, for goals that name places or order objects by size.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,27 +119,30 @@ class SceneFacts:
                           tuple(characteristic_size(world.objects[n].shape) for n in names))
 
 
-def mean_facts(looks: list[SceneFacts]) -> SceneFacts:
+def mean_facts(looks: list[SceneFacts], min_looks: int = 1) -> SceneFacts:
     """The facts of several looks at one still scene, averaged per object and per pair
-    over the looks that saw them (objects named alike across the looks; every object any
-    look saw, in the order first seen). Each look's concept probabilities err by its
-    frames' noise (a block a look calls a box, 0.999, and the next three call blocks):
-    the mean of a few is what a single look is not, steady."""
+    over the looks that saw them (objects named alike across the looks; every object at
+    least ``min_looks`` looks saw, in the order first seen). Each look's concept
+    probabilities err by its frames' noise (a block a look calls a box, 0.999, and the
+    next three call blocks): the mean of a few is what a single look is not, steady."""
     if not looks:
         raise ValueError("no looks to average")
     first = looks[0]
-    names = list(dict.fromkeys(n for f in looks for n in f.names))
+    seen = Counter(n for f in looks for n in f.names)
+    names = [n for n in dict.fromkeys(n for f in looks for n in f.names)
+             if seen[n] >= min_looks]
     k, u, r = len(names), len(first.concepts), len(first.relations)
     unary, n_unary = np.zeros((k, u)), np.zeros(k)
     pairs, n_pairs = np.zeros((k, k, r)), np.zeros((k, k))
     for f in looks:
         if f.concepts != first.concepts or f.relations != first.relations:
             raise ValueError("looks with different concepts cannot be averaged")
-        idx = np.array([names.index(n) for n in f.names], int)
-        unary[idx] += f.unary
+        mine = np.array([k for k, n in enumerate(f.names) if n in names], int)
+        idx = np.array([names.index(f.names[k]) for k in mine], int)
+        unary[idx] += f.unary[mine]
         n_unary[idx] += 1
-        pairs[np.ix_(idx, idx)] += f.pairs
+        pairs[np.ix_(idx, idx)] += f.pairs[np.ix_(mine, mine)]
         n_pairs[np.ix_(idx, idx)] += 1
     return SceneFacts(tuple(names), first.concepts, dict(first.groups),
-                      unary / n_unary[:, None], first.relations,
+                      unary / np.maximum(n_unary, 1)[:, None], first.relations,
                       pairs / np.maximum(n_pairs, 1)[..., None], first.places, ())

@@ -125,7 +125,13 @@ class LearnedPerceiver:
         from tamp.concepts.definitions import characteristic_size
         from tamp.concepts.facts import mean_facts
 
-        facts = mean_facts(seen)
+        # what fewer than half of the looks saw was the noise's (a phantom of the
+        # geometric segmentation, a stray cluster): it is forgotten
+        facts = mean_facts(seen, min_looks=looks // 2 + 1)
+        for name in set(world.objects) - set(facts.names):
+            self._forget(name)
+        world = replace(world, objects={n: o for n, o in world.objects.items()
+                                        if n in facts.names})
         # sizes from the fitted primitives (a disk's perceived radius; fused over the
         # looks), for goals that order objects by size
         self.facts = replace(facts, places=tuple(self.zones), sizes=tuple(
@@ -135,6 +141,12 @@ class LearnedPerceiver:
                        "concepts_checkpoint": Path(self.concepts).name
                        if self.concepts is not None else None}
         return world
+
+    def _forget(self, name: str) -> None:
+        """Forget the object ``name`` was (seen, remembered, bound, voted on, sized)."""
+        for memory in (self._seen, self._last, self.bindings, self._shape_votes):
+            memory.pop(name, None)
+        self.sizes.forget(name)
 
     def _look(self):
         """One look: the world seen (see :meth:`observe`), the scene perceived and its
@@ -269,6 +281,8 @@ def _record(scene, facts, rename: dict[str, str], bindings: dict[str, str]) -> d
     objects = []
     for o in scene.percept.objects:
         name = rename[o.name]
+        if name not in facts.names:  # seen by too few of the looks
+            continue
         attrs = {g: facts.attribute(name, g) for g in facts.groups}
         objects.append({
             "name": name, **{g: v for g, (v, _) in attrs.items()},

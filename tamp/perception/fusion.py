@@ -50,6 +50,9 @@ class SizeFusion:
     def restore(self, snapshot: dict) -> None:
         self._means = dict(snapshot)
 
+    def forget(self, name: str) -> None:
+        self._means.pop(name, None)
+
     def looks(self, name: str) -> int:
         """How many looks the size of ``name`` is the mean of (0: never seen)."""
         mean = self._means.get(name)

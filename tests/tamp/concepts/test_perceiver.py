@@ -57,8 +57,50 @@ def test_looks_average_per_object_and_pair_over_the_looks_that_saw_them():
     assert mean.relation("near", "o0", "o1") == pytest.approx(0.5)  # seen together twice
     assert mean.relation("near", "o0", "o2") == 1.0
     assert mean.relation("near", "o1", "o2") == 0.0  # never seen together
+    # o1 and o2 were each seen by one look of three: left out of a majority
+    majority = mean_facts([a, b, c], min_looks=2)
+    assert majority.names == ("o0", "o1")
+    assert mean_facts([a, c], min_looks=2).names == ("o0",)
+    assert mean_facts([a, c], min_looks=2).prob("box", "o0") == pytest.approx(0.999 / 2)
     with pytest.raises(ValueError):
         mean_facts([])
+
+
+def test_what_only_one_of_the_first_looks_saw_is_forgotten(env):
+    """A phantom (a stray cluster of one look's noise) is not an object: seen by fewer
+    than half of the first looks, it is in neither the facts, nor the world, nor later
+    looks' memory."""
+    from dataclasses import replace
+
+    from tamp.world import Shape, WorldObject
+
+    env.reset(seed=3)
+    perceiver = _perceiver(env, first_looks=3)
+    perceiver.source.ideal = False  # TEST DOUBLE: three looks of the ideal frames
+    looks = iter(range(3))
+    look = perceiver._look
+
+    def with_phantom():
+        world, scene, rename = look()
+        if next(looks) == 1:  # the second look sees a block that is not there
+            ghost = WorldObject("ghost", "block", "red", Shape("box", (0.04,) * 3),
+                                np.eye(4))
+            perceiver._last["ghost"] = ghost
+            world = replace(world, objects={**world.objects, "ghost": ghost})
+            facts = scene.facts
+            scene = replace(scene, facts=replace(
+                facts, names=(*facts.names, "ghost"),
+                unary=np.vstack([facts.unary, facts.unary[:1]]),
+                pairs=np.pad(facts.pairs, ((0, 1), (0, 1), (0, 0)))))
+            rename = {**rename, "ghost": "ghost"}
+        return world, scene, rename
+
+    perceiver._look = with_phantom
+    world = perceiver.observe()
+    assert "ghost" not in world.objects and "ghost" not in perceiver.facts.names
+    assert world.objects and set(perceiver.facts.names) == set(world.objects)
+    perceiver._look = look
+    assert "ghost" not in perceiver.observe().objects
 
 
 def test_the_first_observation_of_a_noisy_camera_is_three_looks(env):
