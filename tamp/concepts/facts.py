@@ -129,16 +129,16 @@ def mean_facts(looks: list[SceneFacts], min_looks: int = 1) -> SceneFacts:
         raise ValueError("no looks to average")
     first = looks[0]
     seen = Counter(n for f in looks for n in f.names)
-    names = [n for n in dict.fromkeys(n for f in looks for n in f.names)
-             if seen[n] >= min_looks]
-    k, u, r = len(names), len(first.concepts), len(first.relations)
-    unary, n_unary = np.zeros((k, u)), np.zeros(k)
-    pairs, n_pairs = np.zeros((k, k, r)), np.zeros((k, k))
+    names = [n for n in seen if seen[n] >= min_looks]  # (a Counter keeps first-seen order)
+    index = {n: i for i, n in enumerate(names)}
+    size, u, r = len(names), len(first.concepts), len(first.relations)
+    unary, n_unary = np.zeros((size, u)), np.zeros(size)
+    pairs, n_pairs = np.zeros((size, size, r)), np.zeros((size, size))
     for f in looks:
         if f.concepts != first.concepts or f.relations != first.relations:
             raise ValueError("looks with different concepts cannot be averaged")
-        mine = np.array([k for k, n in enumerate(f.names) if n in names], int)
-        idx = np.array([names.index(f.names[k]) for k in mine], int)
+        mine = np.array([j for j, n in enumerate(f.names) if n in index], int)
+        idx = np.array([index[f.names[j]] for j in mine], int)
         unary[idx] += f.unary[mine]
         n_unary[idx] += 1
         pairs[np.ix_(idx, idx)] += f.pairs[np.ix_(mine, mine)]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from tamp.geometry.transforms import yaw_of
 from tamp.world import WorldObject
 
 #: m: larger than a few standard deviations of one look's extent error (its 95th
@@ -64,7 +65,7 @@ class SizeFusion:
         out = {}
         for name, obj in objects.items():
             size = np.asarray(obj.shape.size, float)
-            yaw = math.atan2(obj.pose[1, 0], obj.pose[0, 0])
+            yaw = yaw_of(obj.pose)
             mean = self._means.get(name)
             turned = mean is not None and obj.shape.kind in _RECTANGULAR and \
                 _quarter_turned(yaw, mean.yaw)
